@@ -1,0 +1,42 @@
+/*
+ * jsonmem.c - a size-prefixed malloc/free pair for jansson that wipes
+ * each block before releasing it.
+ */
+#include "common/jsonmem.h"
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+/* The header keeps the block's size and preserves malloc's alignment. */
+union block_header {
+	size_t size;
+	max_align_t align;
+};
+
+static void *wiping_malloc(size_t size)
+{
+	union block_header *h = malloc(sizeof(*h) + size);
+
+	if (!h)
+		return NULL;
+	h->size = size;
+	return h + 1;
+}
+
+static void wiping_free(void *ptr)
+{
+	union block_header *h;
+
+	if (!ptr)
+		return;
+	h = (union block_header *)ptr - 1;
+	sodium_memzero(ptr, h->size);
+	free(h);
+}
+
+void jsonmem_init(void)
+{
+	json_set_alloc_funcs(wiping_malloc, wiping_free);
+}

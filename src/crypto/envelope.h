@@ -1,0 +1,69 @@
+/*
+ * envelope.h - the barrier: the only place where secret data is sealed and
+ * opened (SPEC §7). Storage only ever sees what this produces.
+ *
+ * Every sealed version gets its own random 256-bit data key; the data is
+ * sealed with XChaCha20-Poly1305 under that key, and the key is wrapped by
+ * the keyring's current provider. The AAD binds the record to its identity
+ * (workspace, project, cluster, name, version, type), so a record copied to
+ * another secret, scope or version, or relabelled with another type, fails
+ * to open.
+ *
+ * Record format (version 1):
+ *   byte 0      : 0x01 (format version)
+ *   bytes 1..24 : nonce
+ *   rest        : ciphertext || 16-byte tag
+ * AAD: "tresor-envelope-v1" then each identity field as u32 length (LE) +
+ * bytes, in the order workspace, project, cluster, name, type, then the
+ * version as 8 bytes LE.
+ */
+#ifndef TRESOR_CRYPTO_ENVELOPE_H
+#define TRESOR_CRYPTO_ENVELOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/secdata.h"
+#include "common/status.h"
+#include "crypto/keyring.h"
+
+struct envelope_identity {
+	const char *workspace;
+	const char *project; /* "" or NULL: none */
+	const char *cluster; /* "" or NULL: none */
+	const char *name;
+	const char *type;
+	int64_t version;
+};
+
+struct envelope_sealed {
+	char provider[TR_PROVIDER_ID_MAX + 1];
+	unsigned char *wrapped_key; /* heap */
+	size_t wrapped_key_len;
+	unsigned char *record; /* heap */
+	size_t record_len;
+};
+
+/* Seals plaintext for id under a fresh data key wrapped by the keyring's
+ * current provider. *out is filled only on success. */
+enum tr_status envelope_seal(const struct keyring *kr, const struct envelope_identity *id,
+                             const unsigned char *plaintext, size_t len, struct envelope_sealed *out,
+                             struct tr_error *err);
+
+/* Opens a record. TR_EUNAVAIL if the provider is not in the keyring;
+ * TR_ECRYPTO if the wrapped key or the record fails authentication (wrong
+ * identity, tampering). *out (a secbuf) is filled only on success. */
+enum tr_status envelope_open(const struct keyring *kr, const struct envelope_identity *id,
+                             const char *provider, const unsigned char *wrapped_key, size_t wrapped_key_len,
+                             const unsigned char *record, size_t record_len, struct secbuf *out,
+                             struct tr_error *err);
+
+/* Unwraps a data key with `provider` and wraps it again with the current
+ * provider (rotation). The record itself is untouched. */
+enum tr_status envelope_rewrap(const struct keyring *kr, const char *provider, const unsigned char *wrapped_key,
+                               size_t wrapped_key_len, struct envelope_sealed *out, struct tr_error *err);
+
+/* Frees the heap members; safe on a zeroed struct. */
+void envelope_sealed_clear(struct envelope_sealed *s);
+
+#endif

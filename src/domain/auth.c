@@ -1,0 +1,107 @@
+/*
+ * auth.c - bearer-token authentication and the first-start bootstrap.
+ */
+#include "domain/auth.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#define AUTH_FAILED "missing, invalid or expired token"
+
+enum tr_status auth_authenticate(struct domain *d, const char *token_text, struct principal *out,
+                                 struct tr_error *err)
+{
+	unsigned char hash[TOKEN_HASH_BYTES];
+	struct store_token tok;
+	struct store_principal p;
+	enum tr_status st;
+
+	if (!token_text || !token_well_formed(token_text))
+		return tr_error_set(err, TR_EUNAUTH, AUTH_FAILED);
+	token_hash(token_text, hash);
+	st = store_token_get_by_hash(d->store, hash, &tok, err);
+	if (st == TR_ENOTFOUND)
+		return tr_error_set(err, TR_EUNAUTH, AUTH_FAILED);
+	if (st != TR_OK)
+		return st;
+	if (!token_hash_equal(hash, tok.hash))
+		return tr_error_set(err, TR_EUNAUTH, AUTH_FAILED);
+	if (tok.expires_at != 0 && tok.expires_at <= domain_now())
+		return tr_error_set(err, TR_EUNAUTH, AUTH_FAILED);
+	st = store_principal_get(d->store, tok.principal, &p, err);
+	if (st == TR_ENOTFOUND)
+		return tr_error_set(err, TR_EUNAUTH, AUTH_FAILED);
+	if (st != TR_OK)
+		return st;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", p.name);
+	snprintf(out->token_id, sizeof(out->token_id), "%s", tok.id);
+	out->platform_admin = p.platform_admin;
+	return TR_OK;
+}
+
+static enum tr_status ensure_default_workspace(struct domain *d, struct tr_error *err)
+{
+	struct store_workspace ws;
+	enum tr_status st = store_workspace_get(d->store, BOOTSTRAP_WORKSPACE, &ws, err);
+
+	if (st != TR_ENOTFOUND)
+		return st;
+	memset(&ws, 0, sizeof(ws));
+	snprintf(ws.name, sizeof(ws.name), "%s", BOOTSTRAP_WORKSPACE);
+	snprintf(ws.created_by, sizeof(ws.created_by), "%s", BOOTSTRAP_ADMIN);
+	ws.created_at = domain_now();
+	return store_workspace_create(d->store, &ws, err);
+}
+
+static enum tr_status create_admin(struct domain *d, bootstrap_token_sink sink, void *sink_ctx,
+                                   struct tr_error *err)
+{
+	struct store_principal p = {.platform_admin = true, .created_at = domain_now()};
+	struct store_token tok = {.created_at = p.created_at};
+	char text[TOKEN_TEXT_LEN + 1];
+	enum tr_status st;
+
+	snprintf(p.name, sizeof(p.name), "%s", BOOTSTRAP_ADMIN);
+	snprintf(p.kind, sizeof(p.kind), "user");
+	if ((st = store_principal_create(d->store, &p, err)) != TR_OK)
+		return st;
+	snprintf(tok.principal, sizeof(tok.principal), "%s", BOOTSTRAP_ADMIN);
+	snprintf(tok.description, sizeof(tok.description), "bootstrap token of the platform admin");
+	token_id_generate(tok.id);
+	if ((st = token_generate(text, tok.hash)) != TR_OK)
+		return tr_error_set(err, st, "cannot generate a token");
+	st = store_token_insert(d->store, &tok, err);
+	if (st == TR_OK)
+		st = sink(sink_ctx, text, err);
+	sodium_memzero(text, sizeof(text));
+	return st;
+}
+
+enum tr_status auth_bootstrap(struct domain *d, bootstrap_token_sink sink, void *sink_ctx, bool *created_admin,
+                              struct tr_error *err)
+{
+	struct store_principal p;
+	enum tr_status st;
+	bool created = false;
+
+	if ((st = store_begin(d->store, err)) != TR_OK)
+		return st;
+	st = ensure_default_workspace(d, err);
+	if (st == TR_OK) {
+		st = store_principal_get(d->store, BOOTSTRAP_ADMIN, &p, err);
+		if (st == TR_ENOTFOUND) {
+			st = create_admin(d, sink, sink_ctx, err);
+			created = (st == TR_OK);
+		}
+	}
+	if (st == TR_OK)
+		st = store_commit(d->store, err);
+	if (st != TR_OK) {
+		store_rollback(d->store);
+		return st;
+	}
+	*created_admin = created;
+	return TR_OK;
+}

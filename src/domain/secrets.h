@@ -1,0 +1,70 @@
+/*
+ * secrets.h - the secret lifecycle: create, read metadata, list, update,
+ * upsert, delete and (platform admins only) reveal.
+ *
+ * Values arrive as a struct secdata, are validated against the type, sealed
+ * by crypto/envelope and stored as ciphertext. Every write runs in one
+ * store transaction: a failed call leaves the store as it was.
+ */
+#ifndef TRESOR_DOMAIN_SECRETS_H
+#define TRESOR_DOMAIN_SECRETS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/secdata.h"
+#include "common/status.h"
+#include "domain/domain.h"
+#include "domain/warnings.h"
+
+/* Identifies one secret: a name in a workspace and a scope. */
+struct secret_ref {
+	const char *workspace;
+	const char *project; /* NULL or "": none */
+	const char *cluster; /* NULL or "": none */
+	const char *name;
+};
+
+/* What a request asks for. has_* tell which optional fields were given
+ * (for PATCH, only those change). */
+struct secret_input {
+	const char *name;
+	const char *project, *cluster;
+	const char *type; /* any alias; NULL: opaque (create) or unchanged (update) */
+	const char *description;
+	const char *visibility;
+	const char **tags;
+	size_t tag_count;
+	struct secdata data; /* owned by the caller */
+	int64_t expires_in;  /* seconds, > 0 */
+	bool has_data, has_description, has_visibility, has_tags, has_expires_in;
+};
+
+/* Creates a secret at version 1. TR_ENOTFOUND (workspace), TR_ECONFLICT
+ * ("Secret 'ws/name' already exists"), TR_EVALIDATION, TR_ETOOLARGE. */
+enum tr_status secrets_create(struct domain *d, const struct principal *actor, const char *workspace,
+                              const struct secret_input *in, struct store_secret *out, struct warnings *w,
+                              struct tr_error *err);
+/* Metadata of one secret. */
+enum tr_status secrets_get(struct domain *d, const struct principal *actor, const struct secret_ref *ref,
+                           struct store_secret *out, struct tr_error *err);
+/* One page of metadata; q->workspace must exist (TR_ENOTFOUND). */
+enum tr_status secrets_list(struct domain *d, const struct principal *actor, const struct store_secret_query *q,
+                            store_secret_cb cb, void *ctx, int64_t *total, struct tr_error *err);
+/* Changes the fields in `in` (PATCH). A new value makes a new version. */
+enum tr_status secrets_update(struct domain *d, const struct principal *actor, const struct secret_ref *ref,
+                              const struct secret_input *in, struct store_secret *out, struct warnings *w,
+                              struct tr_error *err);
+/* Creates or replaces (PUT). *created tells which. in->name must be ref->name. */
+enum tr_status secrets_put(struct domain *d, const struct principal *actor, const struct secret_ref *ref,
+                           const struct secret_input *in, struct store_secret *out, bool *created,
+                           struct warnings *w, struct tr_error *err);
+enum tr_status secrets_delete(struct domain *d, const struct principal *actor, const struct secret_ref *ref,
+                              struct tr_error *err);
+/* Decrypts the current version into *out (wipe it with secdata_clear).
+ * Platform admins only. */
+enum tr_status secrets_reveal(struct domain *d, const struct principal *actor, const struct secret_ref *ref,
+                              struct store_secret *meta, struct secdata *out, struct tr_error *err);
+
+#endif

@@ -1,0 +1,247 @@
+/*
+ * types.c - the type table: names, aliases, required keys and checks.
+ *
+ * Each type lists its accepted key sets ("forms"); data is valid when it
+ * holds every key of at least one form. A per-type check function then
+ * applies the finer rules. Checks read values but never quote them.
+ */
+#include "domain/types.h"
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <string.h>
+#include <strings.h>
+
+#define TYPE_FORMS_MAX 2
+#define FORM_KEYS_MAX 4
+
+typedef enum tr_status (*type_check_fn)(const struct secdata *data, struct warnings *w, struct tr_error *err);
+
+struct secret_type {
+	const char *name;
+	const char *aliases[3];
+	const char *forms[TYPE_FORMS_MAX][FORM_KEYS_MAX + 1]; /* NULL-terminated key lists */
+	const char *forms_text;                               /* the required keys, for messages */
+	type_check_fn check;
+};
+
+static enum tr_status check_huggingface(const struct secdata *data, struct warnings *w, struct tr_error *err);
+static enum tr_status check_s3(const struct secdata *data, struct warnings *w, struct tr_error *err);
+static enum tr_status check_database(const struct secdata *data, struct warnings *w, struct tr_error *err);
+static enum tr_status check_registry(const struct secdata *data, struct warnings *w, struct tr_error *err);
+static enum tr_status check_api_key(const struct secdata *data, struct warnings *w, struct tr_error *err);
+static enum tr_status check_ssh(const struct secdata *data, struct warnings *w, struct tr_error *err);
+
+static const struct secret_type types[] = {
+	{"opaque", {"generic"}, {{NULL}}, "at least one key", NULL},
+	{"huggingface", {"hugging_face", "hf"}, {{"token"}}, "'token'", check_huggingface},
+	{"s3", {"aws_s3"}, {{"access_key_id", "secret_access_key"}}, "'access_key_id' and 'secret_access_key'",
+	 check_s3},
+	{"database", {"db"}, {{"url"}, {"host", "user", "password"}}, "'url', or 'host', 'user' and 'password'",
+	 check_database},
+	{"container_registry", {"image_pull", "imagepullsecret", "registry"},
+	 {{".dockerconfigjson"}, {"registry_server", "username", "password", "email"}},
+	 "'.dockerconfigjson', or 'registry_server', 'username', 'password' and 'email'", check_registry},
+	{"api_key", {"apikey"}, {{"api_key"}}, "'api_key'", check_api_key},
+	{"ssh", {"ssh_key"}, {{"private_key"}, {"public_key"}}, "'private_key' and/or 'public_key'", check_ssh},
+};
+
+#define TYPE_COUNT (sizeof(types) / sizeof(types[0]))
+
+static const struct secret_type *type_find(const char *name)
+{
+	for (size_t i = 0; i < TYPE_COUNT; i++) {
+		if (strcasecmp(name, types[i].name) == 0)
+			return &types[i];
+		for (size_t a = 0; a < 3 && types[i].aliases[a]; a++)
+			if (strcasecmp(name, types[i].aliases[a]) == 0)
+				return &types[i];
+	}
+	return NULL;
+}
+
+const char *secret_type_canonical(const char *name)
+{
+	const struct secret_type *t = name ? type_find(name) : NULL;
+
+	return t ? t->name : NULL;
+}
+
+static bool form_satisfied(const char *const *keys, const struct secdata *data)
+{
+	for (size_t k = 0; keys[k]; k++)
+		if (!secdata_find(data, keys[k]))
+			return false;
+	return true;
+}
+
+static bool has_required_keys(const struct secret_type *t, const struct secdata *data)
+{
+	if (!t->forms[0][0])
+		return data->count > 0;
+	for (size_t f = 0; f < TYPE_FORMS_MAX && t->forms[f][0]; f++)
+		if (form_satisfied(t->forms[f], data))
+			return true;
+	return false;
+}
+
+enum tr_status secret_type_validate(const char *type, const struct secdata *data, struct warnings *w,
+                                    struct tr_error *err)
+{
+	const struct secret_type *t = type_find(type);
+
+	if (!t)
+		return tr_error_set(err, TR_EVALIDATION, "field 'type': unknown type '%s'", type);
+	if (!has_required_keys(t, data))
+		return tr_error_set(err, TR_EVALIDATION, "field 'data': type '%s' requires %s", t->name,
+		                    t->forms_text);
+	return t->check ? t->check(data, w, err) : TR_OK;
+}
+
+/* --- per-type checks ---------------------------------------------------- */
+
+static const struct secbuf *value_of(const struct secdata *data, const char *key)
+{
+	const struct secdata_item *it = secdata_find(data, key);
+
+	return it ? &it->value : NULL;
+}
+
+static bool has_whitespace(const struct secbuf *v)
+{
+	for (size_t i = 0; i < v->len; i++)
+		if (isspace(v->data[i]))
+			return true;
+	return false;
+}
+
+static bool starts_with(const struct secbuf *v, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return v->len >= n && memcmp(v->data, prefix, n) == 0;
+}
+
+static enum tr_status check_huggingface(const struct secdata *data, struct warnings *w, struct tr_error *err)
+{
+	const struct secbuf *token = value_of(data, "token");
+
+	if (has_whitespace(token))
+		return tr_error_set(err, TR_EVALIDATION, "field 'data.token': must not contain whitespace");
+	if (!starts_with(token, "hf_"))
+		warnings_add(w, "data.token does not start with 'hf_'; Hugging Face tokens usually do");
+	return TR_OK;
+}
+
+static enum tr_status check_s3(const struct secdata *data, struct warnings *w, struct tr_error *err)
+{
+	const struct secbuf *endpoint = value_of(data, "endpoint_url");
+
+	(void)w;
+	if (endpoint && !starts_with(endpoint, "http://") && !starts_with(endpoint, "https://"))
+		return tr_error_set(err, TR_EVALIDATION, "field 'data.endpoint_url': must be an http(s) URL");
+	return TR_OK;
+}
+
+static enum tr_status check_database(const struct secdata *data, struct warnings *w, struct tr_error *err)
+{
+	const struct secbuf *port = value_of(data, "port");
+
+	(void)w;
+	if (!port)
+		return TR_OK;
+	for (size_t i = 0; i < port->len; i++)
+		if (!isdigit(port->data[i]))
+			return tr_error_set(err, TR_EVALIDATION, "field 'data.port': must be a number");
+	return TR_OK;
+}
+
+/* True when s is valid standard base64. */
+static bool is_base64(const char *s, size_t len)
+{
+	unsigned char out[512];
+	size_t out_len;
+
+	if (len == 0 || len > 680)
+		return false;
+	return sodium_base642bin(out, sizeof(out), s, len, NULL, &out_len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0;
+}
+
+static enum tr_status check_auth_entry(const char *registry, json_t *entry, struct tr_error *err)
+{
+	json_t *auth = json_object_get(entry, "auth");
+
+	if (!json_is_object(entry))
+		return tr_error_set(err, TR_EVALIDATION, "field 'data..dockerconfigjson': auths['%s'] must be an object",
+		                    registry);
+	if (auth) {
+		if (!json_is_string(auth) || !is_base64(json_string_value(auth), json_string_length(auth)))
+			return tr_error_set(err, TR_EVALIDATION,
+			                    "field 'data..dockerconfigjson': auths['%s'].auth must be base64 of user:password",
+			                    registry);
+		return TR_OK;
+	}
+	if (!json_is_string(json_object_get(entry, "username")) || !json_is_string(json_object_get(entry, "password")))
+		return tr_error_set(err, TR_EVALIDATION,
+		                    "field 'data..dockerconfigjson': auths['%s'] needs 'auth' or 'username' and 'password'",
+		                    registry);
+	return TR_OK;
+}
+
+static enum tr_status check_dockerconfigjson(const struct secbuf *v, struct tr_error *err)
+{
+	json_t *root = json_loadb((const char *)v->data, v->len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *auths = json_object_get(root, "auths");
+	enum tr_status st = TR_OK;
+	const char *registry;
+	json_t *entry;
+
+	if (!json_is_object(root))
+		st = tr_error_set(err, TR_EVALIDATION, "field 'data..dockerconfigjson': must be a JSON object");
+	else if (!json_is_object(auths))
+		st = tr_error_set(err, TR_EVALIDATION, "field 'data..dockerconfigjson': must have an 'auths' object");
+	else
+		json_object_foreach(auths, registry, entry)
+			if ((st = check_auth_entry(registry, entry, err)) != TR_OK)
+				break;
+	json_decref(root);
+	return st;
+}
+
+static enum tr_status check_registry(const struct secdata *data, struct warnings *w, struct tr_error *err)
+{
+	const struct secbuf *config = value_of(data, ".dockerconfigjson");
+
+	(void)w;
+	return config ? check_dockerconfigjson(config, err) : TR_OK;
+}
+
+static enum tr_status check_api_key(const struct secdata *data, struct warnings *w, struct tr_error *err)
+{
+	static const char *const providers[] = {"openai", "ngc", "nvidia_build", "github", "datadog", "wandb", "custom"};
+	const struct secbuf *provider = value_of(data, "provider");
+
+	(void)w;
+	if (!provider)
+		return TR_OK;
+	for (size_t i = 0; i < sizeof(providers) / sizeof(providers[0]); i++)
+		if (strcmp((const char *)provider->data, providers[i]) == 0)
+			return TR_OK;
+	return tr_error_set(err, TR_EVALIDATION,
+	                    "field 'data.provider': must be one of openai, ngc, nvidia_build, github, datadog, wandb, custom");
+}
+
+static enum tr_status check_ssh(const struct secdata *data, struct warnings *w, struct tr_error *err)
+{
+	const struct secbuf *priv = value_of(data, "private_key");
+	const struct secbuf *pub = value_of(data, "public_key");
+
+	(void)w;
+	if (priv && !starts_with(priv, "-----BEGIN OPENSSH PRIVATE KEY-----"))
+		return tr_error_set(err, TR_EVALIDATION, "field 'data.private_key': must be an OpenSSH private key");
+	if (pub && !starts_with(pub, "ssh-") && !starts_with(pub, "ecdsa-"))
+		return tr_error_set(err, TR_EVALIDATION, "field 'data.public_key': must be an OpenSSH public key");
+	return TR_OK;
+}

@@ -1,0 +1,29 @@
+/*
+ * api.h - the route handlers, one group per resource (api-<resource>.c).
+ * Only routes.c refers to them.
+ */
+#ifndef TRESOR_SERVER_API_H
+#define TRESOR_SERVER_API_H
+
+#include "server/http.h"
+
+void api_health(struct api_request *r);
+
+void api_workspaces_create(struct api_request *r);
+void api_workspaces_list(struct api_request *r);
+void api_workspaces_get(struct api_request *r);
+void api_workspaces_delete(struct api_request *r);
+
+void api_secrets_create(struct api_request *r);
+void api_secrets_list(struct api_request *r);
+void api_secrets_get(struct api_request *r);
+void api_secrets_patch(struct api_request *r);
+void api_secrets_put(struct api_request *r);
+void api_secrets_delete(struct api_request *r);
+void api_secrets_access(struct api_request *r);
+
+void api_tokens_create(struct api_request *r);
+void api_tokens_list(struct api_request *r);
+void api_tokens_delete(struct api_request *r);
+
+#endif

@@ -1,0 +1,144 @@
+/*
+ * http.c - replies, errors and query helpers for route handlers.
+ */
+#include "server/http.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/timefmt.h"
+
+static void free_wiped(const void *data, size_t len, void *arg)
+{
+	(void)arg;
+	sodium_memzero((void *)data, len);
+	free((void *)data);
+}
+
+static void free_plain(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)data);
+}
+
+/* Serialises obj into a fresh malloc'd buffer. */
+static char *dump_json(const json_t *obj, size_t *len)
+{
+	size_t need = json_dumpb(obj, NULL, 0, JSON_COMPACT);
+	char *buf;
+
+	if (need == 0 || !(buf = malloc(need + 1)))
+		return NULL;
+	*len = json_dumpb(obj, buf, need, JSON_COMPACT);
+	buf[*len] = '\n';
+	(*len)++;
+	return buf;
+}
+
+void http_reply_json(struct api_request *r, int status, const json_t *obj, bool sensitive)
+{
+	struct evbuffer *out = evhttp_request_get_output_buffer(r->req);
+	size_t len = 0;
+	char *text = dump_json(obj, &len);
+
+	if (!text) {
+		http_reply_status(r, TR_EINTERNAL, "cannot encode the response");
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type", "application/json");
+	if (sensitive)
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Cache-Control", "no-store");
+	evbuffer_add_reference(out, text, len, sensitive ? free_wiped : free_plain, NULL);
+	evhttp_send_reply(r->req, status, NULL, NULL);
+	r->replied = true;
+}
+
+void http_reply_empty(struct api_request *r, int status)
+{
+	evhttp_send_reply(r->req, status, NULL, NULL);
+	r->replied = true;
+}
+
+void http_reply_error(struct api_request *r, const struct tr_error *err)
+{
+	json_t *body;
+	enum tr_status st = err->status == TR_OK ? TR_EINTERNAL : err->status;
+	int http = tr_status_http(st);
+
+	if (http >= 500)
+		log_error("%s: %s", evhttp_request_get_uri(r->req), err->message);
+	body = json_pack("{s:{s:s,s:s}}", "error", "code", tr_status_code(st), "message",
+	                 err->message[0] ? err->message : tr_status_code(st));
+	if (st == TR_EUNAUTH)
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "WWW-Authenticate", "Bearer");
+	http_reply_json(r, http, body, false);
+	json_decref(body);
+}
+
+void http_reply_status(struct api_request *r, enum tr_status status, const char *fmt, ...)
+{
+	struct tr_error err = {.status = status};
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err.message, sizeof(err.message), fmt, ap);
+	va_end(ap);
+	http_reply_error(r, &err);
+}
+
+const char *http_query(const struct api_request *r, const char *name)
+{
+	return evhttp_find_header(&r->query, name);
+}
+
+enum tr_status http_query_bool(const struct api_request *r, const char *name, bool *out, struct tr_error *err)
+{
+	const char *v = http_query(r, name);
+
+	if (!v || strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		*out = false;
+	else if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+		*out = true;
+	else
+		return tr_error_set(err, TR_EINVAL, "query parameter '%s' must be true or false", name);
+	return TR_OK;
+}
+
+enum tr_status http_query_int(const struct api_request *r, const char *name, int64_t def, int64_t min,
+                              int64_t max, int64_t *out, struct tr_error *err)
+{
+	const char *v = http_query(r, name);
+	char *end;
+	long long n;
+
+	if (!v) {
+		*out = def;
+		return TR_OK;
+	}
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno || end == v || *end || n < min || n > max)
+		return tr_error_set(err, TR_EINVAL, "query parameter '%s' must be an integer from %lld to %lld", name,
+		                    (long long)min, (long long)max);
+	*out = n;
+	return TR_OK;
+}
+
+void http_json_set_time(json_t *obj, const char *key, int64_t t)
+{
+	char buf[TIMEFMT_LEN];
+
+	if (t == 0) {
+		json_object_set_new(obj, key, json_null());
+		return;
+	}
+	timefmt_rfc3339(t, buf);
+	json_object_set_new(obj, key, json_string(buf));
+}

@@ -1,0 +1,57 @@
+/*
+ * http.h - what a route handler is given and how it answers.
+ *
+ * A handler receives a struct api_request whose method, authentication and
+ * body have already been checked by routes.c. It answers exactly once,
+ * with http_reply_json, http_reply_empty or http_reply_error. The mapping
+ * of enum tr_status to HTTP status and JSON error body lives here and
+ * nowhere else.
+ */
+#ifndef TRESOR_SERVER_HTTP_H
+#define TRESOR_SERVER_HTTP_H
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/status.h"
+#include "domain/domain.h"
+
+#define ROUTE_MAX_PARAMS 4
+
+struct api_request {
+	struct evhttp_request *req;
+	struct domain *domain;              /* the worker's domain context */
+	struct principal actor;             /* authenticated caller (unset on public routes) */
+	char *params[ROUTE_MAX_PARAMS];     /* decoded path captures, in pattern order */
+	struct evkeyvalq query;             /* decoded query parameters */
+	json_t *body;                       /* parsed JSON object, on routes that take a body */
+	bool replied;
+};
+
+/* Sends obj (not consumed) as JSON with the given HTTP status. When
+ * sensitive is true the serialised text is wiped once it has been sent. */
+void http_reply_json(struct api_request *r, int status, const json_t *obj, bool sensitive);
+/* Sends a status with no body (204). */
+void http_reply_empty(struct api_request *r, int status);
+/* Sends {"error":{"code","message"}} for err->status. */
+void http_reply_error(struct api_request *r, const struct tr_error *err);
+/* Shorthand: builds the error from status and a message. */
+void http_reply_status(struct api_request *r, enum tr_status status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* A query parameter, or NULL. */
+const char *http_query(const struct api_request *r, const char *name);
+/* A boolean query parameter: "true"/"1" -> true, absent/"false"/"0" -> false;
+ * anything else is TR_EINVAL. */
+enum tr_status http_query_bool(const struct api_request *r, const char *name, bool *out, struct tr_error *err);
+/* A positive integer query parameter in [min, max], or def when absent. */
+enum tr_status http_query_int(const struct api_request *r, const char *name, int64_t def, int64_t min,
+                              int64_t max, int64_t *out, struct tr_error *err);
+
+/* Adds "key": RFC 3339 time, or null when t is 0. */
+void http_json_set_time(json_t *obj, const char *key, int64_t t);
+
+#endif

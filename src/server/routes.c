@@ -1,0 +1,262 @@
+/*
+ * routes.c - THE route table, and the checks every request passes before
+ * its handler runs: route, method, token, body size, media type, JSON.
+ */
+#include "server/routes.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <sodium.h>
+#include <sys/queue.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/limits.h"
+#include "domain/auth.h"
+#include "server/api.h"
+
+static const struct route routes[] = {
+	{EVHTTP_REQ_GET, "/healthz", api_health, ROUTE_PUBLIC},
+
+	{EVHTTP_REQ_POST, "/v2/workspaces", api_workspaces_create, ROUTE_BODY},
+	{EVHTTP_REQ_GET, "/v2/workspaces", api_workspaces_list, 0},
+	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}", api_workspaces_get, 0},
+	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}", api_workspaces_delete, 0},
+
+	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/secrets", api_secrets_create, ROUTE_BODY},
+	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets", api_secrets_list, 0},
+	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_get, 0},
+	{EVHTTP_REQ_PATCH, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_patch, ROUTE_BODY},
+	{EVHTTP_REQ_PUT, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_put, ROUTE_BODY},
+	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_delete, 0},
+	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}/access", api_secrets_access, 0},
+
+	{EVHTTP_REQ_POST, "/v2/tokens", api_tokens_create, ROUTE_BODY | ROUTE_BODY_OPTIONAL},
+	{EVHTTP_REQ_GET, "/v2/tokens", api_tokens_list, 0},
+	{EVHTTP_REQ_DELETE, "/v2/tokens/{id}", api_tokens_delete, 0},
+};
+
+#define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
+
+static const struct {
+	enum evhttp_cmd_type method;
+	const char *name;
+} method_names[] = {
+	{EVHTTP_REQ_GET, "GET"},       {EVHTTP_REQ_POST, "POST"},   {EVHTTP_REQ_PUT, "PUT"},
+	{EVHTTP_REQ_PATCH, "PATCH"},   {EVHTTP_REQ_DELETE, "DELETE"}, {EVHTTP_REQ_HEAD, "HEAD"},
+	{EVHTTP_REQ_OPTIONS, "OPTIONS"},
+};
+
+unsigned routes_allowed_methods(void)
+{
+	unsigned mask = 0;
+
+	for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++)
+		mask |= (unsigned)method_names[i].method;
+	return mask;
+}
+
+/* --- matching ------------------------------------------------------------ */
+
+static void free_params(char *params[ROUTE_MAX_PARAMS])
+{
+	for (int i = 0; i < ROUTE_MAX_PARAMS; i++) {
+		free(params[i]);
+		params[i] = NULL;
+	}
+}
+
+/* Length of the segment at s (up to '/' or the end). */
+static size_t segment_len(const char *s)
+{
+	return strcspn(s, "/");
+}
+
+/* Decodes one %-encoded path segment; NULL if it is empty or malformed. */
+static char *decode_segment(const char *s, size_t n)
+{
+	char *raw = strndup(s, n);
+	char *dec;
+
+	if (!raw)
+		return NULL;
+	dec = evhttp_uridecode(raw, 0, NULL);
+	free(raw);
+	if (dec && (!*dec || strlen(dec) > 1024)) {
+		free(dec);
+		return NULL;
+	}
+	return dec;
+}
+
+bool routes_match(const char *pattern, const char *path, char *params[ROUTE_MAX_PARAMS])
+{
+	char *caps[ROUTE_MAX_PARAMS] = {0};
+	int ncap = 0;
+
+	while (*pattern == '/' && *path == '/') {
+		size_t pn = segment_len(++pattern), sn = segment_len(++path);
+
+		if (pattern[0] == '{') {
+			if (sn == 0 || ncap == ROUTE_MAX_PARAMS)
+				goto fail;
+			if (params && !(caps[ncap] = decode_segment(path, sn)))
+				goto fail;
+			ncap++;
+		} else if (pn != sn || memcmp(pattern, path, pn) != 0) {
+			goto fail;
+		}
+		pattern += pn;
+		path += sn;
+	}
+	if (*pattern || *path)
+		goto fail;
+	if (params)
+		memcpy(params, caps, sizeof(caps));
+	return true;
+fail:
+	free_params(caps);
+	return false;
+}
+
+/* --- checks before the handler ------------------------------------------ */
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+	for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++)
+		if (method_names[i].method == m)
+			return method_names[i].name;
+	return "?";
+}
+
+/* Finds the route for (method, path). Returns NULL and fills allow with the
+ * methods the path does support (empty when the path is unknown). */
+static const struct route *find_route(enum evhttp_cmd_type method, const char *path, char *params[],
+                                      char *allow, size_t allow_len)
+{
+	allow[0] = '\0';
+	for (size_t i = 0; i < ROUTE_COUNT; i++) {
+		if (!routes_match(routes[i].pattern, path, NULL))
+			continue;
+		if (routes[i].method == method && routes_match(routes[i].pattern, path, params))
+			return &routes[i];
+		if (allow[0])
+			strncat(allow, ", ", allow_len - strlen(allow) - 1);
+		strncat(allow, method_name(routes[i].method), allow_len - strlen(allow) - 1);
+	}
+	return NULL;
+}
+
+static enum tr_status authenticate(struct api_request *r, struct tr_error *err)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
+
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return tr_error_set(err, TR_EUNAUTH, "missing bearer token (Authorization: Bearer trs_...)");
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return auth_authenticate(r->domain, h, &r->actor, err);
+}
+
+static bool is_json_media_type(const char *ct)
+{
+	size_t n = strlen("application/json");
+
+	if (!ct || strncasecmp(ct, "application/json", n) != 0)
+		return false;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+/* Zeroes the request body in place: it may hold secret values. */
+static void wipe_input(struct evbuffer *in)
+{
+	int n = evbuffer_peek(in, -1, NULL, NULL, 0);
+	struct evbuffer_iovec *v = n > 0 ? calloc((size_t)n, sizeof(*v)) : NULL;
+
+	if (!v)
+		return;
+	n = evbuffer_peek(in, -1, NULL, v, n);
+	for (int i = 0; i < n; i++)
+		sodium_memzero(v[i].iov_base, v[i].iov_len);
+	free(v);
+}
+
+static enum tr_status parse_body(struct api_request *r, unsigned flags, struct tr_error *err)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+	size_t len = evbuffer_get_length(in);
+	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Content-Type");
+	json_error_t jerr;
+	char *text;
+
+	if (len > TR_MAX_BODY)
+		return tr_error_set(err, TR_ETOOLARGE, "request body exceeds %d bytes", TR_MAX_BODY);
+	if (len == 0 && (flags & ROUTE_BODY_OPTIONAL)) {
+		r->body = json_object();
+		return TR_OK;
+	}
+	if (!is_json_media_type(ct))
+		return tr_error_set(err, TR_EMEDIA, "request body must be sent as Content-Type: application/json");
+	if (!(text = malloc(len + 1)))
+		return tr_error_set(err, TR_EINTERNAL, "out of memory");
+	evbuffer_copyout(in, text, len);
+	wipe_input(in);
+	r->body = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	sodium_memzero(text, len);
+	free(text);
+	/* jerr.text may quote the input, which may be a secret: never echo it. */
+	if (!r->body)
+		return tr_error_set(err, TR_EINVAL, "malformed JSON at line %d, column %d", jerr.line, jerr.column);
+	if (!json_is_object(r->body))
+		return tr_error_set(err, TR_EINVAL, "request body must be a JSON object");
+	return TR_OK;
+}
+
+static enum tr_status prepare(struct api_request *r, const struct route *route, const char *query,
+                              struct tr_error *err)
+{
+	enum tr_status st;
+
+	if (evhttp_parse_query_str(query ? query : "", &r->query) != 0)
+		return tr_error_set(err, TR_EINVAL, "malformed query string");
+	if (!(route->flags & ROUTE_PUBLIC) && (st = authenticate(r, err)) != TR_OK)
+		return st;
+	if ((route->flags & ROUTE_BODY) && (st = parse_body(r, route->flags, err)) != TR_OK)
+		return st;
+	return TR_OK;
+}
+
+static void release(struct api_request *r)
+{
+	free_params(r->params);
+	evhttp_clear_headers(&r->query);
+	json_decref(r->body);
+	sodium_memzero(&r->actor, sizeof(r->actor));
+}
+
+void routes_dispatch(struct evhttp_request *req, struct domain *domain)
+{
+	struct api_request r = {.req = req, .domain = domain};
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = evhttp_uri_get_path(uri);
+	struct tr_error err = {0};
+	const struct route *route;
+	char allow[64];
+
+	TAILQ_INIT(&r.query);
+	route = find_route(evhttp_request_get_command(req), path ? path : "", r.params, allow, sizeof(allow));
+	if (!route && allow[0]) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+		tr_error_set(&err, TR_EMETHOD, "method %s is not allowed here; use %s",
+		             method_name(evhttp_request_get_command(req)), allow);
+	} else if (!route) {
+		tr_error_set(&err, TR_ENOTFOUND, "no route for %s", path ? path : "");
+	} else if (prepare(&r, route, evhttp_uri_get_query(uri), &err) == TR_OK) {
+		route->handler(&r);
+	}
+	if (!r.replied)
+		http_reply_error(&r, &err);
+	release(&r);
+}

@@ -1,0 +1,42 @@
+/*
+ * routes.h - the one route table and its dispatcher.
+ *
+ * routes_dispatch matches the path against every pattern, answers 404 for
+ * an unknown path and 405 (with Allow) for a known path with another
+ * method, authenticates the caller, checks and parses the body, and only
+ * then calls the handler. Handlers live in api-<resource>.c.
+ */
+#ifndef TRESOR_SERVER_ROUTES_H
+#define TRESOR_SERVER_ROUTES_H
+
+#include <event2/http.h>
+#include <stdbool.h>
+
+#include "server/http.h"
+
+enum route_flags {
+	ROUTE_PUBLIC = 1 << 0,        /* no token needed */
+	ROUTE_BODY = 1 << 1,          /* takes a JSON object body */
+	ROUTE_BODY_OPTIONAL = 1 << 2, /* with ROUTE_BODY: an empty body means {} */
+};
+
+typedef void (*route_handler)(struct api_request *r);
+
+struct route {
+	enum evhttp_cmd_type method;
+	const char *pattern; /* "/v2/workspaces/{ws}/secrets/{name}": {x} captures one segment */
+	route_handler handler;
+	unsigned flags;
+};
+
+/* Handles one request on behalf of a worker. */
+void routes_dispatch(struct evhttp_request *req, struct domain *domain);
+
+/* Matching, exposed for tests: true when path fits pattern; captures are
+ * written to params (heap strings, caller frees) when params is not NULL. */
+bool routes_match(const char *pattern, const char *path, char *params[ROUTE_MAX_PARAMS]);
+
+/* The methods evhttp must accept for the table (evhttp_set_allowed_methods). */
+unsigned routes_allowed_methods(void);
+
+#endif

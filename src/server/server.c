@@ -1,0 +1,414 @@
+/*
+ * server.c - `tresor server`: set-up, worker threads, shutdown.
+ *
+ * Start-up: options -> harden the process -> data directory -> keyring
+ * (local key file) -> storage + bootstrap (default workspace, admin and its
+ * token file) -> one listening socket per worker on the same port
+ * (SO_REUSEPORT, so the kernel spreads connections) -> one thread per
+ * worker, each with its own event loop, evhttp and store connection.
+ * The main thread then waits for SIGTERM/SIGINT, stops accepting, lets
+ * in-flight requests finish and exits 0.
+ */
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/thread.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/jsonmem.h"
+#include "common/log.h"
+#include "crypto/keyring.h"
+#include "domain/auth.h"
+#include "server/options.h"
+#include "server/routes.h"
+
+#define LISTEN_BACKLOG 1024
+#define HTTP_TIMEOUT_SECONDS 30
+#define HTTP_MAX_HEADERS (64 * 1024)
+/* evhttp refuses larger bodies itself (a plain 413); below this, routes.c
+ * answers 413 with a JSON error for anything over TR_MAX_BODY. */
+#define HTTP_TRANSPORT_MAX_BODY (8 * 1024 * 1024)
+#define DRAIN_SECONDS 10
+
+struct worker {
+	int index;
+	pthread_t thread;
+	int fd;
+	struct event_base *base;
+	struct evhttp *http;
+	struct evhttp_bound_socket *bound;
+	struct event *stop_event;
+	struct event *drain_timer;
+	struct domain domain;
+	int in_flight; /* touched only on this worker's thread */
+	int stopping;
+};
+
+struct server {
+	struct server_options opt;
+	char db_dsn[1100];
+	struct keyring *keyring;
+	struct worker *workers;
+	int nworkers;
+};
+
+/* --- process hardening --------------------------------------------------- */
+
+/* No core dumps and no ptrace by other users: key material and values
+ * must not end up in a file. */
+static void harden_process(void)
+{
+	struct rlimit none = {0, 0};
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		log_warn("cannot disable core dumps (PR_SET_DUMPABLE): %s", strerror(errno));
+	if (setrlimit(RLIMIT_CORE, &none) != 0)
+		log_warn("cannot set RLIMIT_CORE to 0: %s", strerror(errno));
+}
+
+/* --- data directory ------------------------------------------------------ */
+
+static enum tr_status make_data_dir(const char *dir, struct tr_error *err)
+{
+	struct stat sb;
+
+	if (mkdir(dir, 0700) == 0) {
+		log_info("created data directory %s", dir);
+		return TR_OK;
+	}
+	if (errno != EEXIST)
+		return tr_error_set(err, TR_EUNAVAIL, "cannot create data directory '%s': %s", dir, strerror(errno));
+	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+		return tr_error_set(err, TR_EUNAVAIL, "data directory '%s' is not a directory", dir);
+	if (sb.st_mode & 077)
+		log_warn("data directory %s is accessible by group or others; chmod 700 it", dir);
+	return TR_OK;
+}
+
+static int path_join(char *out, size_t size, const char *dir, const char *name)
+{
+	return snprintf(out, size, "%s/%s", dir, name) < (int)size ? 0 : -1;
+}
+
+/* Writes the admin token to DIR/admin.token (0600) atomically and durably. */
+static enum tr_status write_token_file(void *ctx, const char *token, struct tr_error *err)
+{
+	const char *dir = ctx;
+	char path[1100], tmp[1100];
+	size_t len = strlen(token);
+	int fd, dfd, ok;
+
+	if (path_join(path, sizeof(path), dir, "admin.token") || path_join(tmp, sizeof(tmp), dir, ".admin.token.tmp"))
+		return tr_error_set(err, TR_EINVAL, "data directory path is too long");
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return tr_error_set(err, TR_EUNAVAIL, "cannot write '%s': %s", tmp, strerror(errno));
+	ok = write(fd, token, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+	ok = (close(fd) == 0) && ok;
+	if (!ok || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return tr_error_set(err, TR_EUNAVAIL, "cannot write '%s': %s", path, strerror(errno));
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return TR_OK;
+}
+
+/* --- keyring and storage ------------------------------------------------- */
+
+static enum tr_status open_keyring(struct server *srv, struct tr_error *err)
+{
+	struct key_provider *local = NULL;
+	char path[1100];
+	enum tr_status st;
+
+	if (path_join(path, sizeof(path), srv->opt.data_dir, "master.key"))
+		return tr_error_set(err, TR_EINVAL, "data directory path is too long");
+	if ((st = keyring_new(&srv->keyring, err)) != TR_OK)
+		return st;
+	if ((st = provider_key_file_open("local", path, 1, &local, err)) != TR_OK)
+		return st;
+	if ((st = keyring_add(srv->keyring, local, err)) != TR_OK)
+		return st;
+	return keyring_set_current(srv->keyring, "local", err);
+}
+
+static enum tr_status bootstrap(struct server *srv, struct tr_error *err)
+{
+	struct domain d = {.keyring = srv->keyring, .keep_versions = srv->opt.keep_versions};
+	bool created = false;
+	enum tr_status st;
+
+	if ((st = store_open(srv->db_dsn, &d.store, err)) != TR_OK)
+		return st;
+	st = auth_bootstrap(&d, write_token_file, srv->opt.data_dir, &created, err);
+	store_close(d.store);
+	if (st == TR_OK && created)
+		log_info("created platform admin 'admin'; its token is in %s/admin.token", srv->opt.data_dir);
+	return st;
+}
+
+/* --- sockets ------------------------------------------------------------- */
+
+static int bind_one(const struct addrinfo *ai, unsigned port, struct tr_error *err)
+{
+	int one = 1;
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+	struct sockaddr_storage addr;
+
+	if (fd < 0) {
+		tr_error_set(err, TR_EUNAVAIL, "socket: %s", strerror(errno));
+		return -1;
+	}
+	memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
+	if (addr.ss_family == AF_INET)
+		((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)port);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&addr, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+		tr_error_set(err, TR_EUNAVAIL, "cannot listen on %s: %s", "the requested address", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The port a bound socket got (for --listen HOST:0). */
+static unsigned bound_port(int fd)
+{
+	struct sockaddr_storage addr;
+	socklen_t len = sizeof(addr);
+
+	if (getsockname(fd, (struct sockaddr *)&addr, &len) != 0)
+		return 0;
+	if (addr.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&addr)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
+}
+
+/* Opens one listening socket per worker, all on the same address. */
+static enum tr_status open_sockets(struct server *srv, struct tr_error *err)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	unsigned port = srv->opt.port;
+	int rc = getaddrinfo(srv->opt.host, "0", &hints, &ai);
+
+	if (rc != 0)
+		return tr_error_set(err, TR_EINVAL, "cannot resolve listen host '%s': %s", srv->opt.host,
+		                    gai_strerror(rc));
+	for (int i = 0; i < srv->nworkers; i++) {
+		srv->workers[i].fd = bind_one(ai, port, err);
+		if (srv->workers[i].fd < 0) {
+			freeaddrinfo(ai);
+			return tr_error_set(err, TR_EUNAVAIL, "cannot listen on %s:%u: %s", srv->opt.host, port,
+			                    strerror(errno));
+		}
+		port = bound_port(srv->workers[i].fd);
+	}
+	srv->opt.port = port;
+	freeaddrinfo(ai);
+	return TR_OK;
+}
+
+/* --- workers ------------------------------------------------------------- */
+
+static void request_done(struct evhttp_request *req, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)req;
+	w->in_flight--;
+	if (w->stopping && w->in_flight == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+static void handle_request(struct evhttp_request *req, void *arg)
+{
+	struct worker *w = arg;
+
+	w->in_flight++;
+	evhttp_request_set_on_complete_cb(req, request_done, w);
+	routes_dispatch(req, &w->domain);
+}
+
+/* Runs on the worker's thread when the main thread asks it to stop. */
+static void stop_worker(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct timeval drain = {DRAIN_SECONDS, 0};
+
+	(void)fd;
+	(void)what;
+	w->stopping = 1;
+	if (w->bound) {
+		evhttp_del_accept_socket(w->http, w->bound);
+		w->bound = NULL;
+	}
+	if (w->in_flight == 0)
+		event_base_loopexit(w->base, NULL);
+	else
+		event_base_loopexit(w->base, &drain);
+}
+
+static enum tr_status setup_worker(struct server *srv, struct worker *w, struct tr_error *err)
+{
+	enum tr_status st;
+
+	w->domain.keyring = srv->keyring;
+	w->domain.keep_versions = srv->opt.keep_versions;
+	if ((st = store_open(srv->db_dsn, &w->domain.store, err)) != TR_OK)
+		return st;
+	if (!(w->base = event_base_new()) || !(w->http = evhttp_new(w->base)))
+		return tr_error_set(err, TR_EINTERNAL, "cannot create event loop");
+	evhttp_set_allowed_methods(w->http, (ev_uint16_t)routes_allowed_methods());
+	evhttp_set_max_body_size(w->http, HTTP_TRANSPORT_MAX_BODY);
+	evhttp_set_max_headers_size(w->http, HTTP_MAX_HEADERS);
+	evhttp_set_timeout(w->http, HTTP_TIMEOUT_SECONDS);
+	evhttp_set_gencb(w->http, handle_request, w);
+	if (!(w->bound = evhttp_accept_socket_with_handle(w->http, w->fd)))
+		return tr_error_set(err, TR_EINTERNAL, "cannot accept on socket");
+	w->fd = -1; /* evhttp owns it now */
+	if (!(w->stop_event = event_new(w->base, -1, 0, stop_worker, w)))
+		return tr_error_set(err, TR_EINTERNAL, "cannot create stop event");
+	return TR_OK;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+static void teardown_worker(struct worker *w)
+{
+	if (w->stop_event)
+		event_free(w->stop_event);
+	if (w->http)
+		evhttp_free(w->http);
+	if (w->base)
+		event_base_free(w->base);
+	if (w->fd >= 0)
+		close(w->fd);
+	store_close(w->domain.store);
+}
+
+/* --- main ---------------------------------------------------------------- */
+
+static void block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static enum tr_status start(struct server *srv, struct tr_error *err)
+{
+	enum tr_status st;
+
+	if (snprintf(srv->db_dsn, sizeof(srv->db_dsn), "sqlite:%s/tresor.db", srv->opt.data_dir) >=
+	    (int)sizeof(srv->db_dsn))
+		return tr_error_set(err, TR_EINVAL, "data directory path is too long");
+	if ((st = make_data_dir(srv->opt.data_dir, err)) != TR_OK || (st = open_keyring(srv, err)) != TR_OK ||
+	    (st = bootstrap(srv, err)) != TR_OK)
+		return st;
+	srv->nworkers = srv->opt.workers;
+	srv->workers = calloc((size_t)srv->nworkers, sizeof(*srv->workers));
+	if (!srv->workers)
+		return tr_error_set(err, TR_EINTERNAL, "out of memory");
+	for (int i = 0; i < srv->nworkers; i++)
+		srv->workers[i] = (struct worker){.index = i, .fd = -1};
+	if ((st = open_sockets(srv, err)) != TR_OK)
+		return st;
+	for (int i = 0; i < srv->nworkers; i++)
+		if ((st = setup_worker(srv, &srv->workers[i], err)) != TR_OK)
+			return st;
+	return TR_OK;
+}
+
+static int run_workers(struct server *srv, const sigset_t *signals)
+{
+	int started = 0, sig = 0;
+
+	for (; started < srv->nworkers; started++)
+		if (pthread_create(&srv->workers[started].thread, NULL, worker_main, &srv->workers[started]) != 0)
+			break;
+	if (started == srv->nworkers) {
+		log_info("tresor listening on http://%s:%u (%d workers, data in %s)", srv->opt.host, srv->opt.port,
+		         srv->nworkers, srv->opt.data_dir);
+		sigwait(signals, &sig);
+		log_info("received %s, draining requests", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	} else {
+		log_error("cannot start worker threads");
+	}
+	for (int i = 0; i < started; i++)
+		event_active(srv->workers[i].stop_event, 0, 0);
+	for (int i = 0; i < started; i++)
+		pthread_join(srv->workers[i].thread, NULL);
+	return started == srv->nworkers ? 0 : 1;
+}
+
+static void shutdown_server(struct server *srv)
+{
+	for (int i = 0; srv->workers && i < srv->nworkers; i++)
+		teardown_worker(&srv->workers[i]);
+	free(srv->workers);
+	keyring_free(srv->keyring);
+}
+
+int server_main(int argc, char **argv)
+{
+	struct server srv = {0};
+	struct tr_error err = {0};
+	sigset_t signals;
+	int rc = 1;
+
+	if (server_options_load(&srv.opt, argc, argv, &err) != TR_OK) {
+		fprintf(stderr, "tresor server: %s\n", err.message);
+		return 1;
+	}
+	if (srv.opt.help) {
+		server_options_usage();
+		return 0;
+	}
+	log_set_level((enum log_level)srv.opt.log_level);
+	harden_process();
+	if (sodium_init() < 0 || evthread_use_pthreads() != 0) {
+		log_error("cannot initialise libsodium or libevent threads");
+		return 1;
+	}
+	jsonmem_init();
+	block_signals(&signals);
+	if (start(&srv, &err) == TR_OK)
+		rc = run_workers(&srv, &signals);
+	else
+		log_error("%s", err.message);
+	shutdown_server(&srv);
+	if (rc == 0)
+		log_info("tresor stopped");
+	return rc;
+}

@@ -1,0 +1,224 @@
+/*
+ * store.h - the storage interface: one ops table, backends behind it.
+ *
+ * The rest of tresor never calls a backend directly; it calls the store_*
+ * wrappers below, which dispatch through s->ops (the way SQLite's os.c wraps
+ * the VFS). Storage is treated as untrusted: it only ever sees ciphertext
+ * and wrapped keys, produced by crypto/envelope.c.
+ *
+ * A struct store is one connection and is NOT thread-safe: each server
+ * worker opens its own. Every function returns TR_OK or an error status and
+ * fills err (may be NULL) with a message; outputs are written only on
+ * success. Lookups that find nothing return TR_ENOTFOUND without a message
+ * (the caller knows what it looked for and words the message).
+ *
+ * Times are Unix seconds (int64). Empty strings ("") mean "not set" for
+ * project, cluster and optional names; 0 means "not set" for times.
+ *
+ * Backends: "sqlite:PATH" (store-sqlite.c). PostgreSQL comes later
+ * (store-pg.c) behind the same table.
+ */
+#ifndef TRESOR_STORAGE_STORE_H
+#define TRESOR_STORAGE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/limits.h"
+#include "common/status.h"
+
+struct store_ops;
+
+/* Every backend's connection struct starts with this. */
+struct store {
+	const struct store_ops *ops;
+};
+
+struct store_blob {
+	unsigned char *data; /* heap, owned by the struct that holds it */
+	size_t len;
+};
+
+struct store_workspace {
+	char name[TR_WORKSPACE_NAME_MAX + 1];
+	int64_t created_at;
+	char created_by[TR_PRINCIPAL_NAME_MAX + 1];
+};
+
+/* A secret's metadata: everything but values. Identity is
+ * (workspace, project, cluster, name). */
+struct store_secret {
+	int64_t id; /* assigned by the store on insert */
+	char workspace[TR_WORKSPACE_NAME_MAX + 1];
+	char name[TR_SECRET_NAME_MAX + 1];
+	char project[TR_SCOPE_NAME_MAX + 1]; /* "" = not project-scoped */
+	char cluster[TR_SCOPE_NAME_MAX + 1]; /* "" = not cluster-scoped */
+	char type[TR_TYPE_NAME_MAX + 1];     /* canonical type name, e.g. "opaque" */
+	char description[TR_DESCRIPTION_MAX + 1];
+	char visibility[TR_VISIBILITY_MAX + 1]; /* "private" or "public" */
+	char *tags_json;                        /* heap: JSON array of strings, e.g. ["a","b"] */
+	char *keys_json;                        /* heap: JSON array of data key names */
+	int64_t version;                        /* current version, >= 1 */
+	int64_t created_at, updated_at;
+	int64_t expires_at; /* 0 = never */
+	char created_by[TR_PRINCIPAL_NAME_MAX + 1];
+	char updated_by[TR_PRINCIPAL_NAME_MAX + 1];
+};
+
+/* One sealed version of a secret's data. */
+struct store_version {
+	int64_t version;
+	char provider[TR_PROVIDER_ID_MAX + 1]; /* key provider that wrapped the data key */
+	struct store_blob wrapped_key;         /* data key, wrapped by that provider */
+	struct store_blob ciphertext;          /* envelope record (crypto/envelope.h) */
+	int64_t created_at;
+	char created_by[TR_PRINCIPAL_NAME_MAX + 1];
+};
+
+enum store_sort { STORE_SORT_NAME, STORE_SORT_CREATED, STORE_SORT_UPDATED };
+
+/* Filters for store_secret_list. NULL or "" means "no filter". */
+struct store_secret_query {
+	const char *workspace;  /* required */
+	const char *search;     /* substring of name, description or tags (case-insensitive) */
+	const char *type;       /* canonical type */
+	const char *tag;        /* exact tag */
+	const char *project;    /* exact project */
+	const char *cluster;    /* exact cluster */
+	const char *created_by; /* exact principal */
+	const char *visibility; /* "private" or "public" */
+	enum store_sort sort;
+	bool descending;
+	int64_t offset; /* rows to skip */
+	int64_t limit;  /* rows to return, > 0 */
+};
+
+struct store_principal {
+	char name[TR_PRINCIPAL_NAME_MAX + 1];
+	char kind[16]; /* "user" or "service" */
+	bool platform_admin;
+	int64_t created_at;
+};
+
+struct store_token {
+	char id[32];                            /* public id, "tok_" + 16 hex chars */
+	char principal[TR_PRINCIPAL_NAME_MAX + 1];
+	unsigned char hash[32];                 /* BLAKE2b-256 of the token text */
+	char description[128];
+	int64_t created_at;
+	int64_t expires_at; /* 0 = never */
+};
+
+typedef void (*store_workspace_cb)(void *ctx, const struct store_workspace *ws);
+/* The row is only valid during the call (its heap strings are freed after). */
+typedef void (*store_secret_cb)(void *ctx, const struct store_secret *secret);
+typedef void (*store_token_cb)(void *ctx, const struct store_token *token);
+
+/*
+ * The ops table. Every entry is required. Contracts are on the wrappers
+ * below; a backend implements exactly those.
+ */
+struct store_ops {
+	const char *name; /* "sqlite" */
+	void (*close)(struct store *s);
+	enum tr_status (*begin)(struct store *s, struct tr_error *err);
+	enum tr_status (*commit)(struct store *s, struct tr_error *err);
+	void (*rollback)(struct store *s);
+
+	enum tr_status (*workspace_create)(struct store *s, const struct store_workspace *ws, struct tr_error *err);
+	enum tr_status (*workspace_get)(struct store *s, const char *name, struct store_workspace *out, struct tr_error *err);
+	enum tr_status (*workspace_list)(struct store *s, store_workspace_cb cb, void *ctx, struct tr_error *err);
+	enum tr_status (*workspace_delete)(struct store *s, const char *name, struct tr_error *err);
+
+	enum tr_status (*secret_count)(struct store *s, const char *workspace, int64_t *out, struct tr_error *err);
+	enum tr_status (*secret_insert)(struct store *s, struct store_secret *secret, const struct store_version *v, struct tr_error *err);
+	enum tr_status (*secret_get)(struct store *s, const char *workspace, const char *project, const char *cluster, const char *name, struct store_secret *out, struct tr_error *err);
+	enum tr_status (*secret_update)(struct store *s, const struct store_secret *secret, struct tr_error *err);
+	enum tr_status (*secret_delete)(struct store *s, int64_t id, struct tr_error *err);
+	enum tr_status (*secret_list)(struct store *s, const struct store_secret_query *q, store_secret_cb cb, void *ctx, int64_t *total, struct tr_error *err);
+
+	enum tr_status (*version_add)(struct store *s, int64_t secret_id, const struct store_version *v, int64_t keep, struct tr_error *err);
+	enum tr_status (*version_get)(struct store *s, int64_t secret_id, int64_t version, struct store_version *out, struct tr_error *err);
+
+	enum tr_status (*principal_create)(struct store *s, const struct store_principal *p, struct tr_error *err);
+	enum tr_status (*principal_get)(struct store *s, const char *name, struct store_principal *out, struct tr_error *err);
+
+	enum tr_status (*token_insert)(struct store *s, const struct store_token *t, struct tr_error *err);
+	enum tr_status (*token_get_by_hash)(struct store *s, const unsigned char hash[32], struct store_token *out, struct tr_error *err);
+	enum tr_status (*token_list)(struct store *s, store_token_cb cb, void *ctx, struct tr_error *err);
+	enum tr_status (*token_delete)(struct store *s, const char *id, struct tr_error *err);
+};
+
+/*
+ * Opens a connection. dsn is "sqlite:PATH". The first open creates the
+ * schema (WAL, synchronous=FULL, foreign keys on); later opens migrate it
+ * if needed. *out is set only on success.
+ */
+enum tr_status store_open(const char *dsn, struct store **out, struct tr_error *err);
+/* Closes and frees; NULL is fine. */
+void store_close(struct store *s);
+
+/* Transactions. Every write below also works outside one (autocommit).
+ * begin takes the write lock at once (BEGIN IMMEDIATE in SQLite). */
+enum tr_status store_begin(struct store *s, struct tr_error *err);
+enum tr_status store_commit(struct store *s, struct tr_error *err);
+/* Rolls back the open transaction, if any; never fails. */
+void store_rollback(struct store *s);
+
+/* TR_ECONFLICT if the name exists. */
+enum tr_status store_workspace_create(struct store *s, const struct store_workspace *ws, struct tr_error *err);
+/* TR_ENOTFOUND if missing. */
+enum tr_status store_workspace_get(struct store *s, const char *name, struct store_workspace *out, struct tr_error *err);
+/* Calls cb for every workspace, by name. */
+enum tr_status store_workspace_list(struct store *s, store_workspace_cb cb, void *ctx, struct tr_error *err);
+/* Deletes the workspace with all its secrets and versions. TR_ENOTFOUND if missing. */
+enum tr_status store_workspace_delete(struct store *s, const char *name, struct tr_error *err);
+
+/* Number of secrets in a workspace (all scopes). */
+enum tr_status store_secret_count(struct store *s, const char *workspace, int64_t *out, struct tr_error *err);
+/* Inserts metadata and its first version (v->version must equal
+ * secret->version). Sets secret->id. TR_ECONFLICT if (workspace, project,
+ * cluster, name) exists; TR_ENOTFOUND if the workspace does not. */
+enum tr_status store_secret_insert(struct store *s, struct store_secret *secret, const struct store_version *v, struct tr_error *err);
+/* Looks a secret up by identity. project/cluster NULL mean "". On success
+ * *out owns heap strings: release with store_secret_clear. */
+enum tr_status store_secret_get(struct store *s, const char *workspace, const char *project, const char *cluster, const char *name, struct store_secret *out, struct tr_error *err);
+/* Rewrites every mutable column of the row with secret->id (type,
+ * description, visibility, tags, keys, version, updated_at, updated_by,
+ * expires_at). TR_ENOTFOUND if the id is gone. */
+enum tr_status store_secret_update(struct store *s, const struct store_secret *secret, struct tr_error *err);
+/* Deletes a secret and its versions. TR_ENOTFOUND if the id is gone. */
+enum tr_status store_secret_delete(struct store *s, int64_t id, struct tr_error *err);
+/* Calls cb for each secret matching q, in q's order, within offset/limit;
+ * sets *total (if not NULL) to the number matching without offset/limit. */
+enum tr_status store_secret_list(struct store *s, const struct store_secret_query *q, store_secret_cb cb, void *ctx, int64_t *total, struct tr_error *err);
+
+/* Adds a version to a secret and deletes all but the newest `keep` versions
+ * (keep <= 0 keeps all). TR_ECONFLICT if that version number exists. */
+enum tr_status store_version_add(struct store *s, int64_t secret_id, const struct store_version *v, int64_t keep, struct tr_error *err);
+/* Reads one version (version <= 0: the newest). On success *out owns heap
+ * blobs: release with store_version_clear. TR_ENOTFOUND if missing. */
+enum tr_status store_version_get(struct store *s, int64_t secret_id, int64_t version, struct store_version *out, struct tr_error *err);
+
+/* TR_ECONFLICT if the name exists. */
+enum tr_status store_principal_create(struct store *s, const struct store_principal *p, struct tr_error *err);
+/* TR_ENOTFOUND if missing. */
+enum tr_status store_principal_get(struct store *s, const char *name, struct store_principal *out, struct tr_error *err);
+
+/* TR_ECONFLICT if the id or hash exists; TR_ENOTFOUND if the principal does not. */
+enum tr_status store_token_insert(struct store *s, const struct store_token *t, struct tr_error *err);
+/* TR_ENOTFOUND if no token has that hash. Expiry is not checked here. */
+enum tr_status store_token_get_by_hash(struct store *s, const unsigned char hash[32], struct store_token *out, struct tr_error *err);
+/* Calls cb for every token (hash included, never the token), by creation. */
+enum tr_status store_token_list(struct store *s, store_token_cb cb, void *ctx, struct tr_error *err);
+/* TR_ENOTFOUND if missing. */
+enum tr_status store_token_delete(struct store *s, const char *id, struct tr_error *err);
+
+/* Frees heap members and zeroes the struct. Safe on a zeroed struct. */
+void store_secret_clear(struct store_secret *secret);
+void store_version_clear(struct store_version *v);
+/* Copies len bytes into blob (replacing what it held). */
+enum tr_status store_blob_set(struct store_blob *blob, const void *data, size_t len);
+
+#endif
