@@ -59,7 +59,8 @@ enum tr_status envelope_open(const struct keyring *kr, const struct envelope_ide
                              struct tr_error *err);
 
 /* Unwraps a data key with `provider` and wraps it again with the current
- * provider (rotation). The record itself is untouched. */
+ * provider (rotation). Fills only out->provider and out->wrapped_key; the
+ * record is untouched, so out->record stays NULL. */
 enum tr_status envelope_rewrap(const struct keyring *kr, const char *provider, const unsigned char *wrapped_key,
                                size_t wrapped_key_len, struct envelope_sealed *out, struct tr_error *err);
 

@@ -55,9 +55,9 @@ const struct key_provider *keyring_get(const struct keyring *kr, const char *id)
 const struct key_provider *keyring_current(const struct keyring *kr);
 
 /*
- * The "secret_key" family: a raw key of >= 32 bytes (only the first 32 are
- * used as an XChaCha20-Poly1305 key; longer keys are hashed down with
- * BLAKE2b). Wrapped form: 1 byte format (1) || 24-byte nonce || sealed dk,
+ * The "secret_key" family: a raw key of >= 32 bytes. A 32-byte key is used
+ * as the XChaCha20-Poly1305 key as it is; a longer one is hashed down to 32
+ * bytes with BLAKE2b. Wrapped form: 1 byte format (1) || 24-byte nonce || sealed dk,
  * with the provider id as AAD.
  */
 enum tr_status provider_secret_key_new(const char *id, const unsigned char *key, size_t key_len,
