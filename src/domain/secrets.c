@@ -106,7 +106,7 @@ static enum tr_status canonical_type(const char *requested, const char *fallback
 
 	if (!type)
 		return tr_error_set(err, TR_EVALIDATION, "field 'type': unknown type '%.*s'", TR_TYPE_NAME_MAX,
-		                    requested);
+		                    requested ? requested : "");
 	*out = type;
 	return TR_OK;
 }
@@ -363,7 +363,8 @@ static enum tr_status validate_update(const struct store_secret *m, const struct
 
 	if ((st = validate_metadata(in, err)) != TR_OK)
 		return st;
-	if ((st = canonical_type(in->type, m->type, type, err)) != TR_OK)
+	/* The fallback is the table's own string: *type must not alias m->type. */
+	if ((st = canonical_type(in->type, secret_type_canonical(m->type), type, err)) != TR_OK)
 		return st;
 	if (strcmp(*type, m->type) != 0 && !in->has_data)
 		return tr_error_set(err, TR_EVALIDATION, "field 'type': changing the type requires new 'data'");

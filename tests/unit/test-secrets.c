@@ -1,0 +1,343 @@
+/*
+ * test-secrets.c - the secret lifecycle in the domain layer
+ * (src/domain/secrets.c) on a real SQLite store and a real keyring.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "domain/auth.h"
+#include "domain/secrets.h"
+#include "domain/workspaces.h"
+
+struct fixture {
+	char dir[64];
+	struct keyring *kr;
+	struct domain d;
+	struct principal admin;
+	struct principal nobody;
+};
+
+static enum tr_status discard_token(void *ctx, const char *token, struct tr_error *err)
+{
+	(void)ctx;
+	(void)token;
+	(void)err;
+	return TR_OK;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	unsigned char key[32] = {1, 2, 3};
+	struct key_provider *p = NULL;
+	char dsn[128];
+	bool created;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/tresor-test-secrets-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(dsn, sizeof(dsn), "sqlite:%s/t.db", f->dir);
+	assert_int_equal(keyring_new(&f->kr, NULL), TR_OK);
+	assert_int_equal(provider_secret_key_new("local", key, sizeof(key), &p, NULL), TR_OK);
+	assert_int_equal(keyring_add(f->kr, p, NULL), TR_OK);
+	assert_int_equal(keyring_set_current(f->kr, "local", NULL), TR_OK);
+	assert_int_equal(store_open(dsn, &f->d.store, NULL), TR_OK);
+	f->d.keyring = f->kr;
+	f->d.keep_versions = 3;
+	assert_int_equal(auth_bootstrap(&f->d, discard_token, NULL, &created, NULL), TR_OK);
+	assert_true(created);
+	snprintf(f->admin.name, sizeof(f->admin.name), "admin");
+	f->admin.platform_admin = true;
+	snprintf(f->nobody.name, sizeof(f->nobody.name), "nobody");
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	store_close(f->d.store);
+	keyring_free(f->kr);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static struct secret_input value_input(const char *name, const char *value)
+{
+	struct secret_input in = {.name = name, .has_data = true};
+
+	assert_int_equal(secdata_add(&in.data, "value", value, strlen(value)), TR_OK);
+	return in;
+}
+
+static void assert_revealed(struct fixture *f, const struct secret_ref *ref, const char *want)
+{
+	struct store_secret meta = {0};
+	struct secdata d = {0};
+
+	assert_int_equal(secrets_reveal(&f->d, &f->admin, ref, &meta, &d, NULL), TR_OK);
+	assert_int_equal(d.count, 1);
+	assert_string_equal((const char *)d.items[0].value.data, want);
+	secdata_clear(&d);
+	store_secret_clear(&meta);
+}
+
+static void test_create_get_reveal(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input in = value_input("hf-token", "hf_secret_1");
+	struct secret_ref ref = {.workspace = "default", .name = "hf-token"};
+	struct store_secret m = {0};
+	struct warnings w = {0};
+
+	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, &w, NULL), TR_OK);
+	assert_string_equal(m.type, "opaque");
+	assert_string_equal(m.visibility, "private");
+	assert_string_equal(m.keys_json, "[\"value\"]");
+	assert_int_equal(m.version, 1);
+	assert_int_equal(w.count, 0);
+	store_secret_clear(&m);
+	assert_revealed(f, &ref, "hf_secret_1");
+	secdata_clear(&in.data);
+}
+
+static void test_duplicate_is_a_conflict_naming_the_secret(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input in = value_input("dup", "v1v1v1");
+	struct store_secret m = {0};
+	struct tr_error err = {0};
+
+	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, NULL), TR_OK);
+	store_secret_clear(&m);
+	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, &err), TR_ECONFLICT);
+	assert_string_equal(err.message, "Secret 'default/dup' already exists");
+	secdata_clear(&in.data);
+}
+
+static void test_update_makes_versions_and_prunes(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input in = value_input("rot", "version-1");
+	struct secret_ref ref = {.workspace = "default", .name = "rot"};
+	struct store_secret m = {0};
+	struct store_version v = {0};
+	char value[32];
+
+	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, NULL), TR_OK);
+	secdata_clear(&in.data);
+	for (int i = 2; i <= 5; i++) {
+		struct secret_input up = {.has_data = true};
+
+		snprintf(value, sizeof(value), "version-%d", i);
+		assert_int_equal(secdata_add(&up.data, "value", value, strlen(value)), TR_OK);
+		store_secret_clear(&m);
+		assert_int_equal(secrets_update(&f->d, &f->admin, &ref, &up, &m, NULL, NULL), TR_OK);
+		assert_int_equal(m.version, i);
+		secdata_clear(&up.data);
+	}
+	assert_revealed(f, &ref, "version-5");
+	/* keep_versions is 3: versions 1 and 2 are gone, 3 remains. */
+	assert_int_equal(store_version_get(f->d.store, m.id, 2, &v, NULL), TR_ENOTFOUND);
+	assert_int_equal(store_version_get(f->d.store, m.id, 3, &v, NULL), TR_OK);
+	store_version_clear(&v);
+	store_secret_clear(&m);
+}
+
+static void test_metadata_only_update_keeps_version(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input in = value_input("meta", "value-1");
+	struct secret_ref ref = {.workspace = "default", .name = "meta"};
+	struct secret_input up = {.description = "new words", .has_description = true};
+	struct store_secret m = {0};
+
+	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, NULL), TR_OK);
+	store_secret_clear(&m);
+	assert_int_equal(secrets_update(&f->d, &f->admin, &ref, &up, &m, NULL, NULL), TR_OK);
+	assert_int_equal(m.version, 1);
+	assert_string_equal(m.description, "new words");
+	store_secret_clear(&m);
+	assert_revealed(f, &ref, "value-1");
+	secdata_clear(&in.data);
+}
+
+static void test_failed_update_changes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input in = value_input("keep", "original");
+	struct secret_ref ref = {.workspace = "default", .name = "keep"};
+	struct secret_input bad = {.type = "huggingface", .has_data = true};
+	struct store_secret m = {0};
+	struct tr_error err = {0};
+
+	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, NULL), TR_OK);
+	store_secret_clear(&m);
+	assert_int_equal(secdata_add(&bad.data, "token", "has space", 9), TR_OK);
+	assert_int_equal(secrets_update(&f->d, &f->admin, &ref, &bad, &m, NULL, &err), TR_EVALIDATION);
+	assert_null(strstr(err.message, "has space"));
+	assert_int_equal(secrets_get(&f->d, &f->admin, &ref, &m, NULL), TR_OK);
+	assert_int_equal(m.version, 1);
+	assert_string_equal(m.type, "opaque");
+	store_secret_clear(&m);
+	assert_revealed(f, &ref, "original");
+	secdata_clear(&bad.data);
+	secdata_clear(&in.data);
+}
+
+static void test_scopes_hold_the_same_name(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input ws = value_input("shared", "workspace-value");
+	struct secret_input pr = value_input("shared", "project-value");
+	struct secret_ref ref = {.workspace = "default", .project = "p1", .name = "shared"};
+	struct store_secret m = {0};
+
+	pr.project = "p1";
+	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &ws, &m, NULL, NULL), TR_OK);
+	store_secret_clear(&m);
+	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &pr, &m, NULL, NULL), TR_OK);
+	assert_string_equal(m.project, "p1");
+	store_secret_clear(&m);
+	assert_revealed(f, &ref, "project-value");
+	ref.project = NULL;
+	assert_revealed(f, &ref, "workspace-value");
+	secdata_clear(&ws.data);
+	secdata_clear(&pr.data);
+}
+
+static void test_put_creates_then_replaces(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_ref ref = {.workspace = "default", .name = "upsert"};
+	struct secret_input in = value_input("upsert", "first");
+	struct store_secret m = {0};
+	bool created = false;
+
+	assert_int_equal(secrets_put(&f->d, &f->admin, &ref, &in, &m, &created, NULL, NULL), TR_OK);
+	assert_true(created);
+	store_secret_clear(&m);
+	secdata_clear(&in.data);
+	in = value_input("upsert", "second");
+	assert_int_equal(secrets_put(&f->d, &f->admin, &ref, &in, &m, &created, NULL, NULL), TR_OK);
+	assert_false(created);
+	assert_int_equal(m.version, 2);
+	store_secret_clear(&m);
+	assert_revealed(f, &ref, "second");
+	secdata_clear(&in.data);
+}
+
+static void test_delete_then_not_found(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input in = value_input("gone", "value-x");
+	struct secret_ref ref = {.workspace = "default", .name = "gone"};
+	struct store_secret m = {0};
+	struct tr_error err = {0};
+
+	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, NULL), TR_OK);
+	store_secret_clear(&m);
+	assert_int_equal(secrets_delete(&f->d, &f->admin, &ref, NULL), TR_OK);
+	assert_int_equal(secrets_get(&f->d, &f->admin, &ref, &m, &err), TR_ENOTFOUND);
+	assert_string_equal(err.message, "Secret 'default/gone' not found");
+	assert_int_equal(secrets_delete(&f->d, &f->admin, &ref, NULL), TR_ENOTFOUND);
+	secdata_clear(&in.data);
+}
+
+static void test_validation_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input in = value_input("a/b", "value");
+	struct store_secret m = {0};
+	struct tr_error err = {0};
+
+	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, &err), TR_EVALIDATION);
+	assert_non_null(strstr(err.message, "'name'"));
+	in.name = "ok-name";
+	in.project = "p1";
+	in.cluster = "c1";
+	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, &err), TR_EVALIDATION);
+	in.cluster = NULL;
+	in.visibility = "secret";
+	in.has_visibility = true;
+	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, &err), TR_EVALIDATION);
+	assert_non_null(strstr(err.message, "visibility"));
+	in.has_visibility = false;
+	assert_int_equal(secrets_create(&f->d, &f->admin, "nope", &in, &m, NULL, &err), TR_ENOTFOUND);
+	assert_string_equal(err.message, "Workspace 'nope' not found");
+	secdata_clear(&in.data);
+}
+
+static void test_data_over_64_kib_is_too_large(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input in = {.name = "big", .has_data = true};
+	struct store_secret m = {0};
+	static char big[TR_MAX_DATA];
+
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(secdata_add(&in.data, "k", big, sizeof(big)), TR_OK);
+	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, NULL), TR_ETOOLARGE);
+	secdata_clear(&in.data);
+	(void)state;
+}
+
+static void test_only_platform_admins_may_act(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input in = value_input("denied", "value-1");
+	struct secret_ref ref = {.workspace = "default", .name = "denied"};
+	struct store_secret m = {0};
+	struct secdata d = {0};
+
+	assert_int_equal(secrets_create(&f->d, &f->nobody, "default", &in, &m, NULL, NULL), TR_EDENIED);
+	assert_int_equal(secrets_reveal(&f->d, &f->nobody, &ref, &m, &d, NULL), TR_EDENIED);
+	secdata_clear(&in.data);
+}
+
+static void test_workspace_delete_rules(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input in = value_input("inside", "value-1");
+	struct store_workspace ws;
+	struct store_secret m = {0};
+
+	assert_int_equal(workspaces_create(&f->d, &f->admin, "team-a", &ws, NULL), TR_OK);
+	assert_int_equal(workspaces_create(&f->d, &f->admin, "team-a", &ws, NULL), TR_ECONFLICT);
+	assert_int_equal(secrets_create(&f->d, &f->admin, "team-a", &in, &m, NULL, NULL), TR_OK);
+	store_secret_clear(&m);
+	assert_int_equal(workspaces_delete(&f->d, &f->admin, "team-a", false, NULL), TR_ECONFLICT);
+	assert_int_equal(workspaces_delete(&f->d, &f->admin, "team-a", true, NULL), TR_OK);
+	assert_int_equal(workspaces_get(&f->d, &f->admin, "team-a", &ws, NULL), TR_ENOTFOUND);
+	assert_int_equal(workspaces_delete(&f->d, &f->admin, "default", true, NULL), TR_ECONFLICT);
+	secdata_clear(&in.data);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_get_reveal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_is_a_conflict_naming_the_secret, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_update_makes_versions_and_prunes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_only_update_keeps_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_update_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scopes_hold_the_same_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_creates_then_replaces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_then_not_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_validation_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_over_64_kib_is_too_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_only_platform_admins_may_act, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workspace_delete_rules, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
