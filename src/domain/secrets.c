@@ -113,10 +113,17 @@ static enum tr_status canonical_type(const char *requested, const char *fallback
 
 /* --- metadata building --------------------------------------------------- */
 
+/* Serialises and releases arr. The text is malloc'd (not jansson's
+ * allocator), as store_secret_clear frees it with free(). */
 static char *dump_array(json_t *arr)
 {
-	char *text = json_dumps(arr, JSON_COMPACT);
+	size_t need = json_dumpb(arr, NULL, 0, JSON_COMPACT);
+	char *text = need ? malloc(need + 1) : NULL;
 
+	if (text) {
+		json_dumpb(arr, text, need, JSON_COMPACT);
+		text[need] = '\0';
+	}
 	json_decref(arr);
 	return text;
 }
