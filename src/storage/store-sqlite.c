@@ -1,0 +1,1583 @@
+/*
+ * store-sqlite.c - the SQLite backend of the storage interface (store.h).
+ *
+ * One struct sqlite_store is one connection. Every query is fixed SQL with
+ * bound parameters; user text never becomes SQL. Statements are prepared
+ * once per connection (SQLITE_PREPARE_PERSISTENT), kept in a cache, and
+ * reset with their bindings cleared after every use.
+ *
+ * The schema is the list of migrations below, applied on open and tracked
+ * by PRAGMA user_version. Foreign keys cascade: deleting a workspace
+ * removes its secrets and their versions, deleting a principal its tokens.
+ *
+ * Writes of more than one statement (secret insert, version add, token
+ * insert) run as one unit: their own BEGIN IMMEDIATE when no transaction
+ * is open, a SAVEPOINT inside the caller's otherwise, so a failure never
+ * leaves half a write and never aborts the caller's transaction.
+ *
+ * Callbacks of the list functions run while a statement is stepping. They
+ * may call other store functions on the same connection, but not the same
+ * list again (that is refused with TR_EINTERNAL) and not store_begin.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Called by store_open (store.c) for "sqlite:PATH". */
+enum tr_status store_sqlite_open(const char *path, struct store **out, struct tr_error *err);
+
+/* ---- schema ---------------------------------------------------------- */
+
+/*
+ * Version 1. Empty project/cluster are stored as '' (not NULL) so that the
+ * UNIQUE identity constraint holds for workspace-scoped secrets too. ids
+ * use AUTOINCREMENT so a deleted secret's id is never handed out again.
+ */
+/* clang-format off */
+static const char schema_v1[] =
+	"CREATE TABLE workspaces ("
+	" name TEXT PRIMARY KEY NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" created_by TEXT NOT NULL DEFAULT '');"
+
+	"CREATE TABLE principals ("
+	" name TEXT PRIMARY KEY NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" platform_admin INTEGER NOT NULL DEFAULT 0,"
+	" created_at INTEGER NOT NULL);"
+
+	"CREATE TABLE tokens ("
+	" id TEXT PRIMARY KEY NOT NULL,"
+	" principal TEXT NOT NULL REFERENCES principals(name) ON DELETE CASCADE,"
+	" hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),"
+	" description TEXT NOT NULL DEFAULT '',"
+	" created_at INTEGER NOT NULL,"
+	" expires_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX tokens_principal ON tokens(principal);"
+	"CREATE INDEX tokens_created ON tokens(created_at);"
+
+	"CREATE TABLE secrets ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,"
+	" project TEXT NOT NULL DEFAULT '',"
+	" cluster TEXT NOT NULL DEFAULT '',"
+	" name TEXT NOT NULL,"
+	" type TEXT NOT NULL,"
+	" description TEXT NOT NULL DEFAULT '',"
+	" visibility TEXT NOT NULL DEFAULT 'private',"
+	" tags_json TEXT NOT NULL DEFAULT '[]'"
+	"  CHECK (json_valid(tags_json) AND json_type(tags_json) = 'array'),"
+	" keys_json TEXT NOT NULL DEFAULT '[]'"
+	"  CHECK (json_valid(keys_json) AND json_type(keys_json) = 'array'),"
+	" version INTEGER NOT NULL CHECK (version >= 1),"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL,"
+	" expires_at INTEGER NOT NULL DEFAULT 0,"
+	" created_by TEXT NOT NULL DEFAULT '',"
+	" updated_by TEXT NOT NULL DEFAULT '',"
+	" UNIQUE (workspace, project, cluster, name));"
+	"CREATE INDEX secrets_ws_name ON secrets(workspace, name);"
+	"CREATE INDEX secrets_ws_created ON secrets(workspace, created_at);"
+	"CREATE INDEX secrets_ws_updated ON secrets(workspace, updated_at);"
+	"CREATE INDEX secrets_ws_type ON secrets(workspace, type);"
+	"CREATE INDEX secrets_expires ON secrets(expires_at) WHERE expires_at > 0;"
+
+	"CREATE TABLE secret_versions ("
+	" secret_id INTEGER NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,"
+	" version INTEGER NOT NULL,"
+	" provider TEXT NOT NULL,"
+	" wrapped_key BLOB NOT NULL,"
+	" ciphertext BLOB NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" created_by TEXT NOT NULL DEFAULT '',"
+	" PRIMARY KEY (secret_id, version));"
+	"CREATE INDEX secret_versions_provider ON secret_versions(provider);";
+/* clang-format on */
+
+/* migrations[i] takes the schema from version i to i + 1. Append only. */
+static const char *const migrations[] = {
+	schema_v1,
+};
+
+#define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* ---- cached statements ----------------------------------------------- */
+
+#define SECRET_COLUMNS                                                         \
+	"id, workspace, project, cluster, name, type, description, visibility, " \
+	"tags_json, keys_json, version, created_at, updated_at, expires_at, "   \
+	"created_by, updated_by"
+
+#define VERSION_COLUMNS "version, provider, wrapped_key, ciphertext, created_at, created_by"
+
+#define TOKEN_COLUMNS "id, principal, hash, description, created_at, expires_at"
+
+enum stmt_id {
+	STMT_BEGIN,
+	STMT_COMMIT,
+	STMT_ROLLBACK,
+	STMT_SAVEPOINT,
+	STMT_RELEASE,
+	STMT_ROLLBACK_TO,
+	STMT_WORKSPACE_INSERT,
+	STMT_WORKSPACE_GET,
+	STMT_WORKSPACE_EXISTS,
+	STMT_WORKSPACE_LIST,
+	STMT_WORKSPACE_DELETE,
+	STMT_SECRET_COUNT,
+	STMT_SECRET_INSERT,
+	STMT_SECRET_GET,
+	STMT_SECRET_EXISTS,
+	STMT_SECRET_UPDATE,
+	STMT_SECRET_DELETE,
+	STMT_VERSION_INSERT,
+	STMT_VERSION_PRUNE,
+	STMT_VERSION_GET,
+	STMT_VERSION_LATEST,
+	STMT_PRINCIPAL_INSERT,
+	STMT_PRINCIPAL_GET,
+	STMT_PRINCIPAL_EXISTS,
+	STMT_TOKEN_INSERT,
+	STMT_TOKEN_GET_BY_HASH,
+	STMT_TOKEN_LIST,
+	STMT_TOKEN_DELETE,
+	STMT_COUNT_
+};
+
+static const char *const stmt_sql[STMT_COUNT_] = {
+	[STMT_BEGIN] = "BEGIN IMMEDIATE",
+	[STMT_COMMIT] = "COMMIT",
+	[STMT_ROLLBACK] = "ROLLBACK",
+	[STMT_SAVEPOINT] = "SAVEPOINT store_unit",
+	[STMT_RELEASE] = "RELEASE store_unit",
+	[STMT_ROLLBACK_TO] = "ROLLBACK TO store_unit",
+
+	[STMT_WORKSPACE_INSERT] = "INSERT INTO workspaces (name, created_at, created_by) VALUES (?1, ?2, ?3)",
+	[STMT_WORKSPACE_GET] = "SELECT name, created_at, created_by FROM workspaces WHERE name = ?1",
+	[STMT_WORKSPACE_EXISTS] = "SELECT 1 FROM workspaces WHERE name = ?1",
+	[STMT_WORKSPACE_LIST] = "SELECT name, created_at, created_by FROM workspaces ORDER BY name",
+	[STMT_WORKSPACE_DELETE] = "DELETE FROM workspaces WHERE name = ?1",
+
+	[STMT_SECRET_COUNT] = "SELECT COUNT(*) FROM secrets WHERE workspace = ?1",
+	[STMT_SECRET_INSERT] = "INSERT INTO secrets (workspace, project, cluster, name, type, description,"
+	                       " visibility, tags_json, keys_json, version, created_at, updated_at,"
+	                       " expires_at, created_by, updated_by)"
+	                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+	[STMT_SECRET_GET] = "SELECT " SECRET_COLUMNS " FROM secrets"
+	                    " WHERE workspace = ?1 AND project = ?2 AND cluster = ?3 AND name = ?4",
+	[STMT_SECRET_EXISTS] = "SELECT 1 FROM secrets WHERE id = ?1",
+	[STMT_SECRET_UPDATE] = "UPDATE secrets SET type = ?2, description = ?3, visibility = ?4,"
+	                       " tags_json = ?5, keys_json = ?6, version = ?7, updated_at = ?8,"
+	                       " updated_by = ?9, expires_at = ?10 WHERE id = ?1",
+	[STMT_SECRET_DELETE] = "DELETE FROM secrets WHERE id = ?1",
+
+	[STMT_VERSION_INSERT] = "INSERT INTO secret_versions (secret_id, version, provider, wrapped_key,"
+	                        " ciphertext, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[STMT_VERSION_PRUNE] = "DELETE FROM secret_versions WHERE secret_id = ?1 AND version NOT IN"
+	                       " (SELECT version FROM secret_versions WHERE secret_id = ?1"
+	                       " ORDER BY version DESC LIMIT ?2)",
+	[STMT_VERSION_GET] = "SELECT " VERSION_COLUMNS " FROM secret_versions WHERE secret_id = ?1 AND version = ?2",
+	[STMT_VERSION_LATEST] = "SELECT " VERSION_COLUMNS " FROM secret_versions WHERE secret_id = ?1"
+	                        " ORDER BY version DESC LIMIT 1",
+
+	[STMT_PRINCIPAL_INSERT] = "INSERT INTO principals (name, kind, platform_admin, created_at)"
+	                          " VALUES (?1, ?2, ?3, ?4)",
+	[STMT_PRINCIPAL_GET] = "SELECT name, kind, platform_admin, created_at FROM principals WHERE name = ?1",
+	[STMT_PRINCIPAL_EXISTS] = "SELECT 1 FROM principals WHERE name = ?1",
+
+	[STMT_TOKEN_INSERT] = "INSERT INTO tokens (" TOKEN_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[STMT_TOKEN_GET_BY_HASH] = "SELECT " TOKEN_COLUMNS " FROM tokens WHERE hash = ?1",
+	[STMT_TOKEN_LIST] = "SELECT " TOKEN_COLUMNS " FROM tokens ORDER BY created_at, rowid",
+	[STMT_TOKEN_DELETE] = "DELETE FROM tokens WHERE id = ?1",
+};
+
+/*
+ * store_secret_list's SQL depends on which filters are set and on the
+ * order, so it is assembled from the fixed fragments below. Each filter has
+ * a fixed parameter number (?2 + its index; ?1 is the workspace, ?9/?10 are
+ * limit/offset), so user values are only ever bound. The assembled
+ * statements are cached like the others, lazily, keyed by the filter bit
+ * mask and the order: there are at most 128 x 6 of them, and a server only
+ * ever uses a handful, so caching costs one pointer array per connection.
+ */
+#define LIST_FILTERS 7
+#define LIST_MASKS (1u << LIST_FILTERS)
+#define LIST_ORDERS 6 /* 3 sorts x 2 directions */
+
+static const char *const list_filter_sql[LIST_FILTERS] = {
+	/* search: ?2 is a LIKE pattern whose wildcards in user text are escaped */
+	("(name LIKE ?2 ESCAPE '\\' OR description LIKE ?2 ESCAPE '\\'"
+	 " OR EXISTS (SELECT 1 FROM json_each(secrets.tags_json) WHERE value LIKE ?2 ESCAPE '\\'))"),
+	"type = ?3",
+	"EXISTS (SELECT 1 FROM json_each(secrets.tags_json) WHERE value = ?4)",
+	"project = ?5",
+	"cluster = ?6",
+	"created_by = ?7",
+	"visibility = ?8",
+};
+
+/* Indexed by sort * 2 + descending; ties are broken by id. */
+static const char *const list_order_sql[LIST_ORDERS] = {
+	"name ASC, id ASC",
+	"name DESC, id DESC",
+	"created_at ASC, id ASC",
+	"created_at DESC, id DESC",
+	"updated_at ASC, id ASC",
+	"updated_at DESC, id DESC",
+};
+
+#define LIST_SQL_MAX 1024
+
+struct sqlite_store {
+	struct store base; /* first: a struct store * is a struct sqlite_store * */
+	sqlite3 *db;
+	sqlite3_stmt *stmts[STMT_COUNT_];
+	sqlite3_stmt *list_stmts[LIST_MASKS][LIST_ORDERS];
+	sqlite3_stmt *count_stmts[LIST_MASKS];
+};
+
+static struct sqlite_store *to_sqlite(struct store *s)
+{
+	return (struct sqlite_store *)s;
+}
+
+/* ---- errors ---------------------------------------------------------- */
+
+/* The tr_status for an (extended) SQLite result code. */
+static enum tr_status status_from_rc(int rc)
+{
+	if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return TR_ECONFLICT;
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_FULL:
+	case SQLITE_READONLY:
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+		return TR_EUNAVAIL;
+	default:
+		return TR_EINTERNAL;
+	}
+}
+
+/* Fills err from the connection's last error (rc is its result code).
+ * SQLite's messages name tables and columns, never bound values. */
+static enum tr_status db_error(struct sqlite_store *ss, int rc, struct tr_error *err)
+{
+	return tr_error_set(err, status_from_rc(rc), "storage: %s", sqlite3_errmsg(ss->db));
+}
+
+/* A lookup that found nothing: no message, the caller words it. */
+static enum tr_status not_found(struct tr_error *err)
+{
+	return tr_error_set(err, TR_ENOTFOUND, "%s", "");
+}
+
+static enum tr_status out_of_memory(struct tr_error *err)
+{
+	return tr_error_set(err, TR_EINTERNAL, "storage: out of memory");
+}
+
+/* A stored row that does not fit its struct: the file was changed behind
+ * tresor's back. */
+static enum tr_status bad_row(const char *table, struct tr_error *err)
+{
+	return tr_error_set(err, TR_EINTERNAL, "storage: unreadable row in %s", table);
+}
+
+/* ---- statements ------------------------------------------------------ */
+
+static enum tr_status prepare(struct sqlite_store *ss, const char *sql, sqlite3_stmt **out, struct tr_error *err)
+{
+	int rc = sqlite3_prepare_v3(ss->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+
+	if (rc != SQLITE_OK)
+		return db_error(ss, rc, err);
+	return TR_OK;
+}
+
+/* Refuses a statement that is still stepping: a list callback re-entered
+ * the store with the same query, which would reset the outer one. */
+static enum tr_status check_idle(sqlite3_stmt *st, struct tr_error *err)
+{
+	if (sqlite3_stmt_busy(st))
+		return tr_error_set(err, TR_EINTERNAL, "storage: query re-entered from its own callback");
+	return TR_OK;
+}
+
+static enum tr_status stmt_get(struct sqlite_store *ss, enum stmt_id id, sqlite3_stmt **out, struct tr_error *err)
+{
+	enum tr_status status = check_idle(ss->stmts[id], err);
+
+	if (status == TR_OK)
+		*out = ss->stmts[id];
+	return status;
+}
+
+/* Makes a statement reusable. Every function that took one calls this. */
+static void stmt_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Collects bind results so a run of binds is checked once. Values are bound
+ * SQLITE_STATIC: they outlive the statement's use, which ends in stmt_done. */
+struct binder {
+	sqlite3_stmt *st;
+	int rc;
+};
+
+/* Binds a fixed-size struct field (at most max bytes, NUL or not). */
+static void bind_text(struct binder *b, int idx, const char *text, size_t max)
+{
+	if (b->rc == SQLITE_OK)
+		b->rc = sqlite3_bind_text64(b->st, idx, text, strnlen(text, max), SQLITE_STATIC, SQLITE_UTF8);
+}
+
+/* Binds a NUL-terminated string. */
+static void bind_str(struct binder *b, int idx, const char *text)
+{
+	if (b->rc == SQLITE_OK)
+		b->rc = sqlite3_bind_text64(b->st, idx, text, strlen(text), SQLITE_STATIC, SQLITE_UTF8);
+}
+
+/* Binds a JSON array; NULL stands for "[]". */
+static void bind_json(struct binder *b, int idx, const char *json)
+{
+	bind_str(b, idx, json ? json : "[]");
+}
+
+static void bind_int(struct binder *b, int idx, int64_t value)
+{
+	if (b->rc == SQLITE_OK)
+		b->rc = sqlite3_bind_int64(b->st, idx, value);
+}
+
+/* Binds bytes; an empty blob is a zero-length blob, not NULL. */
+static void bind_blob(struct binder *b, int idx, const void *data, size_t len)
+{
+	if (b->rc != SQLITE_OK)
+		return;
+	if (len == 0)
+		b->rc = sqlite3_bind_zeroblob(b->st, idx, 0);
+	else
+		b->rc = sqlite3_bind_blob64(b->st, idx, data, len, SQLITE_STATIC);
+}
+
+static enum tr_status bind_check(struct sqlite_store *ss, const struct binder *b, struct tr_error *err)
+{
+	if (b->rc != SQLITE_OK)
+		return db_error(ss, b->rc, err);
+	return TR_OK;
+}
+
+/* Steps once: *row is true when a row is ready, false at the end. */
+static enum tr_status step_row(struct sqlite_store *ss, sqlite3_stmt *st, bool *row, struct tr_error *err)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		*row = true;
+		return TR_OK;
+	}
+	if (rc == SQLITE_DONE) {
+		*row = false;
+		return TR_OK;
+	}
+	return db_error(ss, rc, err);
+}
+
+/* Binds were made; runs a statement that returns no rows. */
+static enum tr_status run_bound(struct sqlite_store *ss, const struct binder *b, struct tr_error *err)
+{
+	enum tr_status status = bind_check(ss, b, err);
+	int rc;
+
+	if (status != TR_OK)
+		return status;
+	rc = sqlite3_step(b->st);
+	if (rc != SQLITE_DONE)
+		return db_error(ss, rc, err);
+	return TR_OK;
+}
+
+/* Binds were made; steps to the first row. TR_ENOTFOUND if there is none. */
+static enum tr_status fetch_one(struct sqlite_store *ss, const struct binder *b, struct tr_error *err)
+{
+	enum tr_status status = bind_check(ss, b, err);
+	bool row = false;
+
+	if (status == TR_OK)
+		status = step_row(ss, b->st, &row, err);
+	if (status == TR_OK && !row)
+		status = not_found(err);
+	return status;
+}
+
+/* Runs a cached statement without parameters (BEGIN, COMMIT, ...). */
+static enum tr_status run_stmt(struct sqlite_store *ss, enum stmt_id id, struct tr_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, id, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	status = run_bound(ss, &b, err);
+	stmt_done(st);
+	return status;
+}
+
+/* ---- reading columns ------------------------------------------------- */
+
+/* Copies a text column into a fixed buffer; false if it does not fit.
+ * NULL reads as "". */
+static bool col_text(sqlite3_stmt *st, int col, char *buf, size_t size)
+{
+	const unsigned char *text = sqlite3_column_text(st, col);
+	size_t len = (size_t)sqlite3_column_bytes(st, col);
+
+	if (!text)
+		len = 0;
+	if (len >= size)
+		return false;
+	if (len > 0)
+		memcpy(buf, text, len);
+	buf[len] = '\0';
+	return true;
+}
+
+/* A malloc'd copy of a JSON text column, "[]" when NULL; NULL on OOM. */
+static char *col_json(sqlite3_stmt *st, int col)
+{
+	const unsigned char *text = sqlite3_column_text(st, col);
+	size_t len = (size_t)sqlite3_column_bytes(st, col);
+	char *copy;
+
+	if (!text)
+		return strdup("[]");
+	copy = malloc(len + 1);
+	if (!copy)
+		return NULL;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	return copy;
+}
+
+/* Copies a blob column into blob; false on OOM. */
+static bool col_blob(sqlite3_stmt *st, int col, struct store_blob *blob)
+{
+	const void *data = sqlite3_column_blob(st, col);
+	size_t len = (size_t)sqlite3_column_bytes(st, col);
+
+	if (!data && len > 0)
+		return false;
+	return store_blob_set(blob, data, len) == TR_OK;
+}
+
+static bool read_workspace(sqlite3_stmt *st, struct store_workspace *ws)
+{
+	ws->created_at = sqlite3_column_int64(st, 1);
+	return col_text(st, 0, ws->name, sizeof(ws->name)) &&
+	       col_text(st, 2, ws->created_by, sizeof(ws->created_by));
+}
+
+/* Reads a row of SECRET_COLUMNS. On false, s may hold heap strings:
+ * the caller clears it. */
+static bool read_secret(sqlite3_stmt *st, struct store_secret *s)
+{
+	s->id = sqlite3_column_int64(st, 0);
+	s->version = sqlite3_column_int64(st, 10);
+	s->created_at = sqlite3_column_int64(st, 11);
+	s->updated_at = sqlite3_column_int64(st, 12);
+	s->expires_at = sqlite3_column_int64(st, 13);
+	s->tags_json = col_json(st, 8);
+	s->keys_json = col_json(st, 9);
+	return s->tags_json && s->keys_json && col_text(st, 1, s->workspace, sizeof(s->workspace)) &&
+	       col_text(st, 2, s->project, sizeof(s->project)) && col_text(st, 3, s->cluster, sizeof(s->cluster)) &&
+	       col_text(st, 4, s->name, sizeof(s->name)) && col_text(st, 5, s->type, sizeof(s->type)) &&
+	       col_text(st, 6, s->description, sizeof(s->description)) &&
+	       col_text(st, 7, s->visibility, sizeof(s->visibility)) &&
+	       col_text(st, 14, s->created_by, sizeof(s->created_by)) &&
+	       col_text(st, 15, s->updated_by, sizeof(s->updated_by));
+}
+
+/* Reads a row of VERSION_COLUMNS. On false, v may hold blobs: the caller
+ * clears it. */
+static bool read_version(sqlite3_stmt *st, struct store_version *v)
+{
+	v->version = sqlite3_column_int64(st, 0);
+	v->created_at = sqlite3_column_int64(st, 4);
+	return col_text(st, 1, v->provider, sizeof(v->provider)) && col_blob(st, 2, &v->wrapped_key) &&
+	       col_blob(st, 3, &v->ciphertext) && col_text(st, 5, v->created_by, sizeof(v->created_by));
+}
+
+static bool read_principal(sqlite3_stmt *st, struct store_principal *p)
+{
+	p->platform_admin = sqlite3_column_int64(st, 2) != 0;
+	p->created_at = sqlite3_column_int64(st, 3);
+	return col_text(st, 0, p->name, sizeof(p->name)) && col_text(st, 1, p->kind, sizeof(p->kind));
+}
+
+/* Reads a row of TOKEN_COLUMNS; the hash must be exactly 32 bytes. */
+static bool read_token(sqlite3_stmt *st, struct store_token *t)
+{
+	const void *hash = sqlite3_column_blob(st, 2);
+
+	if (!hash || sqlite3_column_bytes(st, 2) != (int)sizeof(t->hash))
+		return false;
+	memcpy(t->hash, hash, sizeof(t->hash));
+	t->created_at = sqlite3_column_int64(st, 4);
+	t->expires_at = sqlite3_column_int64(st, 5);
+	return col_text(st, 0, t->id, sizeof(t->id)) && col_text(st, 1, t->principal, sizeof(t->principal)) &&
+	       col_text(st, 3, t->description, sizeof(t->description));
+}
+
+/* ---- transactions ---------------------------------------------------- */
+
+static void rollback_open(struct sqlite_store *ss)
+{
+	if (!sqlite3_get_autocommit(ss->db))
+		run_stmt(ss, STMT_ROLLBACK, NULL);
+}
+
+enum unit_kind { UNIT_TXN, UNIT_SAVEPOINT };
+
+/* Starts an atomic unit of statements: a transaction of its own (taking
+ * the write lock at once) or a savepoint inside the caller's. */
+static enum tr_status unit_begin(struct sqlite_store *ss, enum unit_kind *kind, struct tr_error *err)
+{
+	if (sqlite3_get_autocommit(ss->db)) {
+		*kind = UNIT_TXN;
+		return run_stmt(ss, STMT_BEGIN, err);
+	}
+	*kind = UNIT_SAVEPOINT;
+	return run_stmt(ss, STMT_SAVEPOINT, err);
+}
+
+/* Undoes a unit. Errors are ignored: after some failures (SQLITE_FULL,
+ * SQLITE_IOERR, ...) SQLite has already rolled everything back. */
+static void unit_undo(struct sqlite_store *ss, enum unit_kind kind)
+{
+	if (kind == UNIT_TXN) {
+		rollback_open(ss);
+		return;
+	}
+	run_stmt(ss, STMT_ROLLBACK_TO, NULL);
+	run_stmt(ss, STMT_RELEASE, NULL);
+}
+
+/* Ends a unit begun with unit_begin: keeps its work if status is TR_OK and
+ * that works, undoes it otherwise. Returns the final status. */
+static enum tr_status unit_end(struct sqlite_store *ss, enum unit_kind kind, enum tr_status status,
+                               struct tr_error *err)
+{
+	if (status == TR_OK) {
+		status = run_stmt(ss, kind == UNIT_TXN ? STMT_COMMIT : STMT_RELEASE, err);
+		if (status == TR_OK)
+			return TR_OK;
+	}
+	unit_undo(ss, kind);
+	return status;
+}
+
+static enum tr_status store_sqlite_begin(struct store *s, struct tr_error *err)
+{
+	return run_stmt(to_sqlite(s), STMT_BEGIN, err);
+}
+
+static enum tr_status store_sqlite_commit(struct store *s, struct tr_error *err)
+{
+	return run_stmt(to_sqlite(s), STMT_COMMIT, err);
+}
+
+static void store_sqlite_rollback(struct store *s)
+{
+	rollback_open(to_sqlite(s));
+}
+
+/* ---- existence checks ------------------------------------------------ */
+
+/* Sets *found to whether statement id, bound with one text key, has a row. */
+static enum tr_status exists_text(struct sqlite_store *ss, enum stmt_id id, const char *key, bool *found,
+                                  struct tr_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, id, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_str(&b, 1, key);
+	status = bind_check(ss, &b, err);
+	if (status == TR_OK)
+		status = step_row(ss, st, found, err);
+	stmt_done(st);
+	return status;
+}
+
+static enum tr_status secret_exists(struct sqlite_store *ss, int64_t id, bool *found, struct tr_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_SECRET_EXISTS, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_int(&b, 1, id);
+	status = bind_check(ss, &b, err);
+	if (status == TR_OK)
+		status = step_row(ss, st, found, err);
+	stmt_done(st);
+	return status;
+}
+
+/* Runs an UPDATE or DELETE of one row, bound by the caller; TR_ENOTFOUND
+ * if it matched no row. (sqlite3_changes counts matched rows, and not the
+ * rows a cascade removed.) */
+static enum tr_status write_one(struct sqlite_store *ss, const struct binder *b, struct tr_error *err)
+{
+	enum tr_status status = run_bound(ss, b, err);
+
+	if (status == TR_OK && sqlite3_changes(ss->db) == 0)
+		status = not_found(err);
+	stmt_done(b->st);
+	return status;
+}
+
+/* ---- workspaces ------------------------------------------------------ */
+
+static enum tr_status store_sqlite_workspace_create(struct store *s, const struct store_workspace *ws,
+                                                    struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_WORKSPACE_INSERT, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_text(&b, 1, ws->name, sizeof(ws->name));
+	bind_int(&b, 2, ws->created_at);
+	bind_text(&b, 3, ws->created_by, sizeof(ws->created_by));
+	status = run_bound(ss, &b, err);
+	stmt_done(st);
+	return status;
+}
+
+static enum tr_status store_sqlite_workspace_get(struct store *s, const char *name, struct store_workspace *out,
+                                                 struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	struct store_workspace ws = {0};
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_WORKSPACE_GET, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_str(&b, 1, name);
+	status = fetch_one(ss, &b, err);
+	if (status == TR_OK && !read_workspace(st, &ws))
+		status = bad_row("workspaces", err);
+	stmt_done(st);
+	if (status == TR_OK)
+		*out = ws;
+	return status;
+}
+
+static enum tr_status store_sqlite_workspace_list(struct store *s, store_workspace_cb cb, void *ctx,
+                                                  struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	struct store_workspace ws;
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_WORKSPACE_LIST, &st, err);
+	bool row = true;
+
+	if (status != TR_OK)
+		return status;
+	while (status == TR_OK) {
+		status = step_row(ss, st, &row, err);
+		if (status != TR_OK || !row)
+			break;
+		memset(&ws, 0, sizeof(ws));
+		if (!read_workspace(st, &ws))
+			status = bad_row("workspaces", err);
+		else
+			cb(ctx, &ws);
+	}
+	stmt_done(st);
+	return status;
+}
+
+static enum tr_status store_sqlite_workspace_delete(struct store *s, const char *name, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_WORKSPACE_DELETE, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_str(&b, 1, name);
+	return write_one(ss, &b, err);
+}
+
+/* ---- secrets --------------------------------------------------------- */
+
+static enum tr_status store_sqlite_secret_count(struct store *s, const char *workspace, int64_t *out,
+                                                struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_SECRET_COUNT, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_str(&b, 1, workspace);
+	status = fetch_one(ss, &b, err);
+	if (status == TR_OK)
+		*out = sqlite3_column_int64(st, 0);
+	stmt_done(st);
+	return status;
+}
+
+static enum tr_status version_insert(struct sqlite_store *ss, int64_t secret_id, const struct store_version *v,
+                                     struct tr_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_VERSION_INSERT, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_int(&b, 1, secret_id);
+	bind_int(&b, 2, v->version);
+	bind_text(&b, 3, v->provider, sizeof(v->provider));
+	bind_blob(&b, 4, v->wrapped_key.data, v->wrapped_key.len);
+	bind_blob(&b, 5, v->ciphertext.data, v->ciphertext.len);
+	bind_int(&b, 6, v->created_at);
+	bind_text(&b, 7, v->created_by, sizeof(v->created_by));
+	status = run_bound(ss, &b, err);
+	stmt_done(st);
+	return status;
+}
+
+/* Inserts the metadata row; *id is its new id. */
+static enum tr_status secret_row_insert(struct sqlite_store *ss, const struct store_secret *sec, int64_t *id,
+                                        struct tr_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_SECRET_INSERT, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_text(&b, 1, sec->workspace, sizeof(sec->workspace));
+	bind_text(&b, 2, sec->project, sizeof(sec->project));
+	bind_text(&b, 3, sec->cluster, sizeof(sec->cluster));
+	bind_text(&b, 4, sec->name, sizeof(sec->name));
+	bind_text(&b, 5, sec->type, sizeof(sec->type));
+	bind_text(&b, 6, sec->description, sizeof(sec->description));
+	bind_text(&b, 7, sec->visibility, sizeof(sec->visibility));
+	bind_json(&b, 8, sec->tags_json);
+	bind_json(&b, 9, sec->keys_json);
+	bind_int(&b, 10, sec->version);
+	bind_int(&b, 11, sec->created_at);
+	bind_int(&b, 12, sec->updated_at);
+	bind_int(&b, 13, sec->expires_at);
+	bind_text(&b, 14, sec->created_by, sizeof(sec->created_by));
+	bind_text(&b, 15, sec->updated_by, sizeof(sec->updated_by));
+	status = run_bound(ss, &b, err);
+	if (status == TR_OK)
+		*id = sqlite3_last_insert_rowid(ss->db);
+	stmt_done(st);
+	return status;
+}
+
+/* The body of secret_insert, inside its unit. */
+static enum tr_status secret_insert_unit(struct sqlite_store *ss, const struct store_secret *sec,
+                                         const struct store_version *v, int64_t *id, struct tr_error *err)
+{
+	char workspace[TR_WORKSPACE_NAME_MAX + 1];
+	bool found = false;
+	enum tr_status status;
+
+	snprintf(workspace, sizeof(workspace), "%.*s", (int)sizeof(workspace) - 1, sec->workspace);
+	status = exists_text(ss, STMT_WORKSPACE_EXISTS, workspace, &found, err);
+	if (status != TR_OK)
+		return status;
+	if (!found)
+		return tr_error_set(err, TR_ENOTFOUND, "Workspace '%s' not found", workspace);
+	status = secret_row_insert(ss, sec, id, err);
+	if (status != TR_OK)
+		return status;
+	return version_insert(ss, *id, v, err);
+}
+
+static enum tr_status store_sqlite_secret_insert(struct store *s, struct store_secret *secret,
+                                                 const struct store_version *v, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	enum unit_kind kind;
+	int64_t id = 0;
+	enum tr_status status = unit_begin(ss, &kind, err);
+
+	if (status != TR_OK)
+		return status;
+	status = secret_insert_unit(ss, secret, v, &id, err);
+	status = unit_end(ss, kind, status, err);
+	if (status == TR_OK)
+		secret->id = id;
+	return status;
+}
+
+static enum tr_status store_sqlite_secret_get(struct store *s, const char *workspace, const char *project,
+                                              const char *cluster, const char *name, struct store_secret *out,
+                                              struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	struct store_secret sec = {0};
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_SECRET_GET, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_str(&b, 1, workspace);
+	bind_str(&b, 2, project);
+	bind_str(&b, 3, cluster);
+	bind_str(&b, 4, name);
+	status = fetch_one(ss, &b, err);
+	if (status == TR_OK && !read_secret(st, &sec))
+		status = bad_row("secrets", err);
+	stmt_done(st);
+	if (status != TR_OK) {
+		store_secret_clear(&sec);
+		return status;
+	}
+	*out = sec;
+	return TR_OK;
+}
+
+static enum tr_status store_sqlite_secret_update(struct store *s, const struct store_secret *sec,
+                                                 struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_SECRET_UPDATE, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_int(&b, 1, sec->id);
+	bind_text(&b, 2, sec->type, sizeof(sec->type));
+	bind_text(&b, 3, sec->description, sizeof(sec->description));
+	bind_text(&b, 4, sec->visibility, sizeof(sec->visibility));
+	bind_json(&b, 5, sec->tags_json);
+	bind_json(&b, 6, sec->keys_json);
+	bind_int(&b, 7, sec->version);
+	bind_int(&b, 8, sec->updated_at);
+	bind_text(&b, 9, sec->updated_by, sizeof(sec->updated_by));
+	bind_int(&b, 10, sec->expires_at);
+	return write_one(ss, &b, err);
+}
+
+static enum tr_status store_sqlite_secret_delete(struct store *s, int64_t id, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_SECRET_DELETE, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_int(&b, 1, id);
+	return write_one(ss, &b, err);
+}
+
+/* ---- secret list ----------------------------------------------------- */
+
+struct sql_buf {
+	char text[LIST_SQL_MAX];
+	size_t len;
+	bool overflow;
+};
+
+static void sql_append(struct sql_buf *buf, const char *fragment)
+{
+	size_t n = strlen(fragment);
+
+	if (buf->len + n >= sizeof(buf->text)) {
+		buf->overflow = true;
+		return;
+	}
+	memcpy(buf->text + buf->len, fragment, n + 1);
+	buf->len += n;
+}
+
+/* Assembles the list query for a filter mask; order < 0 makes the COUNT. */
+static void list_sql(struct sql_buf *buf, unsigned mask, int order)
+{
+	unsigned i;
+
+	if (order < 0)
+		sql_append(buf, "SELECT COUNT(*) FROM secrets WHERE workspace = ?1");
+	else
+		sql_append(buf, "SELECT " SECRET_COLUMNS " FROM secrets WHERE workspace = ?1");
+	for (i = 0; i < LIST_FILTERS; i++) {
+		if (!(mask & (1u << i)))
+			continue;
+		sql_append(buf, " AND ");
+		sql_append(buf, list_filter_sql[i]);
+	}
+	if (order < 0)
+		return;
+	sql_append(buf, " ORDER BY ");
+	sql_append(buf, list_order_sql[order]);
+	sql_append(buf, " LIMIT ?9 OFFSET ?10");
+}
+
+/* The cached statement for a filter mask and order (< 0: the COUNT),
+ * prepared on first use. */
+static enum tr_status list_stmt(struct sqlite_store *ss, unsigned mask, int order, sqlite3_stmt **out,
+                                struct tr_error *err)
+{
+	sqlite3_stmt **slot = order < 0 ? &ss->count_stmts[mask] : &ss->list_stmts[mask][order];
+	struct sql_buf buf = {.len = 0};
+	enum tr_status status;
+
+	if (!*slot) {
+		list_sql(&buf, mask, order);
+		if (buf.overflow)
+			return tr_error_set(err, TR_EINTERNAL, "storage: list query too long");
+		status = prepare(ss, buf.text, slot, err);
+		if (status != TR_OK)
+			return status;
+	}
+	status = check_idle(*slot, err);
+	if (status == TR_OK)
+		*out = *slot;
+	return status;
+}
+
+/*
+ * A malloc'd LIKE pattern that matches text anywhere, literally: the
+ * wildcards % and _ and the escape character \ are escaped with \.
+ * NULL on OOM.
+ */
+static char *like_pattern(const char *text)
+{
+	size_t len = strlen(text), i, n = 0;
+	char *pattern = malloc(2 * len + 3);
+
+	if (!pattern)
+		return NULL;
+	pattern[n++] = '%';
+	for (i = 0; i < len; i++) {
+		if (text[i] == '%' || text[i] == '_' || text[i] == '\\')
+			pattern[n++] = '\\';
+		pattern[n++] = text[i];
+	}
+	pattern[n++] = '%';
+	pattern[n] = '\0';
+	return pattern;
+}
+
+/* A filter value is set when it is neither NULL nor "". */
+static bool is_set(const char *value)
+{
+	return value && value[0];
+}
+
+/* Fills values[] in list_filter_sql order and returns the mask of those
+ * set. pattern is the escaped search pattern (NULL: no search). */
+static unsigned list_values(const struct store_secret_query *q, const char *pattern,
+                            const char *values[LIST_FILTERS])
+{
+	unsigned mask = 0, i;
+
+	values[0] = pattern;
+	values[1] = q->type;
+	values[2] = q->tag;
+	values[3] = q->project;
+	values[4] = q->cluster;
+	values[5] = q->created_by;
+	values[6] = q->visibility;
+	for (i = 0; i < LIST_FILTERS; i++)
+		if (is_set(values[i]))
+			mask |= 1u << i;
+	return mask;
+}
+
+static void bind_filters(struct binder *b, const char *workspace, unsigned mask, const char *const values[])
+{
+	unsigned i;
+
+	bind_str(b, 1, workspace);
+	for (i = 0; i < LIST_FILTERS; i++)
+		if (mask & (1u << i))
+			bind_str(b, (int)i + 2, values[i]);
+}
+
+static enum tr_status list_count(struct sqlite_store *ss, const char *workspace, unsigned mask,
+                                 const char *const values[], int64_t *count, struct tr_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = list_stmt(ss, mask, -1, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_filters(&b, workspace, mask, values);
+	status = fetch_one(ss, &b, err);
+	if (status == TR_OK)
+		*count = sqlite3_column_int64(st, 0);
+	stmt_done(st);
+	return status;
+}
+
+static enum tr_status list_rows(struct sqlite_store *ss, const struct store_secret_query *q, unsigned mask,
+                                const char *const values[], store_secret_cb cb, void *ctx, struct tr_error *err)
+{
+	int order = (int)q->sort * 2 + (q->descending ? 1 : 0);
+	struct store_secret sec;
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = list_stmt(ss, mask, order, &st, err);
+	struct binder b = {st, SQLITE_OK};
+	bool row = true;
+
+	if (status != TR_OK)
+		return status;
+	bind_filters(&b, q->workspace, mask, values);
+	bind_int(&b, 9, q->limit);
+	bind_int(&b, 10, q->offset);
+	status = bind_check(ss, &b, err);
+	while (status == TR_OK) {
+		status = step_row(ss, st, &row, err);
+		if (status != TR_OK || !row)
+			break;
+		memset(&sec, 0, sizeof(sec));
+		if (read_secret(st, &sec))
+			cb(ctx, &sec);
+		else
+			status = bad_row("secrets", err);
+		store_secret_clear(&sec);
+	}
+	stmt_done(st);
+	return status;
+}
+
+/* Count and rows run inside one savepoint, so that *total and the rows come
+ * from the same snapshot even outside a transaction. */
+static enum tr_status store_sqlite_secret_list(struct store *s, const struct store_secret_query *q,
+                                               store_secret_cb cb, void *ctx, int64_t *total, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	const char *values[LIST_FILTERS];
+	char *pattern = NULL;
+	int64_t count = 0;
+	enum tr_status status;
+	unsigned mask;
+
+	if (is_set(q->search)) {
+		pattern = like_pattern(q->search);
+		if (!pattern)
+			return out_of_memory(err);
+	}
+	mask = list_values(q, pattern, values);
+	status = run_stmt(ss, STMT_SAVEPOINT, err);
+	if (status == TR_OK) {
+		if (total)
+			status = list_count(ss, q->workspace, mask, values, &count, err);
+		if (status == TR_OK)
+			status = list_rows(ss, q, mask, values, cb, ctx, err);
+		status = unit_end(ss, UNIT_SAVEPOINT, status, err);
+	}
+	free(pattern);
+	if (status == TR_OK && total)
+		*total = count;
+	return status;
+}
+
+/* ---- versions -------------------------------------------------------- */
+
+static enum tr_status version_prune(struct sqlite_store *ss, int64_t secret_id, int64_t keep, struct tr_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_VERSION_PRUNE, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_int(&b, 1, secret_id);
+	bind_int(&b, 2, keep);
+	status = run_bound(ss, &b, err);
+	stmt_done(st);
+	return status;
+}
+
+/* The body of version_add, inside its unit. */
+static enum tr_status version_add_unit(struct sqlite_store *ss, int64_t secret_id, const struct store_version *v,
+                                       int64_t keep, struct tr_error *err)
+{
+	bool found = false;
+	enum tr_status status = secret_exists(ss, secret_id, &found, err);
+
+	if (status != TR_OK)
+		return status;
+	if (!found)
+		return tr_error_set(err, TR_ENOTFOUND, "storage: no secret with id %lld", (long long)secret_id);
+	status = version_insert(ss, secret_id, v, err);
+	if (status == TR_OK && keep > 0)
+		status = version_prune(ss, secret_id, keep, err);
+	return status;
+}
+
+static enum tr_status store_sqlite_version_add(struct store *s, int64_t secret_id, const struct store_version *v,
+                                               int64_t keep, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	enum unit_kind kind;
+	enum tr_status status = unit_begin(ss, &kind, err);
+
+	if (status != TR_OK)
+		return status;
+	status = version_add_unit(ss, secret_id, v, keep, err);
+	return unit_end(ss, kind, status, err);
+}
+
+static enum tr_status store_sqlite_version_get(struct store *s, int64_t secret_id, int64_t version,
+                                               struct store_version *out, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	struct store_version v = {0};
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, version > 0 ? STMT_VERSION_GET : STMT_VERSION_LATEST, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_int(&b, 1, secret_id);
+	if (version > 0)
+		bind_int(&b, 2, version);
+	status = fetch_one(ss, &b, err);
+	if (status == TR_OK && !read_version(st, &v))
+		status = bad_row("secret_versions", err);
+	stmt_done(st);
+	if (status != TR_OK) {
+		store_version_clear(&v);
+		return status;
+	}
+	*out = v;
+	return TR_OK;
+}
+
+/* ---- principals and tokens ------------------------------------------- */
+
+static enum tr_status store_sqlite_principal_create(struct store *s, const struct store_principal *p,
+                                                    struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_PRINCIPAL_INSERT, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_text(&b, 1, p->name, sizeof(p->name));
+	bind_text(&b, 2, p->kind, sizeof(p->kind));
+	bind_int(&b, 3, p->platform_admin ? 1 : 0);
+	bind_int(&b, 4, p->created_at);
+	status = run_bound(ss, &b, err);
+	stmt_done(st);
+	return status;
+}
+
+static enum tr_status store_sqlite_principal_get(struct store *s, const char *name, struct store_principal *out,
+                                                 struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	struct store_principal p = {0};
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_PRINCIPAL_GET, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_str(&b, 1, name);
+	status = fetch_one(ss, &b, err);
+	if (status == TR_OK && !read_principal(st, &p))
+		status = bad_row("principals", err);
+	stmt_done(st);
+	if (status == TR_OK)
+		*out = p;
+	return status;
+}
+
+static enum tr_status token_row_insert(struct sqlite_store *ss, const struct store_token *t, struct tr_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_TOKEN_INSERT, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_text(&b, 1, t->id, sizeof(t->id));
+	bind_text(&b, 2, t->principal, sizeof(t->principal));
+	bind_blob(&b, 3, t->hash, sizeof(t->hash));
+	bind_text(&b, 4, t->description, sizeof(t->description));
+	bind_int(&b, 5, t->created_at);
+	bind_int(&b, 6, t->expires_at);
+	status = run_bound(ss, &b, err);
+	stmt_done(st);
+	return status;
+}
+
+/* The body of token_insert, inside its unit. */
+static enum tr_status token_insert_unit(struct sqlite_store *ss, const struct store_token *t, struct tr_error *err)
+{
+	char principal[TR_PRINCIPAL_NAME_MAX + 1];
+	bool found = false;
+	enum tr_status status;
+
+	snprintf(principal, sizeof(principal), "%.*s", (int)sizeof(principal) - 1, t->principal);
+	status = exists_text(ss, STMT_PRINCIPAL_EXISTS, principal, &found, err);
+	if (status != TR_OK)
+		return status;
+	if (!found)
+		return tr_error_set(err, TR_ENOTFOUND, "Principal '%s' not found", principal);
+	return token_row_insert(ss, t, err);
+}
+
+static enum tr_status store_sqlite_token_insert(struct store *s, const struct store_token *t, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	enum unit_kind kind;
+	enum tr_status status = unit_begin(ss, &kind, err);
+
+	if (status != TR_OK)
+		return status;
+	status = token_insert_unit(ss, t, err);
+	return unit_end(ss, kind, status, err);
+}
+
+static enum tr_status store_sqlite_token_get_by_hash(struct store *s, const unsigned char hash[32],
+                                                     struct store_token *out, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	struct store_token t = {0};
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_TOKEN_GET_BY_HASH, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_blob(&b, 1, hash, sizeof(t.hash));
+	status = fetch_one(ss, &b, err);
+	if (status == TR_OK && !read_token(st, &t))
+		status = bad_row("tokens", err);
+	stmt_done(st);
+	if (status == TR_OK)
+		*out = t;
+	return status;
+}
+
+static enum tr_status store_sqlite_token_list(struct store *s, store_token_cb cb, void *ctx, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	struct store_token t;
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_TOKEN_LIST, &st, err);
+	bool row = true;
+
+	if (status != TR_OK)
+		return status;
+	while (status == TR_OK) {
+		status = step_row(ss, st, &row, err);
+		if (status != TR_OK || !row)
+			break;
+		memset(&t, 0, sizeof(t));
+		if (!read_token(st, &t))
+			status = bad_row("tokens", err);
+		else
+			cb(ctx, &t);
+	}
+	stmt_done(st);
+	return status;
+}
+
+static enum tr_status store_sqlite_token_delete(struct store *s, const char *id, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_TOKEN_DELETE, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_str(&b, 1, id);
+	return write_one(ss, &b, err);
+}
+
+/* ---- open and close -------------------------------------------------- */
+
+static void finalize_all(sqlite3_stmt **stmts, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		sqlite3_finalize(stmts[i]);
+		stmts[i] = NULL;
+	}
+}
+
+static void store_sqlite_close(struct store *s)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	unsigned mask;
+
+	finalize_all(ss->stmts, STMT_COUNT_);
+	finalize_all(ss->count_stmts, LIST_MASKS);
+	for (mask = 0; mask < LIST_MASKS; mask++)
+		finalize_all(ss->list_stmts[mask], LIST_ORDERS);
+	/* Every statement is finalized, so this closes (rolling back any open
+	 * transaction) rather than failing with SQLITE_BUSY. */
+	sqlite3_close(ss->db);
+	free(ss);
+}
+
+static bool is_memory(const char *path)
+{
+	return strcmp(path, ":memory:") == 0;
+}
+
+/*
+ * Creates the database file with mode 0600 if it does not exist yet.
+ * SQLite gives its -wal and -shm files the mode of the database, so they
+ * follow. The umask is left alone: it is process-wide, and other threads
+ * may be creating files at the same time.
+ */
+static enum tr_status create_file(const char *path, struct tr_error *err)
+{
+	int fd;
+
+	if (is_memory(path))
+		return TR_OK;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return tr_error_set(err, TR_EUNAVAIL, "storage: cannot open '%s': %s", path, strerror(errno));
+	close(fd);
+	return TR_OK;
+}
+
+/* Runs fixed SQL (pragmas, schema). */
+static enum tr_status exec_sql(struct sqlite_store *ss, const char *sql, struct tr_error *err)
+{
+	int rc = sqlite3_exec(ss->db, sql, NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK)
+		return db_error(ss, rc, err);
+	return TR_OK;
+}
+
+/* Runs a pragma and copies the text of its first column into buf. */
+static enum tr_status pragma_text(struct sqlite_store *ss, const char *sql, char *buf, size_t size,
+                                  struct tr_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct binder b;
+	enum tr_status status;
+	int rc = sqlite3_prepare_v2(ss->db, sql, -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return db_error(ss, rc, err);
+	b = (struct binder){st, SQLITE_OK};
+	status = fetch_one(ss, &b, err);
+	if (status == TR_OK && !col_text(st, 0, buf, size))
+		status = tr_error_set(err, TR_EINTERNAL, "storage: unexpected answer to '%s'", sql);
+	sqlite3_finalize(st);
+	return status;
+}
+
+static enum tr_status pragma_int(struct sqlite_store *ss, const char *sql, int64_t *out, struct tr_error *err)
+{
+	char text[32];
+	enum tr_status status = pragma_text(ss, sql, text, sizeof(text), err);
+	char *end;
+
+	if (status != TR_OK)
+		return status;
+	errno = 0;
+	*out = strtoll(text, &end, 10);
+	if (errno || end == text || *end)
+		return tr_error_set(err, TR_EINTERNAL, "storage: unexpected answer to '%s'", sql);
+	return TR_OK;
+}
+
+static enum tr_status connect_db(struct sqlite_store *ss, const char *path, struct tr_error *err)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	int rc = sqlite3_open_v2(path, &ss->db, flags, NULL);
+
+	if (rc != SQLITE_OK) {
+		/* ss->db may be NULL (out of memory); sqlite3_errmsg copes. */
+		return tr_error_set(err, status_from_rc(rc), "storage: cannot open '%s': %s", path,
+		                    sqlite3_errmsg(ss->db));
+	}
+	sqlite3_extended_result_codes(ss->db, 1);
+	/* Refuse SQL that could corrupt the file (writable_schema, ...). */
+	sqlite3_db_config(ss->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+	return TR_OK;
+}
+
+/* Per-connection settings. WAL and synchronous=FULL: a committed write
+ * survives power loss (SPEC §10); foreign keys: the cascades. */
+static enum tr_status configure(struct sqlite_store *ss, bool memory, struct tr_error *err)
+{
+	char mode[16];
+	int64_t fk = 0;
+	enum tr_status status = exec_sql(ss, "PRAGMA busy_timeout = 10000", err);
+
+	if (status == TR_OK)
+		status = pragma_text(ss, "PRAGMA journal_mode = WAL", mode, sizeof(mode), err);
+	if (status == TR_OK && !memory && strcmp(mode, "wal") != 0)
+		return tr_error_set(err, TR_EUNAVAIL, "storage: cannot use WAL (journal mode is '%s')", mode);
+	if (status == TR_OK)
+		status = exec_sql(ss, "PRAGMA synchronous = FULL", err);
+	if (status == TR_OK)
+		status = exec_sql(ss, "PRAGMA foreign_keys = ON", err);
+	if (status == TR_OK)
+		status = pragma_int(ss, "PRAGMA foreign_keys", &fk, err);
+	if (status == TR_OK && fk != 1)
+		return tr_error_set(err, TR_EINTERNAL, "storage: this SQLite cannot enforce foreign keys");
+	return status;
+}
+
+static enum tr_status check_version(int64_t version, struct tr_error *err)
+{
+	if (version < 0 || version > SCHEMA_VERSION)
+		return tr_error_set(err, TR_EUNAVAIL,
+		                    "storage: database schema version %lld is not one this tresor knows (%lld)",
+		                    (long long)version, (long long)SCHEMA_VERSION);
+	return TR_OK;
+}
+
+/* Applies the missing migrations; runs inside the migration transaction. */
+static enum tr_status migrate_locked(struct sqlite_store *ss, struct tr_error *err)
+{
+	char sql[64];
+	int64_t version = 0;
+	enum tr_status status;
+
+	/* Read again under the write lock: another process may have won. */
+	status = pragma_int(ss, "PRAGMA user_version", &version, err);
+	if (status == TR_OK)
+		status = check_version(version, err);
+	for (; status == TR_OK && version < SCHEMA_VERSION; version++)
+		status = exec_sql(ss, migrations[version], err);
+	if (status != TR_OK)
+		return status;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %lld", (long long)SCHEMA_VERSION);
+	return exec_sql(ss, sql, err);
+}
+
+/* Brings the schema to SCHEMA_VERSION, all in one transaction. */
+static enum tr_status migrate(struct sqlite_store *ss, struct tr_error *err)
+{
+	int64_t version = 0;
+	enum tr_status status = pragma_int(ss, "PRAGMA user_version", &version, err);
+
+	if (status == TR_OK)
+		status = check_version(version, err);
+	if (status != TR_OK || version == SCHEMA_VERSION)
+		return status;
+	status = exec_sql(ss, "BEGIN IMMEDIATE", err);
+	if (status != TR_OK)
+		return status;
+	status = migrate_locked(ss, err);
+	if (status == TR_OK)
+		status = exec_sql(ss, "COMMIT", err);
+	if (status != TR_OK && !sqlite3_get_autocommit(ss->db))
+		sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
+	return status;
+}
+
+static enum tr_status prepare_all(struct sqlite_store *ss, struct tr_error *err)
+{
+	enum tr_status status = TR_OK;
+	int i;
+
+	for (i = 0; i < STMT_COUNT_ && status == TR_OK; i++)
+		status = prepare(ss, stmt_sql[i], &ss->stmts[i], err);
+	return status;
+}
+
+static const struct store_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = store_sqlite_close,
+	.begin = store_sqlite_begin,
+	.commit = store_sqlite_commit,
+	.rollback = store_sqlite_rollback,
+	.workspace_create = store_sqlite_workspace_create,
+	.workspace_get = store_sqlite_workspace_get,
+	.workspace_list = store_sqlite_workspace_list,
+	.workspace_delete = store_sqlite_workspace_delete,
+	.secret_count = store_sqlite_secret_count,
+	.secret_insert = store_sqlite_secret_insert,
+	.secret_get = store_sqlite_secret_get,
+	.secret_update = store_sqlite_secret_update,
+	.secret_delete = store_sqlite_secret_delete,
+	.secret_list = store_sqlite_secret_list,
+	.version_add = store_sqlite_version_add,
+	.version_get = store_sqlite_version_get,
+	.principal_create = store_sqlite_principal_create,
+	.principal_get = store_sqlite_principal_get,
+	.token_insert = store_sqlite_token_insert,
+	.token_get_by_hash = store_sqlite_token_get_by_hash,
+	.token_list = store_sqlite_token_list,
+	.token_delete = store_sqlite_token_delete,
+};
+
+/*
+ * Opens (creating if needed) the database at path, or an in-memory one for
+ * ":memory:" (tests). Sets the pragmas, migrates the schema and prepares
+ * the statements. *out is set only on success.
+ */
+enum tr_status store_sqlite_open(const char *path, struct store **out, struct tr_error *err)
+{
+	struct sqlite_store *ss;
+	enum tr_status status;
+
+	if (!path[0])
+		return tr_error_set(err, TR_EINVAL, "storage: empty path in dsn (expected 'sqlite:PATH')");
+	status = create_file(path, err);
+	if (status != TR_OK)
+		return status;
+	ss = calloc(1, sizeof(*ss));
+	if (!ss)
+		return out_of_memory(err);
+	ss->base.ops = &sqlite_ops;
+	status = connect_db(ss, path, err);
+	if (status == TR_OK)
+		status = configure(ss, is_memory(path), err);
+	if (status == TR_OK)
+		status = migrate(ss, err);
+	if (status == TR_OK)
+		status = prepare_all(ss, err);
+	if (status != TR_OK) {
+		store_sqlite_close(&ss->base);
+		return status;
+	}
+	*out = &ss->base;
+	return TR_OK;
+}

@@ -1,0 +1,214 @@
+/*
+ * store.c - the store_* wrappers: pick a backend from the dsn, then dispatch
+ * every call through s->ops (the way SQLite's os.c wraps the VFS).
+ *
+ * Nothing outside src/storage/ reaches a backend directly. Checks that hold
+ * for every backend (argument rules written in store.h) live here, so each
+ * backend only implements the storage itself.
+ */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Backends. Each opens a connection from the dsn text after its prefix. */
+enum tr_status store_sqlite_open(const char *path, struct store **out, struct tr_error *err);
+
+static const struct {
+	const char *prefix;
+	enum tr_status (*open)(const char *rest, struct store **out, struct tr_error *err);
+} backends[] = {
+	{"sqlite:", store_sqlite_open},
+};
+
+enum tr_status store_open(const char *dsn, struct store **out, struct tr_error *err)
+{
+	size_t i, len;
+
+	if (!dsn)
+		return tr_error_set(err, TR_EINVAL, "storage: no dsn given (expected 'sqlite:PATH')");
+	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		len = strlen(backends[i].prefix);
+		if (strncmp(dsn, backends[i].prefix, len) == 0)
+			return backends[i].open(dsn + len, out, err);
+	}
+	/* Never echo the dsn: a future one may carry a password. */
+	return tr_error_set(err, TR_EINVAL, "storage: unsupported dsn (expected 'sqlite:PATH')");
+}
+
+void store_close(struct store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+enum tr_status store_begin(struct store *s, struct tr_error *err)
+{
+	return s->ops->begin(s, err);
+}
+
+enum tr_status store_commit(struct store *s, struct tr_error *err)
+{
+	return s->ops->commit(s, err);
+}
+
+void store_rollback(struct store *s)
+{
+	if (s)
+		s->ops->rollback(s);
+}
+
+enum tr_status store_workspace_create(struct store *s, const struct store_workspace *ws, struct tr_error *err)
+{
+	return s->ops->workspace_create(s, ws, err);
+}
+
+enum tr_status store_workspace_get(struct store *s, const char *name, struct store_workspace *out,
+                                   struct tr_error *err)
+{
+	return s->ops->workspace_get(s, name, out, err);
+}
+
+enum tr_status store_workspace_list(struct store *s, store_workspace_cb cb, void *ctx, struct tr_error *err)
+{
+	return s->ops->workspace_list(s, cb, ctx, err);
+}
+
+enum tr_status store_workspace_delete(struct store *s, const char *name, struct tr_error *err)
+{
+	return s->ops->workspace_delete(s, name, err);
+}
+
+enum tr_status store_secret_count(struct store *s, const char *workspace, int64_t *out, struct tr_error *err)
+{
+	return s->ops->secret_count(s, workspace, out, err);
+}
+
+enum tr_status store_secret_insert(struct store *s, struct store_secret *secret, const struct store_version *v,
+                                   struct tr_error *err)
+{
+	if (v->version != secret->version)
+		return tr_error_set(err, TR_EINVAL, "storage: first version %lld does not match secret version %lld",
+		                    (long long)v->version, (long long)secret->version);
+	return s->ops->secret_insert(s, secret, v, err);
+}
+
+enum tr_status store_secret_get(struct store *s, const char *workspace, const char *project, const char *cluster,
+                                const char *name, struct store_secret *out, struct tr_error *err)
+{
+	return s->ops->secret_get(s, workspace, project ? project : "", cluster ? cluster : "", name, out, err);
+}
+
+enum tr_status store_secret_update(struct store *s, const struct store_secret *secret, struct tr_error *err)
+{
+	return s->ops->secret_update(s, secret, err);
+}
+
+enum tr_status store_secret_delete(struct store *s, int64_t id, struct tr_error *err)
+{
+	return s->ops->secret_delete(s, id, err);
+}
+
+/* The query rules of store.h that every backend relies on. */
+static enum tr_status query_check(const struct store_secret_query *q, struct tr_error *err)
+{
+	if (!q->workspace || !q->workspace[0])
+		return tr_error_set(err, TR_EINVAL, "storage: secret list needs a workspace");
+	if (q->limit <= 0 || q->offset < 0)
+		return tr_error_set(err, TR_EINVAL, "storage: secret list needs limit > 0 and offset >= 0");
+	if (q->sort != STORE_SORT_NAME && q->sort != STORE_SORT_CREATED && q->sort != STORE_SORT_UPDATED)
+		return tr_error_set(err, TR_EINVAL, "storage: unknown sort order %d", (int)q->sort);
+	return TR_OK;
+}
+
+enum tr_status store_secret_list(struct store *s, const struct store_secret_query *q, store_secret_cb cb, void *ctx,
+                                 int64_t *total, struct tr_error *err)
+{
+	enum tr_status status = query_check(q, err);
+
+	if (status != TR_OK)
+		return status;
+	return s->ops->secret_list(s, q, cb, ctx, total, err);
+}
+
+enum tr_status store_version_add(struct store *s, int64_t secret_id, const struct store_version *v, int64_t keep,
+                                 struct tr_error *err)
+{
+	return s->ops->version_add(s, secret_id, v, keep, err);
+}
+
+enum tr_status store_version_get(struct store *s, int64_t secret_id, int64_t version, struct store_version *out,
+                                 struct tr_error *err)
+{
+	return s->ops->version_get(s, secret_id, version, out, err);
+}
+
+enum tr_status store_principal_create(struct store *s, const struct store_principal *p, struct tr_error *err)
+{
+	return s->ops->principal_create(s, p, err);
+}
+
+enum tr_status store_principal_get(struct store *s, const char *name, struct store_principal *out,
+                                   struct tr_error *err)
+{
+	return s->ops->principal_get(s, name, out, err);
+}
+
+enum tr_status store_token_insert(struct store *s, const struct store_token *t, struct tr_error *err)
+{
+	return s->ops->token_insert(s, t, err);
+}
+
+enum tr_status store_token_get_by_hash(struct store *s, const unsigned char hash[32], struct store_token *out,
+                                       struct tr_error *err)
+{
+	return s->ops->token_get_by_hash(s, hash, out, err);
+}
+
+enum tr_status store_token_list(struct store *s, store_token_cb cb, void *ctx, struct tr_error *err)
+{
+	return s->ops->token_list(s, cb, ctx, err);
+}
+
+enum tr_status store_token_delete(struct store *s, const char *id, struct tr_error *err)
+{
+	return s->ops->token_delete(s, id, err);
+}
+
+void store_secret_clear(struct store_secret *secret)
+{
+	free(secret->tags_json);
+	free(secret->keys_json);
+	memset(secret, 0, sizeof(*secret));
+}
+
+static void blob_free(struct store_blob *blob)
+{
+	free(blob->data);
+	blob->data = NULL;
+	blob->len = 0;
+}
+
+void store_version_clear(struct store_version *v)
+{
+	blob_free(&v->wrapped_key);
+	blob_free(&v->ciphertext);
+	memset(v, 0, sizeof(*v));
+}
+
+/* An empty blob holds data == NULL. On failure the blob is left as it was. */
+enum tr_status store_blob_set(struct store_blob *blob, const void *data, size_t len)
+{
+	unsigned char *copy = NULL;
+
+	if (len > 0) {
+		copy = malloc(len);
+		if (!copy)
+			return TR_EINTERNAL;
+		memcpy(copy, data, len);
+	}
+	free(blob->data);
+	blob->data = copy;
+	blob->len = len;
+	return TR_OK;
+}

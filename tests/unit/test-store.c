@@ -1,0 +1,1148 @@
+/*
+ * test-store.c - tests for the storage interface (src/storage/store.c) and
+ * its SQLite backend (store-sqlite.c). Every test gets a fresh database
+ * file in one temporary directory, which is removed at the end.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage/store.h"
+
+static char tmpdir[] = "/tmp/tresor-test-store-XXXXXX";
+static int db_counter;
+
+struct fixture {
+	char path[PATH_MAX];
+	char dsn[PATH_MAX + 16];
+	struct store *s;
+};
+
+/* ---- setup ----------------------------------------------------------- */
+
+static int group_setup(void **state)
+{
+	(void)state;
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	return nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A fresh database file per test, opened. */
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct tr_error err = {0};
+
+	if (!f)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/db-%d.sqlite", tmpdir, ++db_counter);
+	snprintf(f->dsn, sizeof(f->dsn), "sqlite:%s", f->path);
+	if (store_open(f->dsn, &f->s, &err) != TR_OK) {
+		fprintf(stderr, "store_open: %s\n", err.message);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store_close(f->s);
+	free(f);
+	return 0;
+}
+
+/* ---- helpers --------------------------------------------------------- */
+
+static void make_workspace(struct store *s, const char *name)
+{
+	struct store_workspace ws = {0};
+	struct tr_error err = {0};
+
+	snprintf(ws.name, sizeof(ws.name), "%s", name);
+	snprintf(ws.created_by, sizeof(ws.created_by), "admin");
+	ws.created_at = 1000;
+	assert_int_equal(store_workspace_create(s, &ws, &err), TR_OK);
+}
+
+/* A secret with plain defaults; tests change fields before inserting. */
+static void secret_init(struct store_secret *sec, const char *ws, const char *project, const char *cluster,
+                        const char *name)
+{
+	memset(sec, 0, sizeof(*sec));
+	snprintf(sec->workspace, sizeof(sec->workspace), "%s", ws);
+	snprintf(sec->project, sizeof(sec->project), "%s", project);
+	snprintf(sec->cluster, sizeof(sec->cluster), "%s", cluster);
+	snprintf(sec->name, sizeof(sec->name), "%s", name);
+	snprintf(sec->type, sizeof(sec->type), "opaque");
+	snprintf(sec->visibility, sizeof(sec->visibility), "private");
+	snprintf(sec->created_by, sizeof(sec->created_by), "alice");
+	snprintf(sec->updated_by, sizeof(sec->updated_by), "alice");
+	sec->version = 1;
+	sec->created_at = 100;
+	sec->updated_at = 100;
+}
+
+/* Version n with recognizable blobs ("wk-n", "ct-n" plus a NUL byte). */
+static void version_init(struct store_version *v, int64_t n)
+{
+	char text[32];
+
+	memset(v, 0, sizeof(*v));
+	v->version = n;
+	snprintf(v->provider, sizeof(v->provider), "local-1");
+	snprintf(v->created_by, sizeof(v->created_by), "alice");
+	v->created_at = 100 + n;
+	snprintf(text, sizeof(text), "wk-%lld", (long long)n);
+	assert_int_equal(store_blob_set(&v->wrapped_key, text, strlen(text)), TR_OK);
+	snprintf(text, sizeof(text), "ct-%lld", (long long)n);
+	assert_int_equal(store_blob_set(&v->ciphertext, text, strlen(text) + 1), TR_OK);
+}
+
+static void assert_version_is(const struct store_version *v, int64_t n)
+{
+	char text[32];
+
+	assert_int_equal(v->version, n);
+	assert_string_equal(v->provider, "local-1");
+	assert_int_equal(v->created_at, 100 + n);
+	snprintf(text, sizeof(text), "wk-%lld", (long long)n);
+	assert_int_equal(v->wrapped_key.len, strlen(text));
+	assert_memory_equal(v->wrapped_key.data, text, strlen(text));
+	snprintf(text, sizeof(text), "ct-%lld", (long long)n);
+	assert_int_equal(v->ciphertext.len, strlen(text) + 1);
+	assert_memory_equal(v->ciphertext.data, text, strlen(text) + 1);
+}
+
+/* Inserts sec with its first version; returns the new id. */
+static int64_t insert_secret(struct store *s, struct store_secret *sec)
+{
+	struct store_version v;
+	struct tr_error err = {0};
+
+	version_init(&v, sec->version);
+	assert_int_equal(store_secret_insert(s, sec, &v, &err), TR_OK);
+	store_version_clear(&v);
+	assert_true(sec->id > 0);
+	return sec->id;
+}
+
+static int64_t add_secret(struct store *s, const char *ws, const char *project, const char *cluster,
+                          const char *name)
+{
+	struct store_secret sec;
+
+	secret_init(&sec, ws, project, cluster, name);
+	return insert_secret(s, &sec);
+}
+
+static enum tr_status get_secret(struct store *s, const char *ws, const char *name, struct store_secret *out)
+{
+	return store_secret_get(s, ws, "", "", name, out, NULL);
+}
+
+static void make_principal(struct store *s, const char *name, const char *kind, bool admin)
+{
+	struct store_principal p = {0};
+
+	snprintf(p.name, sizeof(p.name), "%s", name);
+	snprintf(p.kind, sizeof(p.kind), "%s", kind);
+	p.platform_admin = admin;
+	p.created_at = 50;
+	assert_int_equal(store_principal_create(s, &p, NULL), TR_OK);
+}
+
+static void token_init(struct store_token *t, const char *id, const char *principal, unsigned char seed,
+                       int64_t created_at)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	snprintf(t->principal, sizeof(t->principal), "%s", principal);
+	memset(t->hash, seed, sizeof(t->hash));
+	snprintf(t->description, sizeof(t->description), "token %s", id);
+	t->created_at = created_at;
+}
+
+/* Collects names from list callbacks as "a,b,c". */
+struct names {
+	char text[1024];
+	int count;
+};
+
+static void names_add(struct names *n, const char *name)
+{
+	size_t len = strlen(n->text);
+
+	snprintf(n->text + len, sizeof(n->text) - len, "%s%s", n->count ? "," : "", name);
+	n->count++;
+}
+
+static void collect_workspace(void *ctx, const struct store_workspace *ws)
+{
+	names_add(ctx, ws->name);
+}
+
+static void collect_secret(void *ctx, const struct store_secret *sec)
+{
+	/* Rows always carry their JSON strings. */
+	assert_non_null(sec->tags_json);
+	assert_non_null(sec->keys_json);
+	names_add(ctx, sec->name);
+}
+
+static void collect_token(void *ctx, const struct store_token *t)
+{
+	names_add(ctx, t->id);
+}
+
+static void query_init(struct store_secret_query *q, const char *ws)
+{
+	memset(q, 0, sizeof(*q));
+	q->workspace = ws;
+	q->limit = 100;
+}
+
+/* Runs q and checks the names returned, in order, and the total. */
+static void assert_list(struct store *s, const struct store_secret_query *q, const char *expected,
+                        int64_t expected_total)
+{
+	struct names n = {0};
+	struct tr_error err = {0};
+	int64_t total = -1;
+
+	assert_int_equal(store_secret_list(s, q, collect_secret, &n, &total, &err), TR_OK);
+	assert_string_equal(n.text, expected);
+	assert_int_equal(total, expected_total);
+}
+
+/* Runs one integer-valued SQL query on the file directly, past the store. */
+static int64_t raw_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t value;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	value = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return value;
+}
+
+/* ---- open ------------------------------------------------------------ */
+
+static void test_open_bad_dsn(void **state)
+{
+	struct store *s = NULL;
+	struct tr_error err = {0};
+	char dsn[PATH_MAX + 32];
+
+	(void)state;
+	assert_int_equal(store_open("postgres://u:pw@host/db", &s, &err), TR_EINVAL);
+	assert_non_null(strstr(err.message, "sqlite:PATH"));
+	assert_null(strstr(err.message, "pw")); /* the dsn is never echoed */
+	assert_null(s);
+	assert_int_equal(store_open("sqlite:", &s, &err), TR_EINVAL);
+	assert_int_equal(store_open("", &s, &err), TR_EINVAL);
+	assert_int_equal(store_open(NULL, &s, &err), TR_EINVAL);
+	snprintf(dsn, sizeof(dsn), "sqlite:%s/no-such-dir/db.sqlite", tmpdir);
+	assert_int_equal(store_open(dsn, &s, &err), TR_EUNAVAIL);
+	assert_null(s);
+}
+
+static void test_open_memory(void **state)
+{
+	struct store *s = NULL;
+	struct store_workspace ws;
+
+	(void)state;
+	assert_int_equal(store_open("sqlite::memory:", &s, NULL), TR_OK);
+	make_workspace(s, "mem");
+	assert_int_equal(store_workspace_get(s, "mem", &ws, NULL), TR_OK);
+	store_close(s);
+	store_close(NULL);
+}
+
+static void test_file_mode_and_pragmas(void **state)
+{
+	char path[PATH_MAX], dsn[PATH_MAX + 16], wal[PATH_MAX + 8];
+	struct store *s = NULL;
+	struct stat st;
+	mode_t old = umask(022);
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/mode.sqlite", tmpdir);
+	snprintf(dsn, sizeof(dsn), "sqlite:%s", path);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	assert_int_equal(store_open(dsn, &s, NULL), TR_OK);
+	umask(old);
+	make_workspace(s, "w"); /* a write, so the -wal file exists */
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(stat(wal, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
+	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'"
+	                               " AND tbl_name = 'secret_versions' AND sql LIKE '%(provider)%'"),
+	                 1);
+	store_close(s);
+}
+
+static void test_open_refuses_newer_schema(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = NULL;
+	struct tr_error err = {0};
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(f->dsn, &s, &err), TR_EUNAVAIL);
+	assert_non_null(strstr(err.message, "99"));
+	assert_null(s);
+}
+
+/* ---- workspaces ------------------------------------------------------ */
+
+static void test_workspaces(void **state)
+{
+	struct fixture *f = *state;
+	struct store_workspace ws = {0};
+	struct names n = {0};
+	struct tr_error err = {0};
+
+	make_workspace(f->s, "beta");
+	make_workspace(f->s, "alpha");
+	make_workspace(f->s, "gamma");
+	snprintf(ws.name, sizeof(ws.name), "alpha");
+	assert_int_equal(store_workspace_create(f->s, &ws, &err), TR_ECONFLICT);
+	assert_int_equal(err.status, TR_ECONFLICT);
+
+	memset(&ws, 0, sizeof(ws));
+	assert_int_equal(store_workspace_get(f->s, "beta", &ws, &err), TR_OK);
+	assert_string_equal(ws.name, "beta");
+	assert_string_equal(ws.created_by, "admin");
+	assert_int_equal(ws.created_at, 1000);
+	assert_int_equal(store_workspace_get(f->s, "delta", &ws, &err), TR_ENOTFOUND);
+	assert_string_equal(err.message, "");
+	assert_string_equal(ws.name, "beta"); /* untouched on failure */
+
+	assert_int_equal(store_workspace_list(f->s, collect_workspace, &n, &err), TR_OK);
+	assert_string_equal(n.text, "alpha,beta,gamma");
+
+	assert_int_equal(store_workspace_delete(f->s, "beta", &err), TR_OK);
+	assert_int_equal(store_workspace_get(f->s, "beta", &ws, &err), TR_ENOTFOUND);
+	assert_int_equal(store_workspace_delete(f->s, "beta", &err), TR_ENOTFOUND);
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(store_workspace_list(f->s, collect_workspace, &n, &err), TR_OK);
+	assert_string_equal(n.text, "alpha,gamma");
+}
+
+static void test_workspace_delete_cascades(void **state)
+{
+	struct fixture *f = *state;
+	struct store_version v = {0};
+	struct store_secret sec = {0};
+	int64_t id, count = -1;
+
+	make_workspace(f->s, "doomed");
+	make_workspace(f->s, "kept");
+	id = add_secret(f->s, "doomed", "", "", "a");
+	add_secret(f->s, "doomed", "p", "", "b");
+	add_secret(f->s, "kept", "", "", "a");
+	assert_int_equal(store_workspace_delete(f->s, "doomed", NULL), TR_OK);
+	assert_int_equal(store_version_get(f->s, id, 0, &v, NULL), TR_ENOTFOUND);
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM secrets WHERE workspace = 'doomed'"), 0);
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM secret_versions"), 1);
+
+	make_workspace(f->s, "doomed"); /* the name is free again, and empty */
+	assert_int_equal(store_secret_count(f->s, "doomed", &count, NULL), TR_OK);
+	assert_int_equal(count, 0);
+	assert_int_equal(get_secret(f->s, "kept", "a", &sec), TR_OK);
+	store_secret_clear(&sec);
+}
+
+
+/* A list callback that calls the same list again, and another query. */
+struct reenter {
+	struct store *s;
+	enum tr_status same, other;
+	int calls;
+};
+
+static void reenter_workspace_list(void *ctx, const struct store_workspace *ws)
+{
+	struct reenter *r = ctx;
+	struct store_workspace again;
+	struct names n = {0};
+
+	r->calls++;
+	r->same = store_workspace_list(r->s, collect_workspace, &n, NULL);
+	r->other = store_workspace_get(r->s, ws->name, &again, NULL);
+}
+
+static void test_list_callback_reentry(void **state)
+{
+	struct fixture *f = *state;
+	struct reenter r = {f->s, TR_OK, TR_EINTERNAL, 0};
+
+	make_workspace(f->s, "a");
+	make_workspace(f->s, "b");
+	assert_int_equal(store_workspace_list(f->s, reenter_workspace_list, &r, NULL), TR_OK);
+	assert_int_equal(r.calls, 2); /* the outer list was not disturbed */
+	assert_int_equal(r.same, TR_EINTERNAL);
+	assert_int_equal(r.other, TR_OK);
+}
+
+/* ---- secrets --------------------------------------------------------- */
+
+static void test_secret_insert_get(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret sec, got = {0};
+	struct tr_error err = {0};
+	char tags[] = "[\"ml\",\"prod\"]", keys[] = "[\"token\"]";
+
+	make_workspace(f->s, "ws");
+	secret_init(&sec, "ws", "", "", "hf-token");
+	snprintf(sec.type, sizeof(sec.type), "huggingface");
+	snprintf(sec.description, sizeof(sec.description), "Hugging Face token");
+	snprintf(sec.visibility, sizeof(sec.visibility), "public");
+	sec.tags_json = tags;
+	sec.keys_json = keys;
+	sec.created_at = 10;
+	sec.updated_at = 20;
+	sec.expires_at = 30;
+	snprintf(sec.updated_by, sizeof(sec.updated_by), "bob");
+	insert_secret(f->s, &sec);
+
+	assert_int_equal(store_secret_get(f->s, "ws", NULL, NULL, "hf-token", &got, &err), TR_OK);
+	assert_int_equal(got.id, sec.id);
+	assert_string_equal(got.workspace, "ws");
+	assert_string_equal(got.project, "");
+	assert_string_equal(got.cluster, "");
+	assert_string_equal(got.name, "hf-token");
+	assert_string_equal(got.type, "huggingface");
+	assert_string_equal(got.description, "Hugging Face token");
+	assert_string_equal(got.visibility, "public");
+	assert_string_equal(got.tags_json, tags);
+	assert_string_equal(got.keys_json, keys);
+	assert_int_equal(got.version, 1);
+	assert_int_equal(got.created_at, 10);
+	assert_int_equal(got.updated_at, 20);
+	assert_int_equal(got.expires_at, 30);
+	assert_string_equal(got.created_by, "alice");
+	assert_string_equal(got.updated_by, "bob");
+	store_secret_clear(&got);
+	assert_null(got.tags_json);
+
+	assert_int_equal(get_secret(f->s, "ws", "nope", &got), TR_ENOTFOUND);
+	assert_int_equal(get_secret(f->s, "other", "hf-token", &got), TR_ENOTFOUND);
+	assert_int_equal(store_secret_get(f->s, "ws", "p", "", "hf-token", &got, NULL), TR_ENOTFOUND);
+}
+
+static void test_secret_null_json_reads_as_empty_array(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret got = {0};
+
+	make_workspace(f->s, "ws");
+	add_secret(f->s, "ws", "", "", "bare"); /* tags_json and keys_json NULL */
+	assert_int_equal(get_secret(f->s, "ws", "bare", &got), TR_OK);
+	assert_string_equal(got.tags_json, "[]");
+	assert_string_equal(got.keys_json, "[]");
+	store_secret_clear(&got);
+}
+
+static void test_secret_identity_and_scopes(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret sec, got = {0};
+	struct tr_error err = {0};
+	struct store_version v;
+	int64_t a, b, c, d, count = -1;
+
+	make_workspace(f->s, "ws");
+	make_workspace(f->s, "ws2");
+	a = add_secret(f->s, "ws", "", "", "db");
+	b = add_secret(f->s, "ws", "vision", "", "db");
+	c = add_secret(f->s, "ws", "", "gpu-1", "db");
+	d = add_secret(f->s, "ws2", "", "", "db");
+	assert_true(a != b && b != c && c != d);
+
+	/* Same identity again: conflict, and nothing changes. */
+	secret_init(&sec, "ws", "vision", "", "db");
+	version_init(&v, 1);
+	assert_int_equal(store_secret_insert(f->s, &sec, &v, &err), TR_ECONFLICT);
+	assert_int_equal(sec.id, 0);
+	/* Into a missing workspace: not found. */
+	secret_init(&sec, "ghost", "", "", "db");
+	assert_int_equal(store_secret_insert(f->s, &sec, &v, &err), TR_ENOTFOUND);
+	/* A first version that does not match the secret: invalid. */
+	secret_init(&sec, "ws", "", "", "other");
+	sec.version = 2;
+	assert_int_equal(store_secret_insert(f->s, &sec, &v, &err), TR_EINVAL);
+	store_version_clear(&v);
+
+	assert_int_equal(store_secret_get(f->s, "ws", "vision", "", "db", &got, NULL), TR_OK);
+	assert_int_equal(got.id, b);
+	assert_string_equal(got.project, "vision");
+	store_secret_clear(&got);
+	assert_int_equal(store_secret_get(f->s, "ws", NULL, "gpu-1", "db", &got, NULL), TR_OK);
+	assert_int_equal(got.id, c);
+	store_secret_clear(&got);
+	assert_int_equal(store_secret_count(f->s, "ws", &count, NULL), TR_OK);
+	assert_int_equal(count, 3);
+	assert_int_equal(store_secret_count(f->s, "none", &count, NULL), TR_OK);
+	assert_int_equal(count, 0);
+}
+
+static void test_secret_update(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret sec, got = {0};
+	char tags[] = "[\"new\"]", keys[] = "[\"a\",\"b\"]";
+	int64_t id;
+
+	make_workspace(f->s, "ws");
+	id = add_secret(f->s, "ws", "", "", "s");
+	secret_init(&sec, "ws", "", "", "s");
+	sec.id = id;
+	snprintf(sec.type, sizeof(sec.type), "database");
+	snprintf(sec.description, sizeof(sec.description), "changed");
+	snprintf(sec.visibility, sizeof(sec.visibility), "public");
+	snprintf(sec.updated_by, sizeof(sec.updated_by), "carol");
+	sec.tags_json = tags;
+	sec.keys_json = keys;
+	sec.version = 4;
+	sec.updated_at = 999;
+	sec.expires_at = 5000;
+	assert_int_equal(store_secret_update(f->s, &sec, NULL), TR_OK);
+
+	assert_int_equal(get_secret(f->s, "ws", "s", &got), TR_OK);
+	assert_string_equal(got.type, "database");
+	assert_string_equal(got.description, "changed");
+	assert_string_equal(got.visibility, "public");
+	assert_string_equal(got.tags_json, tags);
+	assert_string_equal(got.keys_json, keys);
+	assert_int_equal(got.version, 4);
+	assert_int_equal(got.updated_at, 999);
+	assert_int_equal(got.expires_at, 5000);
+	assert_string_equal(got.updated_by, "carol");
+	assert_int_equal(got.created_at, 100); /* immutable columns stay */
+	assert_string_equal(got.created_by, "alice");
+	store_secret_clear(&got);
+
+	sec.id = id + 100;
+	assert_int_equal(store_secret_update(f->s, &sec, NULL), TR_ENOTFOUND);
+}
+
+static void test_secret_delete(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret got = {0};
+	struct store_version v = {0};
+	int64_t id, other, count = -1;
+
+	make_workspace(f->s, "ws");
+	id = add_secret(f->s, "ws", "", "", "gone");
+	other = add_secret(f->s, "ws", "", "", "stays");
+	assert_int_equal(store_secret_delete(f->s, id, NULL), TR_OK);
+	assert_int_equal(get_secret(f->s, "ws", "gone", &got), TR_ENOTFOUND);
+	assert_int_equal(store_version_get(f->s, id, 0, &v, NULL), TR_ENOTFOUND);
+	assert_int_equal(store_secret_delete(f->s, id, NULL), TR_ENOTFOUND);
+	assert_int_equal(store_version_get(f->s, other, 0, &v, NULL), TR_OK);
+	store_version_clear(&v);
+	assert_int_equal(store_secret_count(f->s, "ws", &count, NULL), TR_OK);
+	assert_int_equal(count, 1);
+	/* A new secret never reuses a deleted id. */
+	assert_true(add_secret(f->s, "ws", "", "", "gone") > other);
+}
+
+/* ---- versions -------------------------------------------------------- */
+
+static void test_versions(void **state)
+{
+	struct fixture *f = *state;
+	struct store_version v, got = {0};
+	struct tr_error err = {0};
+	int64_t id;
+	int n;
+
+	make_workspace(f->s, "ws");
+	id = add_secret(f->s, "ws", "", "", "s");
+	for (n = 2; n <= 3; n++) {
+		version_init(&v, n);
+		assert_int_equal(store_version_add(f->s, id, &v, 0, &err), TR_OK);
+		store_version_clear(&v);
+	}
+	assert_int_equal(store_version_get(f->s, id, 0, &got, &err), TR_OK);
+	assert_version_is(&got, 3);
+	store_version_clear(&got);
+	assert_int_equal(store_version_get(f->s, id, -1, &got, &err), TR_OK);
+	assert_version_is(&got, 3);
+	store_version_clear(&got);
+	assert_int_equal(store_version_get(f->s, id, 1, &got, &err), TR_OK);
+	assert_version_is(&got, 1);
+	store_version_clear(&got);
+	assert_int_equal(store_version_get(f->s, id, 9, &got, &err), TR_ENOTFOUND);
+	assert_null(got.ciphertext.data);
+
+	version_init(&v, 2);
+	assert_int_equal(store_version_add(f->s, id, &v, 0, &err), TR_ECONFLICT);
+	assert_int_equal(store_version_add(f->s, id + 50, &v, 0, &err), TR_ENOTFOUND);
+	store_version_clear(&v);
+}
+
+static void test_version_pruning(void **state)
+{
+	struct fixture *f = *state;
+	struct store_version v, got = {0};
+	int64_t id, other;
+	int n;
+
+	make_workspace(f->s, "ws");
+	id = add_secret(f->s, "ws", "", "", "s");
+	other = add_secret(f->s, "ws", "", "", "t");
+	for (n = 2; n <= 4; n++) {
+		version_init(&v, n);
+		assert_int_equal(store_version_add(f->s, id, &v, 0, NULL), TR_OK);
+		store_version_clear(&v);
+	}
+	version_init(&v, 5);
+	assert_int_equal(store_version_add(f->s, id, &v, 2, NULL), TR_OK);
+	store_version_clear(&v);
+	for (n = 1; n <= 3; n++)
+		assert_int_equal(store_version_get(f->s, id, n, &got, NULL), TR_ENOTFOUND);
+	for (n = 4; n <= 5; n++) {
+		assert_int_equal(store_version_get(f->s, id, n, &got, NULL), TR_OK);
+		assert_version_is(&got, n);
+		store_version_clear(&got);
+	}
+	/* Pruning one secret leaves the others alone. */
+	assert_int_equal(store_version_get(f->s, other, 1, &got, NULL), TR_OK);
+	store_version_clear(&got);
+}
+
+static void test_version_empty_blobs(void **state)
+{
+	struct fixture *f = *state;
+	struct store_version v = {0}, got = {0};
+	int64_t id;
+
+	make_workspace(f->s, "ws");
+	id = add_secret(f->s, "ws", "", "", "s");
+	v.version = 2;
+	snprintf(v.provider, sizeof(v.provider), "p");
+	assert_int_equal(store_version_add(f->s, id, &v, 0, NULL), TR_OK);
+	assert_int_equal(store_version_get(f->s, id, 2, &got, NULL), TR_OK);
+	assert_int_equal(got.wrapped_key.len, 0);
+	assert_int_equal(got.ciphertext.len, 0);
+	assert_null(got.ciphertext.data);
+	store_version_clear(&got);
+}
+
+static void test_blob_helpers(void **state)
+{
+	struct store_version v = {0};
+	struct store_secret sec = {0};
+
+	(void)state;
+	assert_int_equal(store_blob_set(&v.ciphertext, "abc", 3), TR_OK);
+	assert_int_equal(v.ciphertext.len, 3);
+	assert_memory_equal(v.ciphertext.data, "abc", 3);
+	assert_int_equal(store_blob_set(&v.ciphertext, "de", 2), TR_OK);
+	assert_int_equal(v.ciphertext.len, 2);
+	assert_memory_equal(v.ciphertext.data, "de", 2);
+	assert_int_equal(store_blob_set(&v.wrapped_key, "k", 1), TR_OK);
+	v.version = 7;
+	store_version_clear(&v);
+	assert_null(v.ciphertext.data);
+	assert_null(v.wrapped_key.data);
+	assert_int_equal(v.version, 0);
+	assert_int_equal(store_blob_set(&v.ciphertext, "x", 0), TR_OK);
+	assert_null(v.ciphertext.data);
+	assert_int_equal(v.ciphertext.len, 0);
+	store_version_clear(&v); /* safe on a zeroed struct */
+	store_secret_clear(&sec);
+	assert_int_equal(sec.id, 0);
+}
+
+/* ---- list ------------------------------------------------------------ */
+
+struct row {
+	const char *name, *project, *cluster, *type, *tags, *by, *visibility, *description;
+	int64_t created, updated;
+};
+
+/* Five secrets in "ml", one in "other"; ids follow this order. */
+static const struct row list_rows[] = {
+	{"hf-token", "", "", "huggingface", "[\"ml\",\"prod\"]", "alice", "private", "Hugging Face token", 100, 500},
+	{"s3-data", "vision", "", "s3", "[\"storage\"]", "bob", "public", "bucket 100% full", 200, 400},
+	{"db_main", "", "gpu-1", "database", "[\"prod\"]", "alice", "public", "postgres", 200, 300},
+	{"dbxmain", "", "", "database", "[]", "bob", "private", "path C:\\data", 300, 200},
+	{"registry", "", "", "container_registry", "[\"ml_ops\"]", "carol", "private", "1000 pulls", 400, 100},
+};
+
+static void populate_list(struct store *s)
+{
+	struct store_secret sec;
+	size_t i;
+
+	make_workspace(s, "ml");
+	make_workspace(s, "other");
+	for (i = 0; i < sizeof(list_rows) / sizeof(list_rows[0]); i++) {
+		const struct row *r = &list_rows[i];
+
+		secret_init(&sec, "ml", r->project, r->cluster, r->name);
+		snprintf(sec.type, sizeof(sec.type), "%s", r->type);
+		snprintf(sec.created_by, sizeof(sec.created_by), "%s", r->by);
+		snprintf(sec.visibility, sizeof(sec.visibility), "%s", r->visibility);
+		snprintf(sec.description, sizeof(sec.description), "%s", r->description);
+		sec.tags_json = (char *)r->tags;
+		sec.created_at = r->created;
+		sec.updated_at = r->updated;
+		insert_secret(s, &sec);
+	}
+	add_secret(s, "other", "", "", "hf-token");
+}
+
+static void test_list_filters(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret_query q;
+
+	populate_list(f->s);
+	query_init(&q, "ml");
+	assert_list(f->s, &q, "db_main,dbxmain,hf-token,registry,s3-data", 5);
+	q.type = "database";
+	assert_list(f->s, &q, "db_main,dbxmain", 2);
+	q.created_by = "bob";
+	assert_list(f->s, &q, "dbxmain", 1);
+
+	query_init(&q, "ml");
+	q.tag = "prod";
+	assert_list(f->s, &q, "db_main,hf-token", 2);
+	q.tag = "ml"; /* exact: not "ml_ops" */
+	assert_list(f->s, &q, "hf-token", 1);
+	q.tag = "pro";
+	assert_list(f->s, &q, "", 0);
+
+	query_init(&q, "ml");
+	q.project = "vision";
+	assert_list(f->s, &q, "s3-data", 1);
+	query_init(&q, "ml");
+	q.cluster = "gpu-1";
+	assert_list(f->s, &q, "db_main", 1);
+	query_init(&q, "ml");
+	q.created_by = "alice";
+	assert_list(f->s, &q, "db_main,hf-token", 2);
+	query_init(&q, "ml");
+	q.visibility = "public";
+	assert_list(f->s, &q, "db_main,s3-data", 2);
+	q.type = ""; /* "" is no filter */
+	q.search = "";
+	assert_list(f->s, &q, "db_main,s3-data", 2);
+
+	query_init(&q, "other");
+	assert_list(f->s, &q, "hf-token", 1);
+	query_init(&q, "nowhere");
+	assert_list(f->s, &q, "", 0);
+}
+
+static void test_list_search(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret_query q;
+
+	populate_list(f->s);
+	query_init(&q, "ml");
+	q.search = "HF"; /* name, case-insensitive */
+	assert_list(f->s, &q, "hf-token", 1);
+	q.search = "hugging"; /* description */
+	assert_list(f->s, &q, "hf-token", 1);
+	q.search = "stor"; /* a tag */
+	assert_list(f->s, &q, "s3-data", 1);
+	q.search = "ML"; /* tags "ml" and "ml_ops" */
+	assert_list(f->s, &q, "hf-token,registry", 2);
+	q.search = "nothing-like-this";
+	assert_list(f->s, &q, "", 0);
+}
+
+static void test_list_search_wildcards_are_literal(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret_query q;
+
+	populate_list(f->s);
+	query_init(&q, "ml");
+	q.search = "_"; /* a literal underscore: "db_main", tag "ml_ops" */
+	assert_list(f->s, &q, "db_main,registry", 2);
+	q.search = "db_m"; /* not "dbxmain" */
+	assert_list(f->s, &q, "db_main", 1);
+	q.search = "%";
+	assert_list(f->s, &q, "s3-data", 1);
+	q.search = "100%"; /* not "1000 pulls" */
+	assert_list(f->s, &q, "s3-data", 1);
+	q.search = "\\";
+	assert_list(f->s, &q, "dbxmain", 1);
+	q.search = "C:\\d";
+	assert_list(f->s, &q, "dbxmain", 1);
+	q.search = "'; DROP TABLE secrets; --";
+	assert_list(f->s, &q, "", 0);
+	q.search = NULL;
+	assert_list(f->s, &q, "db_main,dbxmain,hf-token,registry,s3-data", 5);
+}
+
+static void test_list_sort(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret_query q;
+
+	populate_list(f->s);
+	query_init(&q, "ml");
+	q.descending = true;
+	assert_list(f->s, &q, "s3-data,registry,hf-token,dbxmain,db_main", 5);
+	q.sort = STORE_SORT_CREATED; /* s3-data and db_main tie: by id */
+	q.descending = false;
+	assert_list(f->s, &q, "hf-token,s3-data,db_main,dbxmain,registry", 5);
+	q.descending = true;
+	assert_list(f->s, &q, "registry,dbxmain,db_main,s3-data,hf-token", 5);
+	q.sort = STORE_SORT_UPDATED;
+	q.descending = false;
+	assert_list(f->s, &q, "registry,dbxmain,db_main,s3-data,hf-token", 5);
+	q.descending = true;
+	assert_list(f->s, &q, "hf-token,s3-data,db_main,dbxmain,registry", 5);
+	q.type = "database";
+	assert_list(f->s, &q, "db_main,dbxmain", 2);
+}
+
+static void test_list_paging(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret_query q;
+	struct names n = {0};
+	struct tr_error err = {0};
+
+	populate_list(f->s);
+	query_init(&q, "ml");
+	q.limit = 2;
+	assert_list(f->s, &q, "db_main,dbxmain", 5);
+	q.offset = 2;
+	assert_list(f->s, &q, "hf-token,registry", 5);
+	q.offset = 4;
+	assert_list(f->s, &q, "s3-data", 5);
+	q.offset = 10;
+	assert_list(f->s, &q, "", 5);
+	q.offset = 0;
+	q.limit = 1;
+	q.type = "database";
+	assert_list(f->s, &q, "db_main", 2);
+	q.offset = 1;
+	q.sort = STORE_SORT_CREATED;
+	q.descending = true;
+	assert_list(f->s, &q, "db_main", 2);
+
+	/* total is optional */
+	query_init(&q, "ml");
+	q.limit = 3;
+	assert_int_equal(store_secret_list(f->s, &q, collect_secret, &n, NULL, &err), TR_OK);
+	assert_string_equal(n.text, "db_main,dbxmain,hf-token");
+}
+
+static void test_list_rejects_bad_queries(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret_query q;
+	struct names n = {0};
+	struct tr_error err = {0};
+
+	populate_list(f->s);
+	query_init(&q, "ml");
+	q.limit = 0;
+	assert_int_equal(store_secret_list(f->s, &q, collect_secret, &n, NULL, &err), TR_EINVAL);
+	query_init(&q, "ml");
+	q.offset = -1;
+	assert_int_equal(store_secret_list(f->s, &q, collect_secret, &n, NULL, &err), TR_EINVAL);
+	query_init(&q, "");
+	assert_int_equal(store_secret_list(f->s, &q, collect_secret, &n, NULL, &err), TR_EINVAL);
+	query_init(&q, "ml");
+	q.sort = (enum store_sort)42;
+	assert_int_equal(store_secret_list(f->s, &q, collect_secret, &n, NULL, &err), TR_EINVAL);
+	assert_int_equal(n.count, 0);
+}
+
+static void test_list_and_transactions(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret_query q;
+	struct store *reader = NULL;
+	struct store_secret got = {0};
+
+	populate_list(f->s);
+	query_init(&q, "ml");
+	/* A list leaves no transaction open behind it ... */
+	assert_list(f->s, &q, "db_main,dbxmain,hf-token,registry,s3-data", 5);
+	assert_int_equal(store_begin(f->s, NULL), TR_OK);
+	/* ... and inside one, sees its uncommitted rows and keeps it open. */
+	add_secret(f->s, "ml", "", "", "aaa");
+	assert_list(f->s, &q, "aaa,db_main,dbxmain,hf-token,registry,s3-data", 6);
+	assert_int_equal(store_commit(f->s, NULL), TR_OK);
+	/* Autocommit writes after a list are visible to other connections. */
+	assert_list(f->s, &q, "aaa,db_main,dbxmain,hf-token,registry,s3-data", 6);
+	add_secret(f->s, "ml", "", "", "zzz");
+	assert_int_equal(store_open(f->dsn, &reader, NULL), TR_OK);
+	assert_int_equal(get_secret(reader, "ml", "zzz", &got), TR_OK);
+	store_secret_clear(&got);
+	store_close(reader);
+}
+
+/* ---- transactions ---------------------------------------------------- */
+
+static void test_rollback_undoes_insert(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret got = {0};
+	struct store_workspace ws;
+	struct tr_error err = {0};
+
+	make_workspace(f->s, "ws");
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	make_workspace(f->s, "tmp");
+	add_secret(f->s, "ws", "", "", "s");
+	store_rollback(f->s);
+	assert_int_equal(get_secret(f->s, "ws", "s", &got), TR_ENOTFOUND);
+	assert_int_equal(store_workspace_get(f->s, "tmp", &ws, NULL), TR_ENOTFOUND);
+	store_rollback(f->s); /* nothing open: harmless */
+	store_rollback(NULL);
+
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	add_secret(f->s, "ws", "", "", "s");
+	assert_int_equal(store_commit(f->s, &err), TR_OK);
+	assert_int_equal(get_secret(f->s, "ws", "s", &got), TR_OK);
+	store_secret_clear(&got);
+	assert_int_equal(store_commit(f->s, &err), TR_EINTERNAL); /* none open */
+}
+
+static void test_failed_write_keeps_transaction(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret sec, got = {0};
+	struct store_version v;
+	struct tr_error err = {0};
+	int64_t id;
+
+	make_workspace(f->s, "ws");
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	assert_int_equal(store_begin(f->s, &err), TR_EINTERNAL); /* no nesting */
+	id = add_secret(f->s, "ws", "", "", "a");
+	secret_init(&sec, "ws", "", "", "a");
+	version_init(&v, 1);
+	assert_int_equal(store_secret_insert(f->s, &sec, &v, &err), TR_ECONFLICT);
+	assert_int_equal(store_version_add(f->s, id, &v, 0, &err), TR_ECONFLICT);
+	store_version_clear(&v);
+	add_secret(f->s, "ws", "", "", "b");
+	assert_int_equal(store_commit(f->s, &err), TR_OK);
+	assert_int_equal(get_secret(f->s, "ws", "a", &got), TR_OK);
+	store_secret_clear(&got);
+	assert_int_equal(get_secret(f->s, "ws", "b", &got), TR_OK);
+	store_secret_clear(&got);
+}
+
+static void test_transaction_isolation(void **state)
+{
+	struct fixture *f = *state;
+	struct store *reader = NULL;
+	struct store_secret got = {0};
+
+	make_workspace(f->s, "ws");
+	assert_int_equal(store_open(f->dsn, &reader, NULL), TR_OK);
+	assert_int_equal(store_begin(f->s, NULL), TR_OK);
+	add_secret(f->s, "ws", "", "", "s");
+	assert_int_equal(get_secret(reader, "ws", "s", &got), TR_ENOTFOUND);
+	assert_int_equal(store_commit(f->s, NULL), TR_OK);
+	assert_int_equal(get_secret(reader, "ws", "s", &got), TR_OK);
+	store_secret_clear(&got);
+	store_close(reader);
+}
+
+/* ---- principals and tokens ------------------------------------------- */
+
+static void test_principals(void **state)
+{
+	struct fixture *f = *state;
+	struct store_principal p = {0};
+	struct tr_error err = {0};
+
+	make_principal(f->s, "alice", "user", false);
+	make_principal(f->s, "ci-bot", "service", true);
+	assert_int_equal(store_principal_get(f->s, "alice", &p, &err), TR_OK);
+	assert_string_equal(p.name, "alice");
+	assert_string_equal(p.kind, "user");
+	assert_false(p.platform_admin);
+	assert_int_equal(p.created_at, 50);
+	assert_int_equal(store_principal_get(f->s, "ci-bot", &p, &err), TR_OK);
+	assert_string_equal(p.kind, "service");
+	assert_true(p.platform_admin);
+	assert_int_equal(store_principal_create(f->s, &p, &err), TR_ECONFLICT);
+	assert_int_equal(store_principal_get(f->s, "mallory", &p, &err), TR_ENOTFOUND);
+}
+
+static void test_tokens(void **state)
+{
+	struct fixture *f = *state;
+	struct store_token t, got = {0};
+	struct names n = {0};
+	struct tr_error err = {0};
+
+	make_principal(f->s, "alice", "user", false);
+	make_principal(f->s, "bob", "user", false);
+	token_init(&t, "tok_0000000000000001", "alice", 0x11, 10);
+	t.expires_at = 99;
+	assert_int_equal(store_token_insert(f->s, &t, &err), TR_OK);
+	token_init(&t, "tok_0000000000000002", "bob", 0x22, 5);
+	assert_int_equal(store_token_insert(f->s, &t, &err), TR_OK);
+	token_init(&t, "tok_0000000000000003", "alice", 0x33, 10);
+	assert_int_equal(store_token_insert(f->s, &t, &err), TR_OK);
+
+	token_init(&t, "tok_0000000000000001", "alice", 0x44, 10); /* same id */
+	assert_int_equal(store_token_insert(f->s, &t, &err), TR_ECONFLICT);
+	token_init(&t, "tok_0000000000000004", "alice", 0x22, 10); /* same hash */
+	assert_int_equal(store_token_insert(f->s, &t, &err), TR_ECONFLICT);
+	token_init(&t, "tok_0000000000000005", "nobody", 0x55, 10);
+	assert_int_equal(store_token_insert(f->s, &t, &err), TR_ENOTFOUND);
+
+	memset(t.hash, 0x11, sizeof(t.hash));
+	assert_int_equal(store_token_get_by_hash(f->s, t.hash, &got, &err), TR_OK);
+	assert_string_equal(got.id, "tok_0000000000000001");
+	assert_string_equal(got.principal, "alice");
+	assert_string_equal(got.description, "token tok_0000000000000001");
+	assert_memory_equal(got.hash, t.hash, sizeof(t.hash));
+	assert_int_equal(got.created_at, 10);
+	assert_int_equal(got.expires_at, 99);
+	memset(t.hash, 0x55, sizeof(t.hash));
+	assert_int_equal(store_token_get_by_hash(f->s, t.hash, &got, &err), TR_ENOTFOUND);
+
+	/* By creation time, then insertion order. */
+	assert_int_equal(store_token_list(f->s, collect_token, &n, &err), TR_OK);
+	assert_string_equal(n.text, "tok_0000000000000002,tok_0000000000000001,tok_0000000000000003");
+
+	assert_int_equal(store_token_delete(f->s, "tok_0000000000000001", &err), TR_OK);
+	assert_int_equal(store_token_delete(f->s, "tok_0000000000000001", &err), TR_ENOTFOUND);
+	memset(t.hash, 0x11, sizeof(t.hash));
+	assert_int_equal(store_token_get_by_hash(f->s, t.hash, &got, &err), TR_ENOTFOUND);
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(store_token_list(f->s, collect_token, &n, &err), TR_OK);
+	assert_string_equal(n.text, "tok_0000000000000002,tok_0000000000000003");
+}
+
+/* ---- durability ------------------------------------------------------ */
+
+static void test_reopen_keeps_everything(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret got = {0};
+	struct store_version v = {0};
+	struct store_workspace ws;
+	struct store_principal p;
+	struct store_token t, tg;
+	struct tr_error err = {0};
+	int64_t id;
+
+	make_workspace(f->s, "ws");
+	id = add_secret(f->s, "ws", "proj", "", "s");
+	version_init(&v, 2);
+	assert_int_equal(store_version_add(f->s, id, &v, 0, NULL), TR_OK);
+	store_version_clear(&v);
+	make_principal(f->s, "alice", "user", true);
+	token_init(&t, "tok_00000000000000aa", "alice", 0xaa, 7);
+	assert_int_equal(store_token_insert(f->s, &t, NULL), TR_OK);
+
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(store_open(f->dsn, &f->s, &err), TR_OK);
+
+	assert_int_equal(store_workspace_get(f->s, "ws", &ws, NULL), TR_OK);
+	assert_int_equal(store_secret_get(f->s, "ws", "proj", NULL, "s", &got, NULL), TR_OK);
+	assert_int_equal(got.id, id);
+	store_secret_clear(&got);
+	assert_int_equal(store_version_get(f->s, id, 0, &v, NULL), TR_OK);
+	assert_version_is(&v, 2);
+	store_version_clear(&v);
+	assert_int_equal(store_version_get(f->s, id, 1, &v, NULL), TR_OK);
+	assert_version_is(&v, 1);
+	store_version_clear(&v);
+	assert_int_equal(store_principal_get(f->s, "alice", &p, NULL), TR_OK);
+	assert_true(p.platform_admin);
+	assert_int_equal(store_token_get_by_hash(f->s, t.hash, &tg, NULL), TR_OK);
+	assert_string_equal(tg.id, "tok_00000000000000aa");
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_open_bad_dsn),
+		cmocka_unit_test(test_open_memory),
+		cmocka_unit_test(test_file_mode_and_pragmas),
+		cmocka_unit_test_setup_teardown(test_open_refuses_newer_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workspaces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workspace_delete_cascades, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_callback_reentry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secret_insert_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secret_null_json_reads_as_empty_array, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secret_identity_and_scopes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secret_update, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secret_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version_pruning, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version_empty_blobs, setup, teardown),
+		cmocka_unit_test(test_blob_helpers),
+		cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_search, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_search_wildcards_are_literal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_sort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_paging, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_rejects_bad_queries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_and_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_undoes_insert, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_write_keeps_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transaction_isolation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_principals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
