@@ -1,0 +1,617 @@
+/*
+ * commands.c - the one command table of `tresor`, global options, help,
+ * and dispatch.
+ *
+ * cli_main parses the global options that come before the command, finds
+ * the command (and its verb) in commands[], and runs it. Global options may
+ * also follow the command: cli_parse_args, which every command function
+ * calls, knows them as well as the command's own options, answers --help,
+ * and checks the argument count against the table. A command never parses
+ * argv itself.
+ */
+#include "cli/cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/output.h"
+#include "server/server.h"
+
+#ifndef TRESOR_VERSION
+#define TRESOR_VERSION "0.1.0"
+#endif
+
+/* Help texts and the command table read best as written. */
+/* clang-format off */
+#define MAIN_USAGE \
+	"tresor [--addr URL] [--token-file PATH] [-o table|json] COMMAND [VERB] [OPTIONS] [ARGS]"
+
+/* ---- help texts ---- */
+
+#define HELP_WORKSPACE \
+	"  -w, --workspace W     the workspace of a NAME without WORKSPACE/ (default: default)\n"
+#define HELP_SCOPE \
+	"  --project P           the secret in project P's scope\n" \
+	"  --cluster C           the secret in cluster C's scope\n"
+#define HELP_VALUES \
+	"  --value V             the single value of an opaque secret (key 'value')\n" \
+	"  --value -             read that value from standard input (one trailing\n" \
+	"                        newline is dropped)\n" \
+	"  --from-file PATH      read that value from a file, byte for byte\n" \
+	"  --data KEY=VALUE      one data key; repeatable\n" \
+	"  --data KEY=@FILE      one data key read from a file, byte for byte\n" \
+	"  --data KEY=-          one data key read from standard input (one key at most)\n"
+#define HELP_FIELDS \
+	"  --type T              opaque (default), huggingface, s3, database,\n" \
+	"                        container_registry, api_key, ssh\n" \
+	"  --description D       free text, up to 1024 bytes\n" \
+	"  --visibility V        private (default) or public\n" \
+	"  --expires-in SECONDS  the secret expires this many seconds from now\n"
+
+static const char secrets_write_details[] =
+	HELP_WORKSPACE HELP_VALUES HELP_FIELDS
+	"  --tag T               a label; repeatable, up to 16\n"
+	"  --project P           put the secret in project P's scope\n"
+	"  --cluster C           put the secret in cluster C's scope\n";
+
+static const char secrets_update_details[] =
+	HELP_WORKSPACE HELP_VALUES HELP_FIELDS
+	"  --tag T               a label; repeatable; replaces all tags\n"
+	HELP_SCOPE
+	"A new value makes a new version; without one only the metadata changes.\n";
+
+static const char secrets_scope_details[] = HELP_WORKSPACE HELP_SCOPE;
+
+static const char secrets_reveal_details[] =
+	HELP_WORKSPACE HELP_SCOPE
+	"Prints a single value followed by a newline, or KEY=VALUE lines for several\n"
+	"keys; with -o json the server's JSON. Only platform admins may reveal values.\n";
+
+static const char secrets_list_details[] =
+	HELP_WORKSPACE
+	"  --search S            substring of the name, description or a tag\n"
+	"  --type T              this type only (aliases allowed)\n"
+	"  --tag T               secrets with this tag\n"
+	"  --project P           secrets in project P's scope\n"
+	"  --cluster C           secrets in cluster C's scope\n"
+	"  --created-by P        secrets created by principal P\n"
+	"  --visibility V        private or public\n"
+	"  --sort S              name (default), created_at or updated_at; prefix '-'\n"
+	"                        for descending\n"
+	"  --page N              the page to show, from 1\n"
+	"  --page-size N         secrets per page, 1 to 1000 (default 100)\n";
+
+static const char workspaces_delete_details[] =
+	"  --force               delete the workspace with the secrets it holds\n";
+
+static const char tokens_create_details[] =
+	"  --principal P         the token's principal (default: yourself)\n"
+	"  --expires-in SECONDS  the token expires this many seconds from now\n"
+	"  --description D       what the token is for\n"
+	"The token is printed once; it cannot be shown again.\n";
+
+static const char global_details[] =
+	"  --addr URL            the server (TRESOR_ADDR, default " CLIENT_DEFAULT_ADDR ")\n"
+	"  --token-file PATH     a file holding the API token (else TRESOR_TOKEN, else\n"
+	"                        $TRESOR_DATA_DIR/admin.token, else ./tresor-data/admin.token)\n"
+	"  -o, --output FORMAT   table (default) or json\n"
+	"  -h, --help            show help\n";
+
+/* ---- the command table ---- */
+
+static int cmd_server(struct cli_ctx *ctx, int argc, char **argv);
+
+static const struct cli_command commands[] = {
+	{"server", NULL, cmd_server, 0, -1, 0,
+	 "[--listen HOST:PORT] [--data-dir DIR] [--config FILE] [--workers N] "
+	 "[--log-level debug|info|warn|error]",
+	 "run the tresor daemon (see 'tresor server --help')", NULL},
+
+	{"workspaces", "create", cmd_workspaces_create, 1, 1, CLI_CLIENT,
+	 "NAME", "create a workspace", NULL},
+	{"workspaces", "list", cmd_workspaces_list, 0, 0, CLI_CLIENT,
+	 "", "list workspaces", NULL},
+	{"workspaces", "get", cmd_workspaces_get, 1, 1, CLI_CLIENT,
+	 "NAME", "show a workspace", NULL},
+	{"workspaces", "delete", cmd_workspaces_delete, 1, 1, CLI_CLIENT,
+	 "NAME [--force]", "delete a workspace", workspaces_delete_details},
+
+	{"secrets", "create", cmd_secrets_create, 1, 1, CLI_CLIENT,
+	 "NAME [VALUE OPTIONS] [--type T] [--description D] [--tag T]... "
+	 "[--visibility private|public] [--project P | --cluster C] [--expires-in SECONDS]",
+	 "create a secret", secrets_write_details},
+	{"secrets", "list", cmd_secrets_list, 0, 0, CLI_CLIENT,
+	 "[--search S] [--type T] [--tag T] [--project P] [--cluster C] [--created-by P] "
+	 "[--visibility V] [--sort S] [--page N] [--page-size N]",
+	 "list the secrets of a workspace (metadata only)", secrets_list_details},
+	{"secrets", "get", cmd_secrets_get, 1, 1, CLI_CLIENT,
+	 "NAME [--project P | --cluster C]",
+	 "show a secret's metadata", secrets_scope_details},
+	{"secrets", "update", cmd_secrets_update, 1, 1, CLI_CLIENT,
+	 "NAME [VALUE OPTIONS] [--type T] [--description D] [--tag T]... [--visibility V] "
+	 "[--expires-in S] [--project P | --cluster C]",
+	 "change a secret's value or metadata", secrets_update_details},
+	{"secrets", "set", cmd_secrets_set, 1, 1, CLI_CLIENT,
+	 "NAME [VALUE OPTIONS] [--type T] [--description D] [--tag T]... "
+	 "[--visibility private|public] [--project P | --cluster C] [--expires-in SECONDS]",
+	 "create a secret or replace its value", secrets_write_details},
+	{"secrets", "delete", cmd_secrets_delete, 1, 1, CLI_CLIENT,
+	 "NAME [--project P | --cluster C]",
+	 "delete a secret", secrets_scope_details},
+	{"secrets", "reveal", cmd_secrets_reveal, 1, 1, CLI_CLIENT,
+	 "NAME [--project P | --cluster C]",
+	 "print a secret's value (platform admins)", secrets_reveal_details},
+
+	{"tokens", "create", cmd_tokens_create, 0, 0, CLI_CLIENT,
+	 "[--principal P] [--expires-in SECONDS] [--description D]",
+	 "create an API token", tokens_create_details},
+	{"tokens", "list", cmd_tokens_list, 0, 0, CLI_CLIENT,
+	 "", "list API tokens", NULL},
+	{"tokens", "delete", cmd_tokens_delete, 1, 1, CLI_CLIENT,
+	 "ID", "revoke an API token", NULL},
+};
+/* clang-format on */
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static int cmd_server(struct cli_ctx *ctx, int argc, char **argv)
+{
+	(void)ctx;
+	/* The server parses its own options: let its getopt start afresh. */
+	optind = 0;
+	return server_main(argc, argv);
+}
+
+/* The entry for name and verb, or the first entry for name when verb is NULL. */
+static const struct cli_command *command_find(const char *name, const char *verb)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (strcmp(commands[i].name, name) != 0)
+			continue;
+		if (!verb || (commands[i].verb && strcmp(commands[i].verb, verb) == 0))
+			return &commands[i];
+	}
+	return NULL;
+}
+
+/* ---- help ---- */
+
+static void main_help(FILE *out)
+{
+	char label[64];
+	size_t i;
+
+	fprintf(out, "usage: %s\n\nCommands:\n", MAIN_USAGE);
+	for (i = 0; i < NCOMMANDS; i++) {
+		snprintf(label, sizeof(label), "%s %s", commands[i].name, commands[i].verb ? commands[i].verb : "");
+		fprintf(out, "  %-20s %s\n", label, commands[i].summary);
+	}
+	fprintf(out, "\nGlobal options (before or after the command):\n%s", global_details);
+	fprintf(out, "  --version             print the version\n");
+	fprintf(out, "\nRun 'tresor COMMAND --help' or 'tresor COMMAND VERB --help' for more.\n");
+}
+
+static void usage_line(FILE *out, const struct cli_command *cmd)
+{
+	fprintf(out, "usage: tresor %s", cmd->name);
+	if (cmd->verb)
+		fprintf(out, " %s", cmd->verb);
+	if (cmd->usage[0])
+		fprintf(out, " %s", cmd->usage);
+	fputc('\n', out);
+}
+
+/* Every verb of the command that cmd belongs to. */
+static void command_help(FILE *out, const struct cli_command *cmd)
+{
+	size_t i;
+
+	fprintf(out, "usage: tresor %s VERB [OPTIONS] [ARGS]\n\nVerbs:\n", cmd->name);
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (strcmp(commands[i].name, cmd->name) != 0)
+			continue;
+		fprintf(out, "  %-8s %s\n", commands[i].verb, commands[i].summary);
+	}
+	fprintf(out, "\nRun 'tresor %s VERB --help' for a verb's options.\n", cmd->name);
+}
+
+static void verb_help(FILE *out, const struct cli_command *cmd)
+{
+	usage_line(out, cmd);
+	fprintf(out, "\n%c%s.\n", toupper((unsigned char)cmd->summary[0]), cmd->summary + 1);
+	if (cmd->details)
+		fprintf(out, "\nOptions:\n%s", cmd->details);
+	fprintf(out, "\nGlobal options:\n%s", global_details);
+}
+
+int cli_usage_error(const struct cli_ctx *ctx, const char *fmt, ...)
+{
+	char message[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	output_errorf("%s", message);
+	if (ctx->cmd) {
+		usage_line(stderr, ctx->cmd);
+		fprintf(stderr, "Try 'tresor %s %s --help'.\n", ctx->cmd->name, ctx->cmd->verb ? ctx->cmd->verb : "");
+	} else {
+		fprintf(stderr, "usage: %s\nTry 'tresor --help'.\n", MAIN_USAGE);
+	}
+	return CLI_EXIT_USAGE;
+}
+
+/* ---- options ---- */
+
+static const struct option global_options[] = {
+    {"addr", required_argument, NULL, CLI_OPT_ADDR},
+    {"token-file", required_argument, NULL, CLI_OPT_TOKEN_FILE},
+    {"output", required_argument, NULL, 'o'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* The options accepted before the command: the global ones and --version. */
+static const struct option leading_options[] = {
+    {"addr", required_argument, NULL, CLI_OPT_ADDR}, {"token-file", required_argument, NULL, CLI_OPT_TOKEN_FILE},
+    {"output", required_argument, NULL, 'o'},        {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, CLI_OPT_VERSION}, {NULL, 0, NULL, 0},
+};
+
+#define GLOBAL_SHORT "o:h"
+
+/* Applies --addr, --token-file or -o; returns CLI_CONTINUE or an exit code. */
+static int global_option(struct cli_ctx *ctx, int opt, const char *arg)
+{
+	switch (opt) {
+	case CLI_OPT_ADDR: ctx->addr = arg; return CLI_CONTINUE;
+	case CLI_OPT_TOKEN_FILE: ctx->token_file = arg; return CLI_CONTINUE;
+	case 'o':
+		if (strcmp(arg, "table") == 0)
+			ctx->format = CLI_FORMAT_TABLE;
+		else if (strcmp(arg, "json") == 0)
+			ctx->format = CLI_FORMAT_JSON;
+		else
+			return cli_usage_error(ctx, "unknown output format '%s' (table or json)", arg);
+		return CLI_CONTINUE;
+	default: return cli_usage_error(ctx, "unknown option");
+	}
+}
+
+/* Reports what getopt_long refused ('?' or ':'). */
+static int option_error(const struct cli_ctx *ctx, int c, char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (c == ':')
+		return cli_usage_error(ctx, "option '%s' needs an argument", arg);
+	if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 0x80 && isgraph(optopt))
+		return cli_usage_error(ctx, "invalid option '-%c'", optopt);
+	return cli_usage_error(ctx, "invalid option '%s'", arg);
+}
+
+static size_t options_count(const struct option *options)
+{
+	size_t n = 0;
+
+	while (options && options[n].name)
+		n++;
+	return n;
+}
+
+/* The command's options followed by the global ones, in a fresh array. */
+static struct option *options_merge(const struct option *options)
+{
+	size_t n = options_count(options);
+	size_t g = options_count(global_options);
+	struct option *all = calloc(n + g + 1, sizeof(*all));
+
+	if (!all)
+		return NULL;
+	if (n)
+		memcpy(all, options, n * sizeof(*all));
+	memcpy(all + n, global_options, g * sizeof(*all));
+	return all;
+}
+
+/* ":" (we report errors), each short letter of options, the global ones. */
+static char *shortopts_make(const struct option *options)
+{
+	size_t n = options_count(options);
+	char *s = malloc(2 * n + sizeof(GLOBAL_SHORT) + 1);
+	size_t len = 0;
+	size_t i;
+
+	if (!s)
+		return NULL;
+	s[len++] = ':';
+	for (i = 0; i < n; i++) {
+		if (options[i].val <= 0 || options[i].val >= 0x80 || !isalnum(options[i].val))
+			continue;
+		s[len++] = (char)options[i].val;
+		if (options[i].has_arg == required_argument)
+			s[len++] = ':';
+	}
+	memcpy(s + len, GLOBAL_SHORT, sizeof(GLOBAL_SHORT));
+	return s;
+}
+
+static int options_loop(struct cli_ctx *ctx, int argc, char **argv, const struct option *all, const char *shortopts,
+			cli_option_fn *on_option, void *state)
+{
+	int rc = CLI_CONTINUE;
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while (rc == CLI_CONTINUE && (c = getopt_long(argc, argv, shortopts, all, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			verb_help(stdout, ctx->cmd);
+			rc = CLI_EXIT_OK;
+			break;
+		case CLI_OPT_ADDR:
+		case CLI_OPT_TOKEN_FILE:
+		case 'o': rc = global_option(ctx, c, optarg); break;
+		case '?':
+		case ':': rc = option_error(ctx, c, argv); break;
+		default: rc = on_option ? on_option(ctx, state, c, optarg) : CLI_CONTINUE; break;
+		}
+	}
+	return rc;
+}
+
+int cli_parse_args(struct cli_ctx *ctx, int argc, char **argv, const struct option *options, cli_option_fn *on_option,
+		   void *state, char ***args, int *nargs)
+{
+	struct option *all = options_merge(options);
+	char *shortopts = shortopts_make(options);
+	const struct cli_command *cmd = ctx->cmd;
+	int rc;
+
+	if (!all || !shortopts) {
+		free(all);
+		free(shortopts);
+		return output_no_memory();
+	}
+	rc = options_loop(ctx, argc, argv, all, shortopts, on_option, state);
+	free(all);
+	free(shortopts);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	*args = argv + optind;
+	*nargs = argc - optind;
+	if (*nargs < cmd->min_args)
+		return cli_usage_error(ctx, "missing argument");
+	if (cmd->max_args >= 0 && *nargs > cmd->max_args)
+		return cli_usage_error(ctx, "unexpected argument '%s'", (*args)[cmd->max_args]);
+	return CLI_CONTINUE;
+}
+
+/* Options before the command. */
+static int parse_leading(struct cli_ctx *ctx, int argc, char **argv)
+{
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:" GLOBAL_SHORT, leading_options, NULL)) != -1) {
+		switch (c) {
+		case 'h': main_help(stdout); return CLI_EXIT_OK;
+		case CLI_OPT_VERSION: puts("tresor " TRESOR_VERSION); return CLI_EXIT_OK;
+		case '?':
+		case ':': return option_error(ctx, c, argv);
+		default:
+			if (global_option(ctx, c, optarg) != CLI_CONTINUE)
+				return CLI_EXIT_USAGE;
+			break;
+		}
+	}
+	return CLI_CONTINUE;
+}
+
+/* ---- dispatch ---- */
+
+/* True for a global option whose value is the next argument. */
+static bool takes_next(const char *arg)
+{
+	return strcmp(arg, "-o") == 0 || strcmp(arg, "--output") == 0 || strcmp(arg, "--addr") == 0 ||
+	       strcmp(arg, "--token-file") == 0;
+}
+
+#define VERB_HELP (-2)
+#define VERB_NONE (-1)
+
+/* Where the verb is in argv (argv[0] is the command), skipping global
+ * options; VERB_HELP when --help comes first, VERB_NONE when there is none. */
+static int verb_index(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return VERB_HELP;
+		if (strcmp(argv[i], "--") == 0)
+			return VERB_NONE;
+		if (argv[i][0] != '-' || argv[i][1] == '\0')
+			return i;
+		if (takes_next(argv[i]))
+			i++;
+	}
+	return VERB_NONE;
+}
+
+static int run(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv)
+{
+	ctx->cmd = cmd;
+	if (cmd->flags & CLI_CLIENT)
+		client_wipe_json_memory();
+	return cmd->fn(ctx, argc, argv);
+}
+
+/*
+ * Runs the verb at argv[v] with argv reordered as the verb, then whatever
+ * came between command and verb (global options), then the rest.
+ */
+static int run_verb(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv, int v)
+{
+	char **vargv = calloc((size_t)argc, sizeof(*vargv));
+	int n = 0;
+	int i;
+	int rc;
+
+	if (!vargv)
+		return output_no_memory();
+	vargv[n++] = argv[v];
+	for (i = 1; i < argc; i++) {
+		if (i != v)
+			vargv[n++] = argv[i];
+	}
+	rc = run(ctx, cmd, n, vargv);
+	free(vargv);
+	return rc;
+}
+
+static int dispatch_verb(struct cli_ctx *ctx, const struct cli_command *first, int argc, char **argv)
+{
+	const struct cli_command *cmd;
+	int v = verb_index(argc, argv);
+
+	if (v == VERB_HELP) {
+		command_help(stdout, first);
+		return CLI_EXIT_OK;
+	}
+	if (v == VERB_NONE) {
+		output_errorf("'%s' needs a verb", first->name);
+		command_help(stderr, first);
+		return CLI_EXIT_USAGE;
+	}
+	cmd = command_find(first->name, argv[v]);
+	if (!cmd) {
+		output_errorf("unknown command '%s %s'", first->name, argv[v]);
+		command_help(stderr, first);
+		return CLI_EXIT_USAGE;
+	}
+	return run_verb(ctx, cmd, argc, argv, v);
+}
+
+/* argv[0] is the command. */
+static int dispatch(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const struct cli_command *cmd = command_find(argv[0], NULL);
+
+	if (!cmd) {
+		output_errorf("unknown command '%s'", argv[0]);
+		fprintf(stderr, "usage: %s\nTry 'tresor --help'.\n", MAIN_USAGE);
+		return CLI_EXIT_USAGE;
+	}
+	if (!cmd->verb)
+		return run(ctx, cmd, argc, argv);
+	return dispatch_verb(ctx, cmd, argc, argv);
+}
+
+/* ---- shared by the commands ---- */
+
+int cli_connect(struct cli_ctx *ctx)
+{
+	struct tr_error err = {0};
+
+	if (ctx->client)
+		return CLI_CONTINUE;
+	if (client_open(&ctx->client, ctx->addr, ctx->token_file, &err) != TR_OK)
+		return output_error(&err);
+	return CLI_CONTINUE;
+}
+
+int cli_request(struct cli_ctx *ctx, const char *method, const struct client_path *path, json_t *body, long *status,
+		json_t **response)
+{
+	struct tr_error err = {0};
+	json_t *json = NULL;
+	long code = 0;
+	int rc;
+
+	rc = cli_connect(ctx);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (client_request(ctx->client, method, path, body, &code, &json, &err) != TR_OK)
+		return output_error(&err);
+	if (code < 200 || code >= 300) {
+		rc = output_http_error(code, json);
+		json_decref(json);
+		return rc;
+	}
+	if (status)
+		*status = code;
+	if (response)
+		*response = json;
+	else
+		json_decref(json);
+	return CLI_CONTINUE;
+}
+
+int cli_parse_positive(const struct cli_ctx *ctx, const char *option, const char *arg, long long *out)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(arg, &end, 10);
+	if (!isdigit((unsigned char)arg[0]) || *end != '\0' || errno != 0 || n <= 0)
+		return cli_usage_error(ctx, "%s needs a positive whole number, not '%s'", option, arg);
+	*out = n;
+	return CLI_CONTINUE;
+}
+
+enum tr_status cli_json_set_string(json_t *obj, const char *key, const char *value, struct tr_error *err)
+{
+	json_t *s;
+
+	if (!value)
+		return TR_OK;
+	s = json_string(value);
+	if (!s)
+		return tr_error_set(err, TR_EINVAL, "the %s is not valid UTF-8 text", key);
+	if (json_object_set_new(obj, key, s) < 0)
+		return tr_error_set(err, TR_EINTERNAL, "out of memory");
+	return TR_OK;
+}
+
+/* ---- main ---- */
+
+/* Reports a failure to write stdout (a full disk, a closed pipe). */
+static int finish(int rc)
+{
+	struct tr_error err = {0};
+
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		tr_error_set(&err, TR_EINTERNAL, "cannot write the output");
+		if (rc == CLI_EXIT_OK)
+			rc = output_error(&err);
+	}
+	return rc;
+}
+
+int cli_main(int argc, char **argv)
+{
+	struct cli_ctx ctx = {.format = CLI_FORMAT_TABLE};
+	int first;
+	int rc;
+
+	rc = parse_leading(&ctx, argc, argv);
+	if (rc != CLI_CONTINUE)
+		return finish(rc);
+	first = optind;
+	if (first >= argc)
+		return cli_usage_error(&ctx, "missing command");
+	rc = dispatch(&ctx, argc - first, argv + first);
+	client_close(ctx.client);
+	return finish(rc);
+}
