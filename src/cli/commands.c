@@ -297,6 +297,36 @@ static int option_error(const struct cli_ctx *ctx, int c, char **argv)
 	return cli_usage_error(ctx, "invalid option '%s'", arg);
 }
 
+/*
+ * getopt_long accepts any unambiguous prefix of a long option ("--tok" for
+ * "--token-file"). tresor does not: a mistyped option must not quietly
+ * become another one (and carry, say, a token into an error message).
+ * Returns true when the option getopt just matched (index idx) was spelt
+ * out in full.
+ */
+static bool long_option_spelt_out(char **argv, const struct option *all, int idx)
+{
+	const char *text;
+	size_t n;
+
+	if (idx < 0)
+		return true;
+	if (all[idx].has_arg != no_argument && optarg && optind >= 2 && optarg == argv[optind - 1])
+		text = argv[optind - 2];
+	else
+		text = argv[optind - 1];
+	if (strncmp(text, "--", 2) != 0)
+		return true;
+	text += 2;
+	n = strcspn(text, "=");
+	return strlen(all[idx].name) == n && strncmp(all[idx].name, text, n) == 0;
+}
+
+static int abbreviated_option(const struct cli_ctx *ctx, const struct option *all, int idx)
+{
+	return cli_usage_error(ctx, "invalid option: spell out '--%s' in full", all[idx].name);
+}
+
 static size_t options_count(const struct option *options)
 {
 	size_t n = 0;
@@ -347,11 +377,16 @@ static int options_loop(struct cli_ctx *ctx, int argc, char **argv, const struct
 			cli_option_fn *on_option, void *state)
 {
 	int rc = CLI_CONTINUE;
-	int c;
+	int c, idx = -1;
 
 	optind = 0;
 	opterr = 0;
-	while (rc == CLI_CONTINUE && (c = getopt_long(argc, argv, shortopts, all, NULL)) != -1) {
+	while (rc == CLI_CONTINUE && (c = getopt_long(argc, argv, shortopts, all, &idx)) != -1) {
+		if (c != '?' && c != ':' && !long_option_spelt_out(argv, all, idx)) {
+			rc = abbreviated_option(ctx, all, idx);
+			break;
+		}
+		idx = -1;
 		switch (c) {
 		case 'h':
 			verb_help(stdout, ctx->cmd);
@@ -398,11 +433,14 @@ int cli_parse_args(struct cli_ctx *ctx, int argc, char **argv, const struct opti
 /* Options before the command. */
 static int parse_leading(struct cli_ctx *ctx, int argc, char **argv)
 {
-	int c;
+	int c, idx = -1;
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:" GLOBAL_SHORT, leading_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:" GLOBAL_SHORT, leading_options, &idx)) != -1) {
+		if (c != '?' && c != ':' && !long_option_spelt_out(argv, leading_options, idx))
+			return abbreviated_option(ctx, leading_options, idx);
+		idx = -1;
 		switch (c) {
 		case 'h': main_help(stdout); return CLI_EXIT_OK;
 		case CLI_OPT_VERSION: puts("tresor " TRESOR_VERSION); return CLI_EXIT_OK;
