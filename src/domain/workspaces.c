@@ -66,7 +66,7 @@ static enum tr_status check_deletable(struct domain *d, const char *name, bool f
 		return st;
 	if (count > 0)
 		return tr_error_set(err, TR_ECONFLICT,
-		                    "Workspace '%s' still holds %lld secret(s); delete them or use ?force=true", name,
+		                    "Workspace '%s' still holds %lld secret(s); delete them first or force the delete", name,
 		                    (long long)count);
 	return TR_OK;
 }

@@ -29,8 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Called by store_open (store.c) for "sqlite:PATH". */
-enum tr_status store_sqlite_open(const char *path, struct store **out, struct tr_error *err);
+#include "storage/store-backend.h"
 
 /* ---- schema ---------------------------------------------------------- */
 

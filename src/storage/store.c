@@ -6,14 +6,12 @@
  * for every backend (argument rules written in store.h) live here, so each
  * backend only implements the storage itself.
  */
-#include "store.h"
+#include "storage/store-backend.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 /* Backends. Each opens a connection from the dsn text after its prefix. */
-enum tr_status store_sqlite_open(const char *path, struct store **out, struct tr_error *err);
-
 static const struct {
 	const char *prefix;
 	enum tr_status (*open)(const char *rest, struct store **out, struct tr_error *err);

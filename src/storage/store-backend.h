@@ -1,0 +1,13 @@
+/*
+ * store-backend.h - what the storage backends give store.c, and nothing
+ * else includes: one constructor per backend, chosen by DSN prefix.
+ */
+#ifndef TRESOR_STORAGE_STORE_BACKEND_H
+#define TRESOR_STORAGE_STORE_BACKEND_H
+
+#include "storage/store.h"
+
+/* Opens "sqlite:PATH" (path is what follows the prefix). */
+enum tr_status store_sqlite_open(const char *path, struct store **out, struct tr_error *err);
+
+#endif
