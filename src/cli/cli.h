@@ -104,6 +104,13 @@ int cli_connect(struct cli_ctx *ctx);
 int cli_request(struct cli_ctx *ctx, const char *method, const struct client_path *path, json_t *body, long *status,
 		json_t **response);
 
+/* Prints a successful answer for people (a table or a listing). */
+typedef enum tr_status (*cli_print_fn)(const json_t *resp);
+
+/* GETs path and prints the answer: as JSON with -o json, else with print.
+ * Returns the exit code. */
+int cli_get_and_print(struct cli_ctx *ctx, const struct client_path *path, cli_print_fn print);
+
 /* Parses arg, the argument of option, as a positive decimal integer into
  * *out. Returns CLI_CONTINUE, or prints a usage error and returns its code. */
 int cli_parse_positive(const struct cli_ctx *ctx, const char *option, const char *arg, long long *out);

@@ -714,7 +714,6 @@ int cmd_secrets_list(struct cli_ctx *ctx, int argc, char **argv)
 	struct secret_args a = {0};
 	struct secret_ref ref;
 	struct client_path path;
-	json_t *resp = NULL;
 	char **args;
 	int nargs;
 	int rc;
@@ -729,16 +728,7 @@ int cmd_secrets_list(struct cli_ctx *ctx, int argc, char **argv)
 	ref.name = "";
 	secrets_path(&path, &ref);
 	list_query(&path, &a);
-	rc = cli_request(ctx, "GET", &path, NULL, NULL, &resp);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	rc = CLI_EXIT_OK;
-	if (ctx->format == CLI_FORMAT_JSON)
-		output_json(resp);
-	else if (secrets_table(resp) != TR_OK)
-		rc = output_no_memory();
-	json_decref(resp);
-	return rc;
+	return cli_get_and_print(ctx, &path, secrets_table);
 }
 
 /*

@@ -138,7 +138,6 @@ static enum tr_status tokens_table(const json_t *list)
 int cmd_tokens_list(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct client_path path;
-	json_t *resp = NULL;
 	char **args;
 	int nargs;
 	int rc;
@@ -147,16 +146,7 @@ int cmd_tokens_list(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc != CLI_CONTINUE)
 		return rc;
 	client_path_init(&path, "/v2/tokens");
-	rc = cli_request(ctx, "GET", &path, NULL, NULL, &resp);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	rc = CLI_EXIT_OK;
-	if (ctx->format == CLI_FORMAT_JSON)
-		output_json(resp);
-	else if (tokens_table(resp) != TR_OK)
-		rc = output_no_memory();
-	json_decref(resp);
-	return rc;
+	return cli_get_and_print(ctx, &path, tokens_table);
 }
 
 int cmd_tokens_delete(struct cli_ctx *ctx, int argc, char **argv)

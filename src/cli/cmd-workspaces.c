@@ -19,7 +19,7 @@ static void workspace_path(struct client_path *path, const char *name)
 	client_path_segment(path, name, strlen(name));
 }
 
-static void workspace_print(const json_t *ws)
+static enum tr_status workspace_print(const json_t *ws)
 {
 	const struct output_pair pairs[] = {
 	    {"name", output_str(ws, "name", NULL)},
@@ -28,6 +28,7 @@ static void workspace_print(const json_t *ws)
 	};
 
 	output_pairs(pairs, sizeof(pairs) / sizeof(pairs[0]));
+	return TR_OK;
 }
 
 int cmd_workspaces_create(struct cli_ctx *ctx, int argc, char **argv)
@@ -94,7 +95,6 @@ static enum tr_status workspaces_table(const json_t *list)
 int cmd_workspaces_list(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct client_path path;
-	json_t *resp = NULL;
 	char **args;
 	int nargs;
 	int rc;
@@ -103,22 +103,12 @@ int cmd_workspaces_list(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc != CLI_CONTINUE)
 		return rc;
 	client_path_init(&path, "/v2/workspaces");
-	rc = cli_request(ctx, "GET", &path, NULL, NULL, &resp);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	rc = CLI_EXIT_OK;
-	if (ctx->format == CLI_FORMAT_JSON)
-		output_json(resp);
-	else if (workspaces_table(resp) != TR_OK)
-		rc = output_no_memory();
-	json_decref(resp);
-	return rc;
+	return cli_get_and_print(ctx, &path, workspaces_table);
 }
 
 int cmd_workspaces_get(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct client_path path;
-	json_t *resp = NULL;
 	char **args;
 	int nargs;
 	int rc;
@@ -127,15 +117,7 @@ int cmd_workspaces_get(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc != CLI_CONTINUE)
 		return rc;
 	workspace_path(&path, args[0]);
-	rc = cli_request(ctx, "GET", &path, NULL, NULL, &resp);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	if (ctx->format == CLI_FORMAT_JSON)
-		output_json(resp);
-	else
-		workspace_print(resp);
-	json_decref(resp);
-	return CLI_EXIT_OK;
+	return cli_get_and_print(ctx, &path, workspace_print);
 }
 
 static int delete_option(struct cli_ctx *ctx, void *state, int opt, const char *arg)

@@ -595,6 +595,22 @@ int cli_request(struct cli_ctx *ctx, const char *method, const struct client_pat
 	return CLI_CONTINUE;
 }
 
+int cli_get_and_print(struct cli_ctx *ctx, const struct client_path *path, cli_print_fn print)
+{
+	json_t *resp = NULL;
+	int rc = cli_request(ctx, "GET", path, NULL, NULL, &resp);
+
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = CLI_EXIT_OK;
+	if (ctx->format == CLI_FORMAT_JSON)
+		output_json(resp);
+	else if (print(resp) != TR_OK)
+		rc = output_no_memory();
+	json_decref(resp);
+	return rc;
+}
+
 int cli_parse_positive(const struct cli_ctx *ctx, const char *option, const char *arg, long long *out)
 {
 	char *end;

@@ -45,14 +45,10 @@ void api_workspaces_list(struct api_request *r)
 	json_t *data = json_array();
 	struct tr_error err = {0};
 
-	if (workspaces_list(r->domain, &r->actor, append_workspace, data, &err) == TR_OK) {
-		json_t *body = json_pack("{s:O}", "data", data);
-
-		http_reply_json(r, 200, body, false);
-		json_decref(body);
-	} else {
+	if (workspaces_list(r->domain, &r->actor, append_workspace, data, &err) == TR_OK)
+		http_reply_list(r, data);
+	else
 		http_reply_error(r, &err);
-	}
 	json_decref(data);
 }
 

@@ -60,6 +60,14 @@ void http_reply_json(struct api_request *r, int status, const json_t *obj, bool 
 	r->replied = true;
 }
 
+void http_reply_list(struct api_request *r, json_t *items)
+{
+	json_t *body = json_pack("{s:O}", "data", items);
+
+	http_reply_json(r, 200, body, false);
+	json_decref(body);
+}
+
 void http_reply_empty(struct api_request *r, int status)
 {
 	evhttp_send_reply(r->req, status, NULL, NULL);

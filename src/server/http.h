@@ -34,6 +34,8 @@ struct api_request {
 /* Sends obj (not consumed) as JSON with the given HTTP status. When
  * sensitive is true the serialised text is wiped once it has been sent. */
 void http_reply_json(struct api_request *r, int status, const json_t *obj, bool sensitive);
+/* Sends 200 {"data": items} (items not consumed). */
+void http_reply_list(struct api_request *r, json_t *items);
 /* Sends a status with no body (204). */
 void http_reply_empty(struct api_request *r, int status);
 /* Sends {"error":{"code","message"}} for err->status. */
