@@ -88,6 +88,7 @@ struct store_secret_query {
 	const char *cluster;    /* exact cluster */
 	const char *created_by; /* exact principal */
 	const char *visibility; /* "private" or "public" */
+	const char *visible_to; /* when set: leave out private secrets not created by this principal */
 	enum store_sort sort;
 	bool descending;
 	int64_t offset; /* rows to skip */
@@ -106,14 +107,56 @@ struct store_token {
 	char principal[TR_PRINCIPAL_NAME_MAX + 1];
 	unsigned char hash[32];                 /* BLAKE2b-256 of the token text */
 	char description[128];
+	char created_by[TR_PRINCIPAL_NAME_MAX + 1]; /* who minted it */
 	int64_t created_at;
 	int64_t expires_at; /* 0 = never */
+};
+
+/* A role binding of a principal in a workspace. */
+struct store_member {
+	char workspace[TR_WORKSPACE_NAME_MAX + 1];
+	char principal[TR_PRINCIPAL_NAME_MAX + 1];
+	char role[16];                       /* "admin", "editor", "viewer", "service" */
+	char project[TR_SCOPE_NAME_MAX + 1]; /* "" = not limited (service only) */
+	char cluster[TR_SCOPE_NAME_MAX + 1]; /* "" = not limited (service only) */
+	int64_t created_at;
+	char created_by[TR_PRINCIPAL_NAME_MAX + 1];
+};
+
+#define STORE_AUDIT_HASH_BYTES 32
+
+/* One audit record. Never holds a value or a token. */
+struct store_audit {
+	int64_t seq;  /* 1, 2, 3, ... with no gaps; set by the caller (last + 1) */
+	int64_t time; /* Unix seconds */
+	char actor[TR_PRINCIPAL_NAME_MAX + 1];      /* "" when unauthenticated */
+	char action[32];                            /* "secret.create", ... */
+	char workspace[TR_WORKSPACE_NAME_MAX + 1];  /* "" when global */
+	char secret[TR_SECRET_NAME_MAX + 1];        /* "" when none */
+	char scope[TR_SCOPE_NAME_MAX + 16];         /* "", "project:p1", "cluster:c1" */
+	char outcome[16];                           /* "success", "denied", "failure" */
+	int status;                                 /* HTTP status */
+	char client[64];                            /* client address */
+	char request_id[40];
+	unsigned char prev_hash[STORE_AUDIT_HASH_BYTES]; /* hash of record seq-1 (zeros for seq 1) */
+	unsigned char hash[STORE_AUDIT_HASH_BYTES];      /* hash of this record, computed by the caller */
+};
+
+/* Filters for store_audit_list. NULL/"" or 0 means "no filter". */
+struct store_audit_query {
+	const char *workspace, *secret, *actor, *action, *outcome;
+	int64_t since, until; /* time >= since, time <= until */
+	int64_t after;        /* seq > after */
+	int64_t limit;        /* > 0 */
 };
 
 typedef void (*store_workspace_cb)(void *ctx, const struct store_workspace *ws);
 /* The row is only valid during the call (its heap strings are freed after). */
 typedef void (*store_secret_cb)(void *ctx, const struct store_secret *secret);
 typedef void (*store_token_cb)(void *ctx, const struct store_token *token);
+typedef void (*store_principal_cb)(void *ctx, const struct store_principal *p);
+typedef void (*store_member_cb)(void *ctx, const struct store_member *m);
+typedef void (*store_audit_cb)(void *ctx, const struct store_audit *rec);
 
 /*
  * The ops table. Every entry is required. Contracts are on the wrappers
@@ -143,6 +186,18 @@ struct store_ops {
 
 	enum tr_status (*principal_create)(struct store *s, const struct store_principal *p, struct tr_error *err);
 	enum tr_status (*principal_get)(struct store *s, const char *name, struct store_principal *out, struct tr_error *err);
+	enum tr_status (*principal_list)(struct store *s, store_principal_cb cb, void *ctx, struct tr_error *err);
+	enum tr_status (*principal_delete)(struct store *s, const char *name, struct tr_error *err);
+
+	enum tr_status (*member_put)(struct store *s, const struct store_member *m, struct tr_error *err);
+	enum tr_status (*member_get)(struct store *s, const char *workspace, const char *principal, struct store_member *out, struct tr_error *err);
+	enum tr_status (*member_delete)(struct store *s, const char *workspace, const char *principal, struct tr_error *err);
+	enum tr_status (*member_list)(struct store *s, const char *workspace, store_member_cb cb, void *ctx, struct tr_error *err);
+	enum tr_status (*member_list_by_principal)(struct store *s, const char *principal, store_member_cb cb, void *ctx, struct tr_error *err);
+
+	enum tr_status (*audit_last)(struct store *s, struct store_audit *out, struct tr_error *err);
+	enum tr_status (*audit_append)(struct store *s, struct store_audit *rec, struct tr_error *err);
+	enum tr_status (*audit_list)(struct store *s, const struct store_audit_query *q, store_audit_cb cb, void *ctx, struct tr_error *err);
 
 	enum tr_status (*token_insert)(struct store *s, const struct store_token *t, struct tr_error *err);
 	enum tr_status (*token_get_by_hash)(struct store *s, const unsigned char hash[32], struct store_token *out, struct tr_error *err);
@@ -205,6 +260,39 @@ enum tr_status store_version_get(struct store *s, int64_t secret_id, int64_t ver
 enum tr_status store_principal_create(struct store *s, const struct store_principal *p, struct tr_error *err);
 /* TR_ENOTFOUND if missing. */
 enum tr_status store_principal_get(struct store *s, const char *name, struct store_principal *out, struct tr_error *err);
+
+/* Calls cb for every principal, by name. */
+enum tr_status store_principal_list(struct store *s, store_principal_cb cb, void *ctx, struct tr_error *err);
+/* Deletes a principal with its tokens and role bindings. TR_ENOTFOUND if missing. */
+enum tr_status store_principal_delete(struct store *s, const char *name, struct tr_error *err);
+
+/* Creates or replaces the binding (m->workspace, m->principal).
+ * TR_ENOTFOUND if the workspace or the principal does not exist. */
+enum tr_status store_member_put(struct store *s, const struct store_member *m, struct tr_error *err);
+/* TR_ENOTFOUND if the principal has no binding in the workspace. */
+enum tr_status store_member_get(struct store *s, const char *workspace, const char *principal,
+                                struct store_member *out, struct tr_error *err);
+/* TR_ENOTFOUND if there is no such binding. */
+enum tr_status store_member_delete(struct store *s, const char *workspace, const char *principal,
+                                   struct tr_error *err);
+/* Calls cb for every binding in a workspace, by principal. */
+enum tr_status store_member_list(struct store *s, const char *workspace, store_member_cb cb, void *ctx,
+                                 struct tr_error *err);
+/* Calls cb for every binding of a principal, by workspace. */
+enum tr_status store_member_list_by_principal(struct store *s, const char *principal, store_member_cb cb, void *ctx,
+                                              struct tr_error *err);
+
+/* The newest audit record. TR_ENOTFOUND when the log is empty. */
+enum tr_status store_audit_last(struct store *s, struct store_audit *out, struct tr_error *err);
+/* Appends rec exactly as given (seq, prev_hash and hash computed by the
+ * caller from store_audit_last). TR_ECONFLICT if that seq exists. Call both
+ * inside one transaction so the chain cannot fork. Audit rows are never
+ * updated or deleted through this interface, not even by workspace or
+ * principal deletion. */
+enum tr_status store_audit_append(struct store *s, struct store_audit *rec, struct tr_error *err);
+/* Calls cb for each record matching q, by seq ascending, at most q->limit. */
+enum tr_status store_audit_list(struct store *s, const struct store_audit_query *q, store_audit_cb cb, void *ctx,
+                                struct tr_error *err);
 
 /* TR_ECONFLICT if the id or hash exists; TR_ENOTFOUND if the principal does not. */
 enum tr_status store_token_insert(struct store *s, const struct store_token *t, struct tr_error *err);
