@@ -34,9 +34,11 @@ enum tr_status auth_authenticate(struct domain *d, const char *token_text, struc
 		return tr_error_set(err, TR_EUNAUTH, AUTH_FAILED);
 	if (st != TR_OK)
 		return st;
-	memset(out, 0, sizeof(*out));
 	snprintf(out->name, sizeof(out->name), "%s", p.name);
+	snprintf(out->kind, sizeof(out->kind), "%s", p.kind);
 	snprintf(out->token_id, sizeof(out->token_id), "%s", tok.id);
+	if (tok.created_by[0] && strcmp(tok.created_by, p.name) != 0)
+		snprintf(out->token_minter, sizeof(out->token_minter), "%s", tok.created_by);
 	out->platform_admin = p.platform_admin;
 	return TR_OK;
 }
@@ -68,6 +70,7 @@ static enum tr_status create_admin(struct domain *d, bootstrap_token_sink sink, 
 	if ((st = store_principal_create(d->store, &p, err)) != TR_OK)
 		return st;
 	snprintf(tok.principal, sizeof(tok.principal), "%s", BOOTSTRAP_ADMIN);
+	snprintf(tok.created_by, sizeof(tok.created_by), "%s", BOOTSTRAP_ADMIN);
 	snprintf(tok.description, sizeof(tok.description), "bootstrap token of the platform admin");
 	token_id_generate(tok.id);
 	if ((st = token_generate(text, tok.hash)) != TR_OK)

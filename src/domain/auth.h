@@ -12,7 +12,9 @@
 #define BOOTSTRAP_ADMIN "admin"
 #define BOOTSTRAP_WORKSPACE "default"
 
-/* Resolves token text to its principal. Any failure (malformed, unknown,
+/* Resolves token text to its principal, filling the identity fields of
+ * *out (name, kind, platform_admin, token_id, token_minter) and leaving
+ * client and request_id as they are. Any failure (malformed, unknown,
  * expired, principal gone) is TR_EUNAUTH with the same message, so a caller
  * learns nothing about which check failed. The hash lookup and the final
  * comparison are constant-time in the token's content. */

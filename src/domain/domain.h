@@ -25,14 +25,23 @@ struct domain {
 	int64_t keep_versions;         /* versions kept per secret (> 0) */
 };
 
-/* An authenticated caller. */
+/* The caller of one request: who it is (once authenticated) and where the
+ * request came from, for policy decisions and audit records. */
 struct principal {
-	char name[TR_PRINCIPAL_NAME_MAX + 1];
+	char name[TR_PRINCIPAL_NAME_MAX + 1];   /* "" until authenticated */
+	char kind[16];                          /* "user" or "service" */
 	bool platform_admin;
-	char token_id[32]; /* the token it authenticated with */
+	char token_id[32];                      /* the token it authenticated with */
+	char token_minter[TR_PRINCIPAL_NAME_MAX + 1]; /* who minted that token, if not the caller */
+	char client[64];                        /* client address */
+	char request_id[40];                    /* this request's id */
 };
 
 /* Current time in Unix seconds. */
 int64_t domain_now(void);
+
+/* Ends the open store transaction: commits when st is TR_OK, else (or when
+ * the commit fails) rolls back. Returns the final status. */
+enum tr_status domain_finish(struct domain *d, enum tr_status st, struct tr_error *err);
 
 #endif

@@ -1,27 +1,119 @@
 /*
- * policy.c - the access rules. Platform admins may do everything; other
- * principals nothing, until workspace role bindings exist.
+ * policy.c - the access table of SPEC §4 and the visibility rule.
  */
 #include "domain/policy.h"
 
-static const char *const action_names[] = {
-	[ACT_WORKSPACE_CREATE] = "create workspaces",
-	[ACT_WORKSPACE_READ] = "read workspaces",
-	[ACT_WORKSPACE_DELETE] = "delete workspaces",
-	[ACT_SECRET_CREATE] = "create secrets",
-	[ACT_SECRET_READ] = "read secrets",
-	[ACT_SECRET_UPDATE] = "update secrets",
-	[ACT_SECRET_DELETE] = "delete secrets",
-	[ACT_SECRET_ACCESS] = "read secret values",
-	[ACT_TOKEN_MANAGE] = "manage tokens",
+#include <stdio.h>
+#include <string.h>
+
+enum role_bit {
+	R_ADMIN = 1 << 0,
+	R_EDITOR = 1 << 1,
+	R_VIEWER = 1 << 2,
+	R_SERVICE = 1 << 3,
+	R_PLATFORM = 1 << 4, /* platform admins */
 };
 
-enum tr_status policy_check(const struct principal *actor, enum policy_action action, const char *workspace,
-                            struct tr_error *err)
+struct rule {
+	const char *what; /* for messages: "may not <what>" */
+	unsigned roles;
+};
+
+/* THE table: which roles may perform each action. */
+static const struct rule rules[ACT_COUNT_] = {
+	[ACT_WORKSPACE_CREATE] = {"create workspaces", R_PLATFORM},
+	[ACT_WORKSPACE_READ] = {"read this workspace", R_PLATFORM | R_ADMIN | R_EDITOR | R_VIEWER | R_SERVICE},
+	[ACT_WORKSPACE_DELETE] = {"delete workspaces", R_PLATFORM},
+	[ACT_MEMBER_MANAGE] = {"manage members", R_PLATFORM | R_ADMIN},
+	[ACT_PRINCIPAL_MANAGE] = {"manage principals", R_PLATFORM},
+	[ACT_SECRET_CREATE] = {"create secrets", R_PLATFORM | R_ADMIN | R_EDITOR},
+	[ACT_SECRET_READ] = {"read secrets", R_PLATFORM | R_ADMIN | R_EDITOR | R_VIEWER},
+	[ACT_SECRET_UPDATE] = {"update secrets", R_PLATFORM | R_ADMIN | R_EDITOR},
+	[ACT_SECRET_DELETE] = {"delete secrets", R_PLATFORM | R_ADMIN | R_EDITOR},
+	[ACT_SECRET_ACCESS] = {"read secret values", R_PLATFORM},
+	[ACT_SECRET_RESOLVE] = {"resolve secrets (service role only)", R_SERVICE},
+	[ACT_AUDIT_READ] = {"read the audit log", R_PLATFORM | R_ADMIN},
+	[ACT_AUDIT_VERIFY] = {"verify the audit log", R_PLATFORM},
+	[ACT_TOKEN_MANAGE_ANY] = {"manage other principals' tokens", R_PLATFORM},
+};
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} roles[] = {
+	{"admin", R_ADMIN},
+	{"editor", R_EDITOR},
+	{"viewer", R_VIEWER},
+	{"service", R_SERVICE},
+};
+
+static unsigned role_bit_of(const char *role)
 {
-	(void)workspace;
-	if (actor && actor->platform_admin)
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+		if (strcmp(role, roles[i].name) == 0)
+			return roles[i].bit;
+	return 0;
+}
+
+bool policy_role_valid(const char *role)
+{
+	return role && role_bit_of(role) != 0;
+}
+
+static enum tr_status denied(const struct principal *caller, enum policy_action action, struct tr_error *err)
+{
+	return tr_error_set(err, TR_EDENIED, "principal '%s' may not %s", caller->name, rules[action].what);
+}
+
+enum tr_status policy_check_global(const struct principal *caller, enum policy_action action, struct tr_error *err)
+{
+	if (caller->platform_admin && (rules[action].roles & R_PLATFORM))
 		return TR_OK;
-	return tr_error_set(err, TR_EDENIED, "principal '%s' may not %s", actor ? actor->name : "anonymous",
-	                    action_names[action]);
+	return denied(caller, action, err);
+}
+
+enum tr_status policy_check_workspace_binding(struct domain *d, const struct principal *caller,
+                                              enum policy_action action, const char *ws,
+                                              struct store_member *binding, struct tr_error *err)
+{
+	struct store_member m;
+	enum tr_status st;
+
+	memset(&m, 0, sizeof(m));
+	st = store_member_get(d->store, ws, caller->name, &m, NULL);
+	if (st != TR_OK && st != TR_ENOTFOUND)
+		return tr_error_set(err, st, "cannot read role bindings");
+	if (binding)
+		*binding = m;
+	if (caller->platform_admin) {
+		struct store_workspace w;
+
+		st = store_workspace_get(d->store, ws, &w, err);
+		if (st == TR_ENOTFOUND)
+			return tr_error_set(err, st, "Workspace '%s' not found", ws);
+		if (st != TR_OK)
+			return st;
+		if (rules[action].roles & R_PLATFORM)
+			return TR_OK;
+	}
+	if (!m.role[0] && !caller->platform_admin)
+		return tr_error_set(err, TR_ENOTFOUND, "Workspace '%s' not found", ws);
+	if (rules[action].roles & role_bit_of(m.role))
+		return TR_OK;
+	return denied(caller, action, err);
+}
+
+enum tr_status policy_check_workspace(struct domain *d, const struct principal *caller, enum policy_action action,
+                                      const char *ws, struct tr_error *err)
+{
+	return policy_check_workspace_binding(d, caller, action, ws, NULL, err);
+}
+
+bool policy_secret_visible(const struct principal *caller, const char *visibility, const char *created_by)
+{
+	if (caller->platform_admin || strcmp(visibility, "public") == 0)
+		return true;
+	if (strcmp(created_by, caller->name) == 0)
+		return true;
+	return caller->token_minter[0] && strcmp(created_by, caller->token_minter) == 0;
 }

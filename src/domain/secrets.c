@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "crypto/envelope.h"
+#include "domain/audit.h"
 #include "domain/names.h"
 #include "domain/policy.h"
 #include "domain/types.h"
@@ -214,16 +215,14 @@ static enum tr_status store_new_value(struct domain *d, struct store_secret *m, 
 	return st;
 }
 
-/* --- transactions -------------------------------------------------------- */
+/* --- results and audit --------------------------------------------------- */
 
-/* Commits on TR_OK, rolls back otherwise; returns the final status. */
-static enum tr_status finish(struct domain *d, enum tr_status st, struct tr_error *err)
+static enum tr_status audit_secret(struct domain *d, const struct principal *actor, const char *action,
+                                   const struct store_secret *m, int status, struct tr_error *err)
 {
-	if (st == TR_OK)
-		st = store_commit(d->store, err);
-	if (st != TR_OK)
-		store_rollback(d->store);
-	return st;
+	struct audit_event ev = {action, m->workspace, m->name, m->project, m->cluster, AUDIT_SUCCESS, status};
+
+	return audit_append(d, actor, &ev, err);
 }
 
 static void take_result(struct store_secret *out, struct store_secret *m)
@@ -291,6 +290,8 @@ static enum tr_status create_locked(struct domain *d, const struct principal *ac
 		st = apply_metadata(&m, in, m.created_at, err);
 	if (st == TR_OK)
 		st = store_new_value(d, &m, &in->data, true, err);
+	if (st == TR_OK)
+		st = audit_secret(d, actor, "secret.create", &m, 201, err);
 	if (st == TR_ECONFLICT)
 		tr_error_set(err, st, "Secret '%s/%s'%s already exists", workspace, in->name,
 		             scope_suffix(in->project, in->cluster, scope));
@@ -309,7 +310,7 @@ enum tr_status secrets_create(struct domain *d, const struct principal *actor, c
 	const char *type = NULL;
 	enum tr_status st;
 
-	if ((st = policy_check(actor, ACT_SECRET_CREATE, workspace, err)) != TR_OK)
+	if ((st = policy_check_workspace(d, actor, ACT_SECRET_CREATE, workspace, err)) != TR_OK)
 		return st;
 	if ((st = validate_identity(in, err)) != TR_OK)
 		return st;
@@ -317,11 +318,13 @@ enum tr_status secrets_create(struct domain *d, const struct principal *actor, c
 		return st;
 	if ((st = store_begin(d->store, err)) != TR_OK)
 		return st;
-	return finish(d, create_locked(d, actor, workspace, in, type, out, err), err);
+	return domain_finish(d, create_locked(d, actor, workspace, in, type, out, err), err);
 }
 
-static enum tr_status lookup(struct domain *d, const struct secret_ref *ref, struct store_secret *out,
-                             struct tr_error *err)
+/* Finds the secret ref names, if it exists for the caller: another
+ * principal's private secret is "not found", never "forbidden". */
+static enum tr_status lookup(struct domain *d, const struct principal *caller, const struct secret_ref *ref,
+                             struct store_secret *out, struct tr_error *err)
 {
 	enum tr_status st;
 
@@ -329,31 +332,31 @@ static enum tr_status lookup(struct domain *d, const struct secret_ref *ref, str
 		return not_found(ref, err);
 	st = store_secret_get(d->store, ref->workspace, or_empty(ref->project), or_empty(ref->cluster), ref->name,
 	                      out, err);
+	if (st == TR_OK && !policy_secret_visible(caller, out->visibility, out->created_by)) {
+		store_secret_clear(out);
+		st = TR_ENOTFOUND;
+	}
 	return st == TR_ENOTFOUND ? not_found(ref, err) : st;
 }
 
 enum tr_status secrets_get(struct domain *d, const struct principal *actor, const struct secret_ref *ref,
                            struct store_secret *out, struct tr_error *err)
 {
-	enum tr_status st = policy_check(actor, ACT_SECRET_READ, ref->workspace, err);
+	enum tr_status st = policy_check_workspace(d, actor, ACT_SECRET_READ, ref->workspace, err);
 
-	return st != TR_OK ? st : lookup(d, ref, out, err);
+	return st != TR_OK ? st : lookup(d, actor, ref, out, err);
 }
 
 enum tr_status secrets_list(struct domain *d, const struct principal *actor, const struct store_secret_query *q,
                             store_secret_cb cb, void *ctx, int64_t *total, struct tr_error *err)
 {
-	struct store_workspace ws;
-	enum tr_status st = policy_check(actor, ACT_SECRET_READ, q->workspace, err);
+	struct store_secret_query visible = *q;
+	enum tr_status st = policy_check_workspace(d, actor, ACT_SECRET_READ, q->workspace, err);
 
 	if (st != TR_OK)
 		return st;
-	st = store_workspace_get(d->store, q->workspace, &ws, err);
-	if (st == TR_ENOTFOUND)
-		return tr_error_set(err, st, "Workspace '%s' not found", q->workspace);
-	if (st != TR_OK)
-		return st;
-	return store_secret_list(d->store, q, cb, ctx, total, err);
+	visible.visible_to = actor->platform_admin ? NULL : actor->name;
+	return store_secret_list(d->store, &visible, cb, ctx, total, err);
 }
 
 static bool input_is_empty(const struct secret_input *in)
@@ -373,8 +376,12 @@ static enum tr_status validate_update(const struct store_secret *m, const struct
 	/* The fallback is the table's own string: *type must not alias m->type. */
 	if ((st = canonical_type(in->type, secret_type_canonical(m->type), type, err)) != TR_OK)
 		return st;
-	if (strcmp(*type, m->type) != 0 && !in->has_data)
-		return tr_error_set(err, TR_EVALIDATION, "field 'type': changing the type requires new 'data'");
+	/* Like a Kubernetes Secret's, the type is fixed at creation: every
+	 * version is sealed with it as part of its identity. */
+	if (strcmp(*type, m->type) != 0)
+		return tr_error_set(err, TR_EVALIDATION,
+		                    "field 'type': a secret's type cannot change (it is '%s'); delete and recreate it",
+		                    m->type);
 	return in->has_data ? validate_data(*type, &in->data, w, err) : TR_OK;
 }
 
@@ -397,7 +404,9 @@ static enum tr_status update_locked(struct domain *d, const struct principal *ac
 		if ((st = store_new_value(d, m, &in->data, false, err)) != TR_OK)
 			return st;
 	}
-	return store_secret_update(d->store, m, err);
+	if ((st = store_secret_update(d->store, m, err)) != TR_OK)
+		return st;
+	return audit_secret(d, actor, "secret.update", m, 200, err);
 }
 
 enum tr_status secrets_update(struct domain *d, const struct principal *actor, const struct secret_ref *ref,
@@ -407,17 +416,17 @@ enum tr_status secrets_update(struct domain *d, const struct principal *actor, c
 	struct store_secret m = {0};
 	enum tr_status st;
 
-	if ((st = policy_check(actor, ACT_SECRET_UPDATE, ref->workspace, err)) != TR_OK)
+	if ((st = policy_check_workspace(d, actor, ACT_SECRET_UPDATE, ref->workspace, err)) != TR_OK)
 		return st;
 	if (input_is_empty(in))
 		return tr_error_set(err, TR_EVALIDATION, "nothing to update: give 'value', 'data', 'type', "
 		                                         "'description', 'visibility', 'tags' or 'expires_in'");
 	if ((st = store_begin(d->store, err)) != TR_OK)
 		return st;
-	st = lookup(d, ref, &m, err);
+	st = lookup(d, actor, ref, &m, err);
 	if (st == TR_OK)
 		st = update_locked(d, actor, &m, in, w, err);
-	st = finish(d, st, err);
+	st = domain_finish(d, st, err);
 	if (st == TR_OK)
 		take_result(out, &m);
 	store_secret_clear(&m);
@@ -432,13 +441,13 @@ enum tr_status secrets_put(struct domain *d, const struct principal *actor, cons
 	const char *type = NULL;
 	enum tr_status st;
 
-	if ((st = policy_check(actor, ACT_SECRET_UPDATE, ref->workspace, err)) != TR_OK)
+	if ((st = policy_check_workspace(d, actor, ACT_SECRET_UPDATE, ref->workspace, err)) != TR_OK)
 		return st;
 	if ((st = validate_identity(in, err)) != TR_OK)
 		return st;
 	if ((st = store_begin(d->store, err)) != TR_OK)
 		return st;
-	st = lookup(d, ref, &m, err);
+	st = lookup(d, actor, ref, &m, err);
 	*created = (st == TR_ENOTFOUND);
 	if (*created) {
 		tr_error_clear(err);
@@ -448,7 +457,7 @@ enum tr_status secrets_put(struct domain *d, const struct principal *actor, cons
 	} else if (st == TR_OK) {
 		st = update_locked(d, actor, &m, in, w, err);
 	}
-	st = finish(d, st, err);
+	st = domain_finish(d, st, err);
 	if (st == TR_OK)
 		take_result(out, &m);
 	store_secret_clear(&m);
@@ -461,29 +470,29 @@ enum tr_status secrets_delete(struct domain *d, const struct principal *actor, c
 	struct store_secret m = {0};
 	enum tr_status st;
 
-	if ((st = policy_check(actor, ACT_SECRET_DELETE, ref->workspace, err)) != TR_OK)
+	if ((st = policy_check_workspace(d, actor, ACT_SECRET_DELETE, ref->workspace, err)) != TR_OK)
 		return st;
 	if ((st = store_begin(d->store, err)) != TR_OK)
 		return st;
-	st = lookup(d, ref, &m, err);
+	st = lookup(d, actor, ref, &m, err);
 	if (st == TR_OK)
 		st = store_secret_delete(d->store, m.id, err);
+	if (st == TR_OK)
+		st = audit_secret(d, actor, "secret.delete", &m, 204, err);
 	store_secret_clear(&m);
-	return finish(d, st, err);
+	return domain_finish(d, st, err);
 }
 
-static enum tr_status open_version(struct domain *d, const struct store_secret *m, struct secdata *out,
-                                   struct tr_error *err)
+enum tr_status secrets_open_version(struct domain *d, const struct store_secret *m, int64_t version,
+                                    struct secdata *out, struct tr_error *err)
 {
-	struct envelope_identity id = {m->workspace, m->project, m->cluster, m->name, m->type, m->version};
+	struct envelope_identity id = {m->workspace, m->project, m->cluster, m->name, m->type, version};
 	struct store_version v = {0};
 	struct secbuf plain = {0};
 	enum tr_status st;
 
-	if ((st = store_version_get(d->store, m->id, m->version, &v, err)) != TR_OK)
-		return st == TR_ENOTFOUND ? tr_error_set(err, TR_EINTERNAL, "version %lld of secret '%s/%s' is missing",
-		                                         (long long)m->version, m->workspace, m->name)
-		                          : st;
+	if ((st = store_version_get(d->store, m->id, version, &v, err)) != TR_OK)
+		return st;
 	st = envelope_open(d->keyring, &id, v.provider, v.wrapped_key.data, v.wrapped_key.len, v.ciphertext.data,
 	                   v.ciphertext.len, &plain, err);
 	store_version_clear(&v);
@@ -502,13 +511,21 @@ enum tr_status secrets_reveal(struct domain *d, const struct principal *actor, c
 	struct store_secret m = {0};
 	enum tr_status st;
 
-	if ((st = policy_check(actor, ACT_SECRET_ACCESS, ref->workspace, err)) != TR_OK)
+	if ((st = policy_check_workspace(d, actor, ACT_SECRET_ACCESS, ref->workspace, err)) != TR_OK)
 		return st;
-	st = lookup(d, ref, &m, err);
+	if ((st = store_begin(d->store, err)) != TR_OK)
+		return st;
+	st = lookup(d, actor, ref, &m, err);
+	if (st == TR_OK && (st = secrets_open_version(d, &m, m.version, out, err)) == TR_ENOTFOUND)
+		st = tr_error_set(err, TR_EINTERNAL, "the current version of secret '%s/%s' is missing", m.workspace,
+		                  m.name);
 	if (st == TR_OK)
-		st = open_version(d, &m, out, err);
+		st = audit_secret(d, actor, "secret.access", &m, 200, err);
+	st = domain_finish(d, st, err);
 	if (st == TR_OK)
 		take_result(meta, &m);
+	else
+		secdata_clear(out);
 	store_secret_clear(&m);
 	return st;
 }

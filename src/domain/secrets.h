@@ -67,4 +67,10 @@ enum tr_status secrets_delete(struct domain *d, const struct principal *actor, c
 enum tr_status secrets_reveal(struct domain *d, const struct principal *actor, const struct secret_ref *ref,
                               struct store_secret *meta, struct secdata *out, struct tr_error *err);
 
+/* Decrypts version `version` of m into *out, with no policy check: for
+ * domain operations that have made theirs (reveal, resolve). TR_ENOTFOUND
+ * (no message) when that version is not kept. */
+enum tr_status secrets_open_version(struct domain *d, const struct store_secret *m, int64_t version,
+                                    struct secdata *out, struct tr_error *err);
+
 #endif

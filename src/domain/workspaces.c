@@ -1,15 +1,27 @@
 /*
- * workspaces.c - workspace rules: naming, the undeletable default, and no
- * silent loss of secrets on delete.
+ * workspaces.c - workspace rules: naming, the undeletable default, no
+ * silent loss of secrets on delete, and members seeing only their own.
  */
 #include "domain/workspaces.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "domain/audit.h"
 #include "domain/auth.h"
 #include "domain/names.h"
 #include "domain/policy.h"
+
+static enum tr_status create_locked(struct domain *d, const struct principal *actor, const struct store_workspace *ws,
+                                    struct tr_error *err)
+{
+	struct audit_event ev = {"workspace.create", ws->name, NULL, NULL, NULL, AUDIT_SUCCESS, 201};
+	enum tr_status st = store_workspace_create(d->store, ws, err);
+
+	if (st == TR_ECONFLICT)
+		return tr_error_set(err, st, "Workspace '%s' already exists", ws->name);
+	return st == TR_OK ? audit_append(d, actor, &ev, err) : st;
+}
 
 enum tr_status workspaces_create(struct domain *d, const struct principal *actor, const char *name,
                                  struct store_workspace *out, struct tr_error *err)
@@ -17,7 +29,7 @@ enum tr_status workspaces_create(struct domain *d, const struct principal *actor
 	struct store_workspace ws = {.created_at = domain_now()};
 	enum tr_status st;
 
-	if ((st = policy_check(actor, ACT_WORKSPACE_CREATE, NULL, err)) != TR_OK)
+	if ((st = policy_check_global(actor, ACT_WORKSPACE_CREATE, err)) != TR_OK)
 		return st;
 	if (!name_label_valid(name))
 		return tr_error_set(err, TR_EVALIDATION,
@@ -25,9 +37,9 @@ enum tr_status workspaces_create(struct domain *d, const struct principal *actor
 		                    "starting and ending with a letter or digit");
 	snprintf(ws.name, sizeof(ws.name), "%s", name);
 	snprintf(ws.created_by, sizeof(ws.created_by), "%s", actor->name);
-	st = store_workspace_create(d->store, &ws, err);
-	if (st == TR_ECONFLICT)
-		return tr_error_set(err, st, "Workspace '%s' already exists", name);
+	if ((st = store_begin(d->store, err)) != TR_OK)
+		return st;
+	st = domain_finish(d, create_locked(d, actor, &ws, err), err);
 	if (st == TR_OK)
 		*out = ws;
 	return st;
@@ -36,7 +48,7 @@ enum tr_status workspaces_create(struct domain *d, const struct principal *actor
 enum tr_status workspaces_get(struct domain *d, const struct principal *actor, const char *name,
                               struct store_workspace *out, struct tr_error *err)
 {
-	enum tr_status st = policy_check(actor, ACT_WORKSPACE_READ, name, err);
+	enum tr_status st = policy_check_workspace(d, actor, ACT_WORKSPACE_READ, name, err);
 
 	if (st != TR_OK)
 		return st;
@@ -46,12 +58,31 @@ enum tr_status workspaces_get(struct domain *d, const struct principal *actor, c
 	return st;
 }
 
+struct member_walk {
+	struct domain *d;
+	store_workspace_cb cb;
+	void *ctx;
+	enum tr_status st;
+};
+
+/* Bindings come by workspace name; each is turned into its workspace. */
+static void emit_bound_workspace(void *ctx, const struct store_member *m)
+{
+	struct member_walk *w = ctx;
+	struct store_workspace ws;
+
+	if (w->st == TR_OK && store_workspace_get(w->d->store, m->workspace, &ws, NULL) == TR_OK)
+		w->cb(w->ctx, &ws);
+}
+
 enum tr_status workspaces_list(struct domain *d, const struct principal *actor, store_workspace_cb cb, void *ctx,
                                struct tr_error *err)
 {
-	enum tr_status st = policy_check(actor, ACT_WORKSPACE_READ, NULL, err);
+	struct member_walk w = {d, cb, ctx, TR_OK};
 
-	return st != TR_OK ? st : store_workspace_list(d->store, cb, ctx, err);
+	if (actor->platform_admin)
+		return store_workspace_list(d->store, cb, ctx, err);
+	return store_member_list_by_principal(d->store, actor->name, emit_bound_workspace, &w, err);
 }
 
 /* Runs inside the delete transaction so no secret slips in between. */
@@ -66,9 +97,22 @@ static enum tr_status check_deletable(struct domain *d, const char *name, bool f
 		return st;
 	if (count > 0)
 		return tr_error_set(err, TR_ECONFLICT,
-		                    "Workspace '%s' still holds %lld secret(s); delete them first or force the delete", name,
-		                    (long long)count);
+		                    "Workspace '%s' still holds %lld secret(s); delete them first or force the delete",
+		                    name, (long long)count);
 	return TR_OK;
+}
+
+static enum tr_status delete_locked(struct domain *d, const struct principal *actor, const char *name, bool force,
+                                    struct tr_error *err)
+{
+	struct audit_event ev = {"workspace.delete", name, NULL, NULL, NULL, AUDIT_SUCCESS, 204};
+	enum tr_status st = check_deletable(d, name, force, err);
+
+	if (st == TR_OK)
+		st = store_workspace_delete(d->store, name, err);
+	if (st == TR_ENOTFOUND)
+		return tr_error_set(err, st, "Workspace '%s' not found", name);
+	return st == TR_OK ? audit_append(d, actor, &ev, err) : st;
 }
 
 enum tr_status workspaces_delete(struct domain *d, const struct principal *actor, const char *name, bool force,
@@ -79,20 +123,11 @@ enum tr_status workspaces_delete(struct domain *d, const struct principal *actor
 
 	if ((st = workspaces_get(d, actor, name, &ws, err)) != TR_OK)
 		return st;
-	if ((st = policy_check(actor, ACT_WORKSPACE_DELETE, name, err)) != TR_OK)
+	if ((st = policy_check_global(actor, ACT_WORKSPACE_DELETE, err)) != TR_OK)
 		return st;
 	if (strcmp(name, BOOTSTRAP_WORKSPACE) == 0)
 		return tr_error_set(err, TR_ECONFLICT, "Workspace '%s' always exists and cannot be deleted", name);
 	if ((st = store_begin(d->store, err)) != TR_OK)
 		return st;
-	st = check_deletable(d, name, force, err);
-	if (st == TR_OK)
-		st = store_workspace_delete(d->store, name, err);
-	if (st == TR_OK)
-		st = store_commit(d->store, err);
-	if (st != TR_OK)
-		store_rollback(d->store);
-	if (st == TR_ENOTFOUND)
-		return tr_error_set(err, st, "Workspace '%s' not found", name);
-	return st;
+	return domain_finish(d, delete_locked(d, actor, name, force, err), err);
 }

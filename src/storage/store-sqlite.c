@@ -8,12 +8,15 @@
  *
  * The schema is the list of migrations below, applied on open and tracked
  * by PRAGMA user_version. Foreign keys cascade: deleting a workspace
- * removes its secrets and their versions, deleting a principal its tokens.
+ * removes its secrets, their versions and its role bindings, deleting a
+ * principal its tokens and role bindings. The audit log has no foreign
+ * keys: its records outlive the workspaces and principals they name.
  *
  * Writes of more than one statement (secret insert, version add, token
- * insert) run as one unit: their own BEGIN IMMEDIATE when no transaction
- * is open, a SAVEPOINT inside the caller's otherwise, so a failure never
- * leaves half a write and never aborts the caller's transaction.
+ * insert, member put) run as one unit: their own BEGIN IMMEDIATE when no
+ * transaction is open, a SAVEPOINT inside the caller's otherwise, so a
+ * failure never leaves half a write and never aborts the caller's
+ * transaction.
  *
  * Callbacks of the list functions run while a statement is stepping. They
  * may call other store functions on the same connection, but not the same
@@ -23,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,9 +103,58 @@ static const char schema_v1[] =
 	"CREATE INDEX secret_versions_provider ON secret_versions(provider);";
 /* clang-format on */
 
+/*
+ * Version 2: access control and audit. Tokens record who minted them
+ * (existing tokens get ''). A member row is a principal's role binding in a
+ * workspace; both ends cascade, and the index on (principal, workspace)
+ * serves the principal's cascade and its bindings in workspace order.
+ *
+ * The audit log has no foreign keys: records outlive what they name. Its
+ * seq is the rowid, given by the caller (last + 1), so a second writer of
+ * the same seq conflicts. Its columns stay NOT NULL with '' for "none" so
+ * that a record reads back exactly as it was hashed. The indexes serve
+ * store_audit_list's filters: as an index on (x) ends with the rowid,
+ * "x = ? AND seq > ? ORDER BY seq" is a range scan with no sort.
+ */
+/* clang-format off */
+static const char schema_v2[] =
+	"ALTER TABLE tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';"
+
+	"CREATE TABLE members ("
+	" workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,"
+	" principal TEXT NOT NULL REFERENCES principals(name) ON DELETE CASCADE,"
+	" role TEXT NOT NULL,"
+	" project TEXT NOT NULL DEFAULT '',"
+	" cluster TEXT NOT NULL DEFAULT '',"
+	" created_at INTEGER NOT NULL,"
+	" created_by TEXT NOT NULL DEFAULT '',"
+	" PRIMARY KEY (workspace, principal));"
+	"CREATE INDEX members_principal ON members(principal, workspace);"
+
+	"CREATE TABLE audit_log ("
+	" seq INTEGER PRIMARY KEY CHECK (seq >= 1),"
+	" time INTEGER NOT NULL,"
+	" actor TEXT NOT NULL DEFAULT '',"
+	" action TEXT NOT NULL,"
+	" workspace TEXT NOT NULL DEFAULT '',"
+	" secret TEXT NOT NULL DEFAULT '',"
+	" scope TEXT NOT NULL DEFAULT '',"
+	" outcome TEXT NOT NULL,"
+	" status INTEGER NOT NULL,"
+	" client TEXT NOT NULL DEFAULT '',"
+	" request_id TEXT NOT NULL DEFAULT '',"
+	" prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),"
+	" hash BLOB NOT NULL CHECK (length(hash) = 32));"
+	"CREATE INDEX audit_log_time ON audit_log(time);"
+	"CREATE INDEX audit_log_workspace ON audit_log(workspace);"
+	"CREATE INDEX audit_log_actor ON audit_log(actor);"
+	"CREATE INDEX audit_log_action ON audit_log(action);";
+/* clang-format on */
+
 /* migrations[i] takes the schema from version i to i + 1. Append only. */
 static const char *const migrations[] = {
 	schema_v1,
+	schema_v2,
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -115,7 +168,15 @@ static const char *const migrations[] = {
 
 #define VERSION_COLUMNS "version, provider, wrapped_key, ciphertext, created_at, created_by"
 
-#define TOKEN_COLUMNS "id, principal, hash, description, created_at, expires_at"
+#define TOKEN_COLUMNS "id, principal, hash, description, created_at, expires_at, created_by"
+
+#define PRINCIPAL_COLUMNS "name, kind, platform_admin, created_at"
+
+#define MEMBER_COLUMNS "workspace, principal, role, project, cluster, created_at, created_by"
+
+#define AUDIT_COLUMNS                                                        \
+	"seq, time, actor, action, workspace, secret, scope, outcome, status, " \
+	"client, request_id, prev_hash, hash"
 
 enum stmt_id {
 	STMT_BEGIN,
@@ -142,6 +203,15 @@ enum stmt_id {
 	STMT_PRINCIPAL_INSERT,
 	STMT_PRINCIPAL_GET,
 	STMT_PRINCIPAL_EXISTS,
+	STMT_PRINCIPAL_LIST,
+	STMT_PRINCIPAL_DELETE,
+	STMT_MEMBER_PUT,
+	STMT_MEMBER_GET,
+	STMT_MEMBER_DELETE,
+	STMT_MEMBER_LIST,
+	STMT_MEMBER_LIST_BY_PRINCIPAL,
+	STMT_AUDIT_LAST,
+	STMT_AUDIT_INSERT,
 	STMT_TOKEN_INSERT,
 	STMT_TOKEN_GET_BY_HASH,
 	STMT_TOKEN_LIST,
@@ -185,12 +255,29 @@ static const char *const stmt_sql[STMT_COUNT_] = {
 	[STMT_VERSION_LATEST] = "SELECT " VERSION_COLUMNS " FROM secret_versions WHERE secret_id = ?1"
 	                        " ORDER BY version DESC LIMIT 1",
 
-	[STMT_PRINCIPAL_INSERT] = "INSERT INTO principals (name, kind, platform_admin, created_at)"
-	                          " VALUES (?1, ?2, ?3, ?4)",
-	[STMT_PRINCIPAL_GET] = "SELECT name, kind, platform_admin, created_at FROM principals WHERE name = ?1",
+	[STMT_PRINCIPAL_INSERT] = "INSERT INTO principals (" PRINCIPAL_COLUMNS ") VALUES (?1, ?2, ?3, ?4)",
+	[STMT_PRINCIPAL_GET] = "SELECT " PRINCIPAL_COLUMNS " FROM principals WHERE name = ?1",
 	[STMT_PRINCIPAL_EXISTS] = "SELECT 1 FROM principals WHERE name = ?1",
+	[STMT_PRINCIPAL_LIST] = "SELECT " PRINCIPAL_COLUMNS " FROM principals ORDER BY name",
+	[STMT_PRINCIPAL_DELETE] = "DELETE FROM principals WHERE name = ?1",
 
-	[STMT_TOKEN_INSERT] = "INSERT INTO tokens (" TOKEN_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	/* A replaced binding takes every column from the new one, created_at
+	 * and created_by included: it is a new grant, by whoever made it. */
+	[STMT_MEMBER_PUT] = "INSERT INTO members (" MEMBER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	                    " ON CONFLICT (workspace, principal) DO UPDATE SET role = excluded.role,"
+	                    " project = excluded.project, cluster = excluded.cluster,"
+	                    " created_at = excluded.created_at, created_by = excluded.created_by",
+	[STMT_MEMBER_GET] = "SELECT " MEMBER_COLUMNS " FROM members WHERE workspace = ?1 AND principal = ?2",
+	[STMT_MEMBER_DELETE] = "DELETE FROM members WHERE workspace = ?1 AND principal = ?2",
+	[STMT_MEMBER_LIST] = "SELECT " MEMBER_COLUMNS " FROM members WHERE workspace = ?1 ORDER BY principal",
+	[STMT_MEMBER_LIST_BY_PRINCIPAL] = "SELECT " MEMBER_COLUMNS " FROM members WHERE principal = ?1"
+	                                  " ORDER BY workspace",
+
+	[STMT_AUDIT_LAST] = "SELECT " AUDIT_COLUMNS " FROM audit_log ORDER BY seq DESC LIMIT 1",
+	[STMT_AUDIT_INSERT] = "INSERT INTO audit_log (" AUDIT_COLUMNS ")"
+	                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+
+	[STMT_TOKEN_INSERT] = "INSERT INTO tokens (" TOKEN_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[STMT_TOKEN_GET_BY_HASH] = "SELECT " TOKEN_COLUMNS " FROM tokens WHERE hash = ?1",
 	[STMT_TOKEN_LIST] = "SELECT " TOKEN_COLUMNS " FROM tokens ORDER BY created_at, rowid",
 	[STMT_TOKEN_DELETE] = "DELETE FROM tokens WHERE id = ?1",
@@ -199,15 +286,17 @@ static const char *const stmt_sql[STMT_COUNT_] = {
 /*
  * store_secret_list's SQL depends on which filters are set and on the
  * order, so it is assembled from the fixed fragments below. Each filter has
- * a fixed parameter number (?2 + its index; ?1 is the workspace, ?9/?10 are
- * limit/offset), so user values are only ever bound. The assembled
+ * a fixed parameter number (?2 + its index; ?1 is the workspace, ?10/?11
+ * are limit/offset), so user values are only ever bound. The assembled
  * statements are cached like the others, lazily, keyed by the filter bit
- * mask and the order: there are at most 128 x 6 of them, and a server only
+ * mask and the order: there are at most 256 x 6 of them, and a server only
  * ever uses a handful, so caching costs one pointer array per connection.
  */
-#define LIST_FILTERS 7
+#define LIST_FILTERS 8
 #define LIST_MASKS (1u << LIST_FILTERS)
 #define LIST_ORDERS 6 /* 3 sorts x 2 directions */
+#define LIST_PARAM_LIMIT 10
+#define LIST_PARAM_OFFSET 11
 
 static const char *const list_filter_sql[LIST_FILTERS] = {
 	/* search: ?2 is a LIKE pattern whose wildcards in user text are escaped */
@@ -219,6 +308,8 @@ static const char *const list_filter_sql[LIST_FILTERS] = {
 	"cluster = ?6",
 	"created_by = ?7",
 	"visibility = ?8",
+	/* visible_to: every secret but the private ones of someone else */
+	"(visibility <> 'private' OR created_by = ?9)",
 };
 
 /* Indexed by sort * 2 + descending; ties are broken by id. */
@@ -231,6 +322,24 @@ static const char *const list_order_sql[LIST_ORDERS] = {
 	"updated_at DESC, id DESC",
 };
 
+/*
+ * store_audit_list's SQL is assembled the same way: one fragment per filter
+ * with a fixed parameter (?1 + its index), then seq > after and the page.
+ * The after bound is always there: after = 0 matches every record, as seq
+ * starts at 1. At most 128 statements, cached lazily by filter mask.
+ */
+#define AUDIT_FILTERS 7
+#define AUDIT_MASKS (1u << AUDIT_FILTERS)
+#define AUDIT_PARAM_AFTER 8
+#define AUDIT_PARAM_LIMIT 9
+
+static const char *const audit_filter_sql[AUDIT_FILTERS] = {
+	"workspace = ?1", "secret = ?2", "actor = ?3", "action = ?4", "outcome = ?5", "time >= ?6", "time <= ?7",
+};
+
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
 #define LIST_SQL_MAX 1024
 
 struct sqlite_store {
@@ -239,6 +348,7 @@ struct sqlite_store {
 	sqlite3_stmt *stmts[STMT_COUNT_];
 	sqlite3_stmt *list_stmts[LIST_MASKS][LIST_ORDERS];
 	sqlite3_stmt *count_stmts[LIST_MASKS];
+	sqlite3_stmt *audit_stmts[AUDIT_MASKS];
 };
 
 static struct sqlite_store *to_sqlite(struct store *s)
@@ -536,7 +646,69 @@ static bool read_token(sqlite3_stmt *st, struct store_token *t)
 	t->created_at = sqlite3_column_int64(st, 4);
 	t->expires_at = sqlite3_column_int64(st, 5);
 	return col_text(st, 0, t->id, sizeof(t->id)) && col_text(st, 1, t->principal, sizeof(t->principal)) &&
-	       col_text(st, 3, t->description, sizeof(t->description));
+	       col_text(st, 3, t->description, sizeof(t->description)) &&
+	       col_text(st, 6, t->created_by, sizeof(t->created_by));
+}
+
+/* Reads a row of MEMBER_COLUMNS. */
+static bool read_member(sqlite3_stmt *st, struct store_member *m)
+{
+	m->created_at = sqlite3_column_int64(st, 5);
+	return col_text(st, 0, m->workspace, sizeof(m->workspace)) &&
+	       col_text(st, 1, m->principal, sizeof(m->principal)) && col_text(st, 2, m->role, sizeof(m->role)) &&
+	       col_text(st, 3, m->project, sizeof(m->project)) && col_text(st, 4, m->cluster, sizeof(m->cluster)) &&
+	       col_text(st, 6, m->created_by, sizeof(m->created_by));
+}
+
+/* Copies a hash column; false unless it is exactly STORE_AUDIT_HASH_BYTES
+ * bytes of blob (NULL and text included). */
+static bool col_hash(sqlite3_stmt *st, int col, unsigned char out[STORE_AUDIT_HASH_BYTES])
+{
+	const void *data;
+
+	if (sqlite3_column_type(st, col) != SQLITE_BLOB)
+		return false;
+	data = sqlite3_column_blob(st, col);
+	if (!data || sqlite3_column_bytes(st, col) != STORE_AUDIT_HASH_BYTES)
+		return false;
+	memcpy(out, data, STORE_AUDIT_HASH_BYTES);
+	return true;
+}
+
+/*
+ * Reads a row of AUDIT_COLUMNS. A text column that does not fit its field,
+ * or a status that is not an int, makes the row unreadable (false), as in
+ * the other tables: the struct cannot hold what is stored.
+ *
+ * A hash or prev_hash that is not exactly 32 bytes, though, is not an error:
+ * the row reads with BOTH hashes zeroed. The audit log must stay listable so
+ * that `tresor audit verify` can name the first bad record instead of
+ * failing as a whole, and a zero hash never equals a computed one, so the
+ * record fails the check of its own hash whatever its seq. (Zeroing only
+ * prev_hash would not do: zeros are the genuine prev_hash of record 1.)
+ * Padding or cutting the bytes is never done: it could make a broken value
+ * look plausible. The schema's CHECKs keep such rows out; this only meets
+ * a file changed behind tresor's back.
+ */
+static bool read_audit(sqlite3_stmt *st, struct store_audit *rec)
+{
+	int64_t status = sqlite3_column_int64(st, 8);
+
+	rec->seq = sqlite3_column_int64(st, 0);
+	rec->time = sqlite3_column_int64(st, 1);
+	if (status < INT_MIN || status > INT_MAX)
+		return false;
+	rec->status = (int)status;
+	if (!col_hash(st, 11, rec->prev_hash) || !col_hash(st, 12, rec->hash)) {
+		memset(rec->prev_hash, 0, sizeof(rec->prev_hash));
+		memset(rec->hash, 0, sizeof(rec->hash));
+	}
+	return col_text(st, 2, rec->actor, sizeof(rec->actor)) && col_text(st, 3, rec->action, sizeof(rec->action)) &&
+	       col_text(st, 4, rec->workspace, sizeof(rec->workspace)) &&
+	       col_text(st, 5, rec->secret, sizeof(rec->secret)) && col_text(st, 6, rec->scope, sizeof(rec->scope)) &&
+	       col_text(st, 7, rec->outcome, sizeof(rec->outcome)) &&
+	       col_text(st, 9, rec->client, sizeof(rec->client)) &&
+	       col_text(st, 10, rec->request_id, sizeof(rec->request_id));
 }
 
 /* ---- transactions ---------------------------------------------------- */
@@ -924,6 +1096,26 @@ static void sql_append(struct sql_buf *buf, const char *fragment)
 	buf->len += n;
 }
 
+/* Hands out the assembled statement cached in *slot, preparing it from buf
+ * first if the slot is empty (buf is only read then). */
+static enum tr_status cached_stmt(struct sqlite_store *ss, sqlite3_stmt **slot, const struct sql_buf *buf,
+                                  sqlite3_stmt **out, struct tr_error *err)
+{
+	enum tr_status status;
+
+	if (!*slot) {
+		if (buf->overflow)
+			return tr_error_set(err, TR_EINTERNAL, "storage: assembled query too long");
+		status = prepare(ss, buf->text, slot, err);
+		if (status != TR_OK)
+			return status;
+	}
+	status = check_idle(*slot, err);
+	if (status == TR_OK)
+		*out = *slot;
+	return status;
+}
+
 /* Assembles the list query for a filter mask; order < 0 makes the COUNT. */
 static void list_sql(struct sql_buf *buf, unsigned mask, int order)
 {
@@ -943,7 +1135,7 @@ static void list_sql(struct sql_buf *buf, unsigned mask, int order)
 		return;
 	sql_append(buf, " ORDER BY ");
 	sql_append(buf, list_order_sql[order]);
-	sql_append(buf, " LIMIT ?9 OFFSET ?10");
+	sql_append(buf, " LIMIT ?" STRINGIFY(LIST_PARAM_LIMIT) " OFFSET ?" STRINGIFY(LIST_PARAM_OFFSET));
 }
 
 /* The cached statement for a filter mask and order (< 0: the COUNT),
@@ -953,20 +1145,10 @@ static enum tr_status list_stmt(struct sqlite_store *ss, unsigned mask, int orde
 {
 	sqlite3_stmt **slot = order < 0 ? &ss->count_stmts[mask] : &ss->list_stmts[mask][order];
 	struct sql_buf buf = {.len = 0};
-	enum tr_status status;
 
-	if (!*slot) {
+	if (!*slot)
 		list_sql(&buf, mask, order);
-		if (buf.overflow)
-			return tr_error_set(err, TR_EINTERNAL, "storage: list query too long");
-		status = prepare(ss, buf.text, slot, err);
-		if (status != TR_OK)
-			return status;
-	}
-	status = check_idle(*slot, err);
-	if (status == TR_OK)
-		*out = *slot;
-	return status;
+	return cached_stmt(ss, slot, &buf, out, err);
 }
 
 /*
@@ -1012,6 +1194,7 @@ static unsigned list_values(const struct store_secret_query *q, const char *patt
 	values[4] = q->cluster;
 	values[5] = q->created_by;
 	values[6] = q->visibility;
+	values[7] = q->visible_to;
 	for (i = 0; i < LIST_FILTERS; i++)
 		if (is_set(values[i]))
 			mask |= 1u << i;
@@ -1058,8 +1241,8 @@ static enum tr_status list_rows(struct sqlite_store *ss, const struct store_secr
 	if (status != TR_OK)
 		return status;
 	bind_filters(&b, q->workspace, mask, values);
-	bind_int(&b, 9, q->limit);
-	bind_int(&b, 10, q->offset);
+	bind_int(&b, LIST_PARAM_LIMIT, q->limit);
+	bind_int(&b, LIST_PARAM_OFFSET, q->offset);
 	status = bind_check(ss, &b, err);
 	while (status == TR_OK) {
 		status = step_row(ss, st, &row, err);
@@ -1223,6 +1406,46 @@ static enum tr_status store_sqlite_principal_get(struct store *s, const char *na
 	return status;
 }
 
+static enum tr_status store_sqlite_principal_list(struct store *s, store_principal_cb cb, void *ctx,
+                                                  struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	struct store_principal p;
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_PRINCIPAL_LIST, &st, err);
+	bool row = true;
+
+	if (status != TR_OK)
+		return status;
+	while (status == TR_OK) {
+		status = step_row(ss, st, &row, err);
+		if (status != TR_OK || !row)
+			break;
+		memset(&p, 0, sizeof(p));
+		if (!read_principal(st, &p))
+			status = bad_row("principals", err);
+		else
+			cb(ctx, &p);
+	}
+	stmt_done(st);
+	return status;
+}
+
+/* The foreign keys remove the principal's tokens and role bindings with it;
+ * audit rows name it in text and stay. */
+static enum tr_status store_sqlite_principal_delete(struct store *s, const char *name, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_PRINCIPAL_DELETE, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_str(&b, 1, name);
+	return write_one(ss, &b, err);
+}
+
 static enum tr_status token_row_insert(struct sqlite_store *ss, const struct store_token *t, struct tr_error *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -1237,6 +1460,7 @@ static enum tr_status token_row_insert(struct sqlite_store *ss, const struct sto
 	bind_text(&b, 4, t->description, sizeof(t->description));
 	bind_int(&b, 5, t->created_at);
 	bind_int(&b, 6, t->expires_at);
+	bind_text(&b, 7, t->created_by, sizeof(t->created_by));
 	status = run_bound(ss, &b, err);
 	stmt_done(st);
 	return status;
@@ -1328,6 +1552,278 @@ static enum tr_status store_sqlite_token_delete(struct store *s, const char *id,
 	return write_one(ss, &b, err);
 }
 
+/* ---- members --------------------------------------------------------- */
+
+static enum tr_status member_row_put(struct sqlite_store *ss, const struct store_member *m, struct tr_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_MEMBER_PUT, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_text(&b, 1, m->workspace, sizeof(m->workspace));
+	bind_text(&b, 2, m->principal, sizeof(m->principal));
+	bind_text(&b, 3, m->role, sizeof(m->role));
+	bind_text(&b, 4, m->project, sizeof(m->project));
+	bind_text(&b, 5, m->cluster, sizeof(m->cluster));
+	bind_int(&b, 6, m->created_at);
+	bind_text(&b, 7, m->created_by, sizeof(m->created_by));
+	status = run_bound(ss, &b, err);
+	stmt_done(st);
+	return status;
+}
+
+/* The body of member_put, inside its unit: both ends are checked first, so
+ * a missing one is TR_ENOTFOUND (naming it) rather than a foreign key
+ * failure. */
+static enum tr_status member_put_unit(struct sqlite_store *ss, const struct store_member *m, struct tr_error *err)
+{
+	char workspace[TR_WORKSPACE_NAME_MAX + 1], principal[TR_PRINCIPAL_NAME_MAX + 1];
+	bool found = false;
+	enum tr_status status;
+
+	snprintf(workspace, sizeof(workspace), "%.*s", (int)sizeof(workspace) - 1, m->workspace);
+	snprintf(principal, sizeof(principal), "%.*s", (int)sizeof(principal) - 1, m->principal);
+	status = exists_text(ss, STMT_WORKSPACE_EXISTS, workspace, &found, err);
+	if (status != TR_OK)
+		return status;
+	if (!found)
+		return tr_error_set(err, TR_ENOTFOUND, "Workspace '%s' not found", workspace);
+	status = exists_text(ss, STMT_PRINCIPAL_EXISTS, principal, &found, err);
+	if (status != TR_OK)
+		return status;
+	if (!found)
+		return tr_error_set(err, TR_ENOTFOUND, "Principal '%s' not found", principal);
+	return member_row_put(ss, m, err);
+}
+
+static enum tr_status store_sqlite_member_put(struct store *s, const struct store_member *m, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	enum unit_kind kind;
+	enum tr_status status = unit_begin(ss, &kind, err);
+
+	if (status != TR_OK)
+		return status;
+	status = member_put_unit(ss, m, err);
+	return unit_end(ss, kind, status, err);
+}
+
+static enum tr_status store_sqlite_member_get(struct store *s, const char *workspace, const char *principal,
+                                              struct store_member *out, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	struct store_member m = {0};
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_MEMBER_GET, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_str(&b, 1, workspace);
+	bind_str(&b, 2, principal);
+	status = fetch_one(ss, &b, err);
+	if (status == TR_OK && !read_member(st, &m))
+		status = bad_row("members", err);
+	stmt_done(st);
+	if (status == TR_OK)
+		*out = m;
+	return status;
+}
+
+static enum tr_status store_sqlite_member_delete(struct store *s, const char *workspace, const char *principal,
+                                                 struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_MEMBER_DELETE, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_str(&b, 1, workspace);
+	bind_str(&b, 2, principal);
+	return write_one(ss, &b, err);
+}
+
+/* Calls cb for each row of a member statement bound with one text key. */
+static enum tr_status member_rows(struct sqlite_store *ss, enum stmt_id id, const char *key, store_member_cb cb,
+                                  void *ctx, struct tr_error *err)
+{
+	struct store_member m;
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, id, &st, err);
+	struct binder b = {st, SQLITE_OK};
+	bool row = true;
+
+	if (status != TR_OK)
+		return status;
+	bind_str(&b, 1, key);
+	status = bind_check(ss, &b, err);
+	while (status == TR_OK) {
+		status = step_row(ss, st, &row, err);
+		if (status != TR_OK || !row)
+			break;
+		memset(&m, 0, sizeof(m));
+		if (!read_member(st, &m))
+			status = bad_row("members", err);
+		else
+			cb(ctx, &m);
+	}
+	stmt_done(st);
+	return status;
+}
+
+static enum tr_status store_sqlite_member_list(struct store *s, const char *workspace, store_member_cb cb,
+                                               void *ctx, struct tr_error *err)
+{
+	return member_rows(to_sqlite(s), STMT_MEMBER_LIST, workspace, cb, ctx, err);
+}
+
+static enum tr_status store_sqlite_member_list_by_principal(struct store *s, const char *principal,
+                                                            store_member_cb cb, void *ctx, struct tr_error *err)
+{
+	return member_rows(to_sqlite(s), STMT_MEMBER_LIST_BY_PRINCIPAL, principal, cb, ctx, err);
+}
+
+/* ---- audit log ------------------------------------------------------- */
+
+/* An audit row that does not fit struct store_audit; its seq helps find it. */
+static enum tr_status bad_audit_row(sqlite3_stmt *st, struct tr_error *err)
+{
+	return tr_error_set(err, TR_EINTERNAL, "storage: unreadable row in audit_log (seq %lld)",
+	                    (long long)sqlite3_column_int64(st, 0));
+}
+
+static enum tr_status store_sqlite_audit_last(struct store *s, struct store_audit *out, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	struct store_audit rec = {0};
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_AUDIT_LAST, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	status = fetch_one(ss, &b, err);
+	if (status == TR_OK && !read_audit(st, &rec))
+		status = bad_audit_row(st, err);
+	stmt_done(st);
+	if (status == TR_OK)
+		*out = rec;
+	return status;
+}
+
+/* One INSERT, atomic on its own: no unit needed. A taken seq is a primary
+ * key conflict (TR_ECONFLICT). */
+static enum tr_status store_sqlite_audit_append(struct store *s, struct store_audit *rec, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_AUDIT_INSERT, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_int(&b, 1, rec->seq);
+	bind_int(&b, 2, rec->time);
+	bind_text(&b, 3, rec->actor, sizeof(rec->actor));
+	bind_text(&b, 4, rec->action, sizeof(rec->action));
+	bind_text(&b, 5, rec->workspace, sizeof(rec->workspace));
+	bind_text(&b, 6, rec->secret, sizeof(rec->secret));
+	bind_text(&b, 7, rec->scope, sizeof(rec->scope));
+	bind_text(&b, 8, rec->outcome, sizeof(rec->outcome));
+	bind_int(&b, 9, rec->status);
+	bind_text(&b, 10, rec->client, sizeof(rec->client));
+	bind_text(&b, 11, rec->request_id, sizeof(rec->request_id));
+	bind_blob(&b, 12, rec->prev_hash, sizeof(rec->prev_hash));
+	bind_blob(&b, 13, rec->hash, sizeof(rec->hash));
+	status = run_bound(ss, &b, err);
+	stmt_done(st);
+	return status;
+}
+
+static void audit_sql(struct sql_buf *buf, unsigned mask)
+{
+	unsigned i;
+
+	sql_append(buf, "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE seq > ?" STRINGIFY(AUDIT_PARAM_AFTER));
+	for (i = 0; i < AUDIT_FILTERS; i++) {
+		if (!(mask & (1u << i)))
+			continue;
+		sql_append(buf, " AND ");
+		sql_append(buf, audit_filter_sql[i]);
+	}
+	sql_append(buf, " ORDER BY seq LIMIT ?" STRINGIFY(AUDIT_PARAM_LIMIT));
+}
+
+/* Returns the mask of q's filters that are set (bit i: audit_filter_sql[i])
+ * and, when b is not NULL, binds their values. */
+static unsigned audit_filters(const struct store_audit_query *q, struct binder *b)
+{
+	const char *const text[] = {q->workspace, q->secret, q->actor, q->action, q->outcome};
+	const int64_t times[] = {q->since, q->until};
+	unsigned mask = 0, i;
+
+	_Static_assert(sizeof(text) / sizeof(text[0]) + sizeof(times) / sizeof(times[0]) == AUDIT_FILTERS,
+	               "one audit filter per fragment");
+
+	for (i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
+		if (!is_set(text[i]))
+			continue;
+		mask |= 1u << i;
+		if (b)
+			bind_str(b, (int)i + 1, text[i]);
+	}
+	for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		unsigned n = (unsigned)(sizeof(text) / sizeof(text[0])) + i;
+
+		if (times[i] == 0)
+			continue;
+		mask |= 1u << n;
+		if (b)
+			bind_int(b, (int)n + 1, times[i]);
+	}
+	return mask;
+}
+
+static enum tr_status store_sqlite_audit_list(struct store *s, const struct store_audit_query *q,
+                                              store_audit_cb cb, void *ctx, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	unsigned mask = audit_filters(q, NULL);
+	struct sql_buf buf = {.len = 0};
+	struct store_audit rec;
+	sqlite3_stmt *st = NULL;
+	enum tr_status status;
+	struct binder b;
+	bool row = true;
+
+	if (!ss->audit_stmts[mask])
+		audit_sql(&buf, mask);
+	status = cached_stmt(ss, &ss->audit_stmts[mask], &buf, &st, err);
+	if (status != TR_OK)
+		return status;
+	b = (struct binder){st, SQLITE_OK};
+	audit_filters(q, &b);
+	bind_int(&b, AUDIT_PARAM_AFTER, q->after);
+	bind_int(&b, AUDIT_PARAM_LIMIT, q->limit);
+	status = bind_check(ss, &b, err);
+	while (status == TR_OK) {
+		status = step_row(ss, st, &row, err);
+		if (status != TR_OK || !row)
+			break;
+		memset(&rec, 0, sizeof(rec));
+		if (!read_audit(st, &rec))
+			status = bad_audit_row(st, err);
+		else
+			cb(ctx, &rec);
+	}
+	stmt_done(st);
+	return status;
+}
+
 /* ---- open and close -------------------------------------------------- */
 
 static void finalize_all(sqlite3_stmt **stmts, size_t n)
@@ -1347,6 +1843,7 @@ static void store_sqlite_close(struct store *s)
 
 	finalize_all(ss->stmts, STMT_COUNT_);
 	finalize_all(ss->count_stmts, LIST_MASKS);
+	finalize_all(ss->audit_stmts, AUDIT_MASKS);
 	for (mask = 0; mask < LIST_MASKS; mask++)
 		finalize_all(ss->list_stmts[mask], LIST_ORDERS);
 	/* Every statement is finalized, so this closes (rolling back any open
@@ -1541,6 +2038,16 @@ static const struct store_ops sqlite_ops = {
 	.version_get = store_sqlite_version_get,
 	.principal_create = store_sqlite_principal_create,
 	.principal_get = store_sqlite_principal_get,
+	.principal_list = store_sqlite_principal_list,
+	.principal_delete = store_sqlite_principal_delete,
+	.member_put = store_sqlite_member_put,
+	.member_get = store_sqlite_member_get,
+	.member_delete = store_sqlite_member_delete,
+	.member_list = store_sqlite_member_list,
+	.member_list_by_principal = store_sqlite_member_list_by_principal,
+	.audit_last = store_sqlite_audit_last,
+	.audit_append = store_sqlite_audit_append,
+	.audit_list = store_sqlite_audit_list,
 	.token_insert = store_sqlite_token_insert,
 	.token_get_by_hash = store_sqlite_token_get_by_hash,
 	.token_list = store_sqlite_token_list,

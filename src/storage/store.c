@@ -152,6 +152,66 @@ enum tr_status store_principal_get(struct store *s, const char *name, struct sto
 	return s->ops->principal_get(s, name, out, err);
 }
 
+enum tr_status store_principal_list(struct store *s, store_principal_cb cb, void *ctx, struct tr_error *err)
+{
+	return s->ops->principal_list(s, cb, ctx, err);
+}
+
+enum tr_status store_principal_delete(struct store *s, const char *name, struct tr_error *err)
+{
+	return s->ops->principal_delete(s, name, err);
+}
+
+enum tr_status store_member_put(struct store *s, const struct store_member *m, struct tr_error *err)
+{
+	return s->ops->member_put(s, m, err);
+}
+
+enum tr_status store_member_get(struct store *s, const char *workspace, const char *principal,
+                                struct store_member *out, struct tr_error *err)
+{
+	return s->ops->member_get(s, workspace, principal, out, err);
+}
+
+enum tr_status store_member_delete(struct store *s, const char *workspace, const char *principal,
+                                   struct tr_error *err)
+{
+	return s->ops->member_delete(s, workspace, principal, err);
+}
+
+enum tr_status store_member_list(struct store *s, const char *workspace, store_member_cb cb, void *ctx,
+                                 struct tr_error *err)
+{
+	return s->ops->member_list(s, workspace, cb, ctx, err);
+}
+
+enum tr_status store_member_list_by_principal(struct store *s, const char *principal, store_member_cb cb,
+                                              void *ctx, struct tr_error *err)
+{
+	return s->ops->member_list_by_principal(s, principal, cb, ctx, err);
+}
+
+enum tr_status store_audit_last(struct store *s, struct store_audit *out, struct tr_error *err)
+{
+	return s->ops->audit_last(s, out, err);
+}
+
+/* seq starts at 1 (store.h); a record before it could never be chained. */
+enum tr_status store_audit_append(struct store *s, struct store_audit *rec, struct tr_error *err)
+{
+	if (rec->seq < 1)
+		return tr_error_set(err, TR_EINVAL, "storage: audit seq %lld is not >= 1", (long long)rec->seq);
+	return s->ops->audit_append(s, rec, err);
+}
+
+enum tr_status store_audit_list(struct store *s, const struct store_audit_query *q, store_audit_cb cb, void *ctx,
+                                struct tr_error *err)
+{
+	if (q->limit <= 0)
+		return tr_error_set(err, TR_EINVAL, "storage: audit list needs limit > 0");
+	return s->ops->audit_list(s, q, cb, ctx, err);
+}
+
 enum tr_status store_token_insert(struct store *s, const struct store_token *t, struct tr_error *err)
 {
 	return s->ops->token_insert(s, t, err);

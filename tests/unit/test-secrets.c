@@ -292,16 +292,75 @@ static void test_data_over_64_kib_is_too_large(void **state)
 	(void)state;
 }
 
-static void test_only_platform_admins_may_act(void **state)
+/* Makes a user principal with a role in workspace "default". */
+static void add_member(struct fixture *f, struct principal *p, const char *name, const char *role)
+{
+	struct store_principal sp = {.created_at = 1};
+	struct store_member m = {.created_at = 1};
+
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->kind, sizeof(p->kind), "user");
+	snprintf(sp.name, sizeof(sp.name), "%s", name);
+	snprintf(sp.kind, sizeof(sp.kind), "user");
+	snprintf(m.workspace, sizeof(m.workspace), "default");
+	snprintf(m.principal, sizeof(m.principal), "%s", name);
+	snprintf(m.role, sizeof(m.role), "%s", role);
+	assert_int_equal(store_principal_create(f->d.store, &sp, NULL), TR_OK);
+	assert_int_equal(store_member_put(f->d.store, &m, NULL), TR_OK);
+}
+
+static void test_non_members_do_not_see_the_workspace(void **state)
 {
 	struct fixture *f = *state;
-	struct secret_input in = value_input("denied", "value-1");
-	struct secret_ref ref = {.workspace = "default", .name = "denied"};
+	struct secret_input in = value_input("hidden", "value-1");
+	struct store_secret m = {0};
+	struct tr_error err = {0};
+
+	assert_int_equal(secrets_create(&f->d, &f->nobody, "default", &in, &m, NULL, &err), TR_ENOTFOUND);
+	assert_string_equal(err.message, "Workspace 'default' not found");
+	secdata_clear(&in.data);
+}
+
+static void test_roles_decide(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input in = value_input("roles", "value-1");
+	struct secret_ref ref = {.workspace = "default", .name = "roles"};
+	struct principal viewer, editor;
 	struct store_secret m = {0};
 	struct secdata d = {0};
 
-	assert_int_equal(secrets_create(&f->d, &f->nobody, "default", &in, &m, NULL, NULL), TR_EDENIED);
-	assert_int_equal(secrets_reveal(&f->d, &f->nobody, &ref, &m, &d, NULL), TR_EDENIED);
+	add_member(f, &viewer, "vic", "viewer");
+	add_member(f, &editor, "eve", "editor");
+	assert_int_equal(secrets_create(&f->d, &viewer, "default", &in, &m, NULL, NULL), TR_EDENIED);
+	assert_int_equal(secrets_create(&f->d, &editor, "default", &in, &m, NULL, NULL), TR_OK);
+	store_secret_clear(&m);
+	/* Editors may not read values: only platform admins. */
+	assert_int_equal(secrets_reveal(&f->d, &editor, &ref, &m, &d, NULL), TR_EDENIED);
+	secdata_clear(&in.data);
+}
+
+static void test_private_secrets_are_not_found_by_others(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input in = value_input("mine", "value-1");
+	struct secret_ref ref = {.workspace = "default", .name = "mine"};
+	struct principal eve, ed;
+	struct store_secret m = {0};
+	struct tr_error err = {0};
+
+	add_member(f, &eve, "eve", "editor");
+	add_member(f, &ed, "ed", "editor");
+	assert_int_equal(secrets_create(&f->d, &eve, "default", &in, &m, NULL, NULL), TR_OK);
+	store_secret_clear(&m);
+	assert_int_equal(secrets_get(&f->d, &eve, &ref, &m, NULL), TR_OK);
+	store_secret_clear(&m);
+	assert_int_equal(secrets_get(&f->d, &ed, &ref, &m, &err), TR_ENOTFOUND);
+	assert_string_equal(err.message, "Secret 'default/mine' not found");
+	assert_int_equal(secrets_delete(&f->d, &ed, &ref, NULL), TR_ENOTFOUND);
+	assert_int_equal(secrets_get(&f->d, &f->admin, &ref, &m, NULL), TR_OK);
+	store_secret_clear(&m);
 	secdata_clear(&in.data);
 }
 
@@ -336,7 +395,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete_then_not_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_validation_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_over_64_kib_is_too_large, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_only_platform_admins_may_act, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_non_members_do_not_see_the_workspace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_roles_decide, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_private_secrets_are_not_found_by_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workspace_delete_rules, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

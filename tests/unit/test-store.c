@@ -258,6 +258,101 @@ static int64_t raw_int(const char *path, const char *sql)
 	return value;
 }
 
+/* Runs SQL on the file directly, past the store. */
+static void raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+	int rc;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
+	rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		fprintf(stderr, "raw_exec: %s\n", msg ? msg : "?");
+	sqlite3_free(msg);
+	sqlite3_close(db);
+	assert_int_equal(rc, SQLITE_OK);
+}
+
+static void member_init(struct store_member *m, const char *ws, const char *principal, const char *role)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->workspace, sizeof(m->workspace), "%s", ws);
+	snprintf(m->principal, sizeof(m->principal), "%s", principal);
+	snprintf(m->role, sizeof(m->role), "%s", role);
+	snprintf(m->created_by, sizeof(m->created_by), "admin");
+	m->created_at = 70;
+}
+
+static void make_member(struct store *s, const char *ws, const char *principal, const char *role)
+{
+	struct store_member m;
+	struct tr_error err = {0};
+
+	member_init(&m, ws, principal, role);
+	assert_int_equal(store_member_put(s, &m, &err), TR_OK);
+}
+
+/* Record seq with recognizable fields: hash is all `seq` bytes, prev_hash
+ * all `seq - 1` bytes (zeros for seq 1). */
+static void audit_init(struct store_audit *rec, int64_t seq, int64_t time, const char *actor, const char *action,
+                       const char *ws, const char *secret, const char *outcome)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->seq = seq;
+	rec->time = time;
+	snprintf(rec->actor, sizeof(rec->actor), "%s", actor);
+	snprintf(rec->action, sizeof(rec->action), "%s", action);
+	snprintf(rec->workspace, sizeof(rec->workspace), "%s", ws);
+	snprintf(rec->secret, sizeof(rec->secret), "%s", secret);
+	snprintf(rec->scope, sizeof(rec->scope), "project:p%lld", (long long)seq);
+	snprintf(rec->outcome, sizeof(rec->outcome), "%s", outcome);
+	rec->status = strcmp(outcome, "success") == 0 ? 200 : 403;
+	snprintf(rec->client, sizeof(rec->client), "10.0.0.%lld", (long long)seq);
+	snprintf(rec->request_id, sizeof(rec->request_id), "req-%lld", (long long)seq);
+	memset(rec->prev_hash, (int)(seq - 1), sizeof(rec->prev_hash));
+	memset(rec->hash, (int)seq, sizeof(rec->hash));
+}
+
+static void collect_principal(void *ctx, const struct store_principal *p)
+{
+	names_add(ctx, p->name);
+}
+
+/* Members as "workspace/principal:role". */
+static void collect_member(void *ctx, const struct store_member *m)
+{
+	char text[256];
+
+	snprintf(text, sizeof(text), "%s/%s:%s", m->workspace, m->principal, m->role);
+	names_add(ctx, text);
+}
+
+/* Audit records as their seqs, "1,2,3". */
+static void collect_audit(void *ctx, const struct store_audit *rec)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%lld", (long long)rec->seq);
+	names_add(ctx, text);
+}
+
+static void audit_query_init(struct store_audit_query *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->limit = 100;
+}
+
+/* Runs q and checks the seqs returned, in order. */
+static void assert_audit(struct store *s, const struct store_audit_query *q, const char *expected)
+{
+	struct names n = {0};
+	struct tr_error err = {0};
+
+	assert_int_equal(store_audit_list(s, q, collect_audit, &n, &err), TR_OK);
+	assert_string_equal(n.text, expected);
+}
+
 /* ---- open ------------------------------------------------------------ */
 
 static void test_open_bad_dsn(void **state)
@@ -310,7 +405,7 @@ static void test_file_mode_and_pragmas(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(stat(wal, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
 	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
 	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'"
 	                               " AND tbl_name = 'secret_versions' AND sql LIKE '%(provider)%'"),
@@ -1067,6 +1162,710 @@ static void test_tokens(void **state)
 	assert_string_equal(n.text, "tok_0000000000000002,tok_0000000000000003");
 }
 
+/* ---- principals, members and tokens (access control) ----------------- */
+
+static void test_principal_list_delete(void **state)
+{
+	struct fixture *f = *state;
+	struct store_principal p;
+	struct store_member m;
+	struct store_token t, got;
+	struct store_audit rec;
+	struct store_audit_query q;
+	struct names n = {0};
+	struct tr_error err = {0};
+
+	make_principal(f->s, "carol", "user", false);
+	make_principal(f->s, "alice", "user", false);
+	make_principal(f->s, "bob", "service", false);
+	assert_int_equal(store_principal_list(f->s, collect_principal, &n, &err), TR_OK);
+	assert_string_equal(n.text, "alice,bob,carol");
+
+	make_workspace(f->s, "ws");
+	make_workspace(f->s, "ws2");
+	make_member(f->s, "ws", "bob", "service");
+	make_member(f->s, "ws2", "bob", "viewer");
+	make_member(f->s, "ws", "alice", "admin");
+	token_init(&t, "tok_00000000000000b1", "bob", 0xb1, 1);
+	assert_int_equal(store_token_insert(f->s, &t, NULL), TR_OK);
+	token_init(&t, "tok_00000000000000a1", "alice", 0xa1, 2);
+	assert_int_equal(store_token_insert(f->s, &t, NULL), TR_OK);
+	audit_init(&rec, 1, 100, "bob", "secret.create", "ws", "s", "success");
+	assert_int_equal(store_audit_append(f->s, &rec, NULL), TR_OK);
+
+	assert_int_equal(store_principal_delete(f->s, "bob", &err), TR_OK);
+	assert_int_equal(store_principal_get(f->s, "bob", &p, NULL), TR_ENOTFOUND);
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(store_principal_list(f->s, collect_principal, &n, &err), TR_OK);
+	assert_string_equal(n.text, "alice,carol");
+	/* Its tokens and bindings went with it ... */
+	memset(t.hash, 0xb1, sizeof(t.hash));
+	assert_int_equal(store_token_get_by_hash(f->s, t.hash, &got, NULL), TR_ENOTFOUND);
+	assert_int_equal(store_member_get(f->s, "ws", "bob", &m, NULL), TR_ENOTFOUND);
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(store_member_list_by_principal(f->s, "bob", collect_member, &n, NULL), TR_OK);
+	assert_int_equal(n.count, 0);
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM members WHERE principal = 'bob'"), 0);
+	/* ... the others' stay ... */
+	memset(t.hash, 0xa1, sizeof(t.hash));
+	assert_int_equal(store_token_get_by_hash(f->s, t.hash, &got, NULL), TR_OK);
+	assert_int_equal(store_member_get(f->s, "ws", "alice", &m, NULL), TR_OK);
+	/* ... and so do the audit records that name it. */
+	audit_query_init(&q);
+	q.actor = "bob";
+	assert_audit(f->s, &q, "1");
+
+	assert_int_equal(store_principal_delete(f->s, "bob", &err), TR_ENOTFOUND);
+	assert_int_equal(store_principal_delete(f->s, "nobody", &err), TR_ENOTFOUND);
+	/* The name is free again, with nothing attached. */
+	make_principal(f->s, "bob", "user", false);
+	assert_int_equal(store_member_get(f->s, "ws", "bob", &m, NULL), TR_ENOTFOUND);
+}
+
+static void test_members(void **state)
+{
+	struct fixture *f = *state;
+	struct store_member m, got;
+	struct names n = {0};
+	struct tr_error err = {0};
+
+	make_workspace(f->s, "ws");
+	make_workspace(f->s, "ws2");
+	make_principal(f->s, "alice", "user", false);
+	make_principal(f->s, "bob", "user", false);
+	make_principal(f->s, "ci", "service", false);
+
+	member_init(&m, "ws", "ci", "service");
+	snprintf(m.project, sizeof(m.project), "p1");
+	m.created_at = 11;
+	assert_int_equal(store_member_put(f->s, &m, &err), TR_OK);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(store_member_get(f->s, "ws", "ci", &got, &err), TR_OK);
+	assert_string_equal(got.workspace, "ws");
+	assert_string_equal(got.principal, "ci");
+	assert_string_equal(got.role, "service");
+	assert_string_equal(got.project, "p1");
+	assert_string_equal(got.cluster, "");
+	assert_int_equal(got.created_at, 11);
+	assert_string_equal(got.created_by, "admin");
+
+	/* Put again: the binding is replaced, every column of it. */
+	member_init(&m, "ws", "ci", "service");
+	snprintf(m.cluster, sizeof(m.cluster), "gpu-1");
+	snprintf(m.created_by, sizeof(m.created_by), "alice");
+	m.created_at = 22;
+	assert_int_equal(store_member_put(f->s, &m, &err), TR_OK);
+	assert_int_equal(store_member_get(f->s, "ws", "ci", &got, &err), TR_OK);
+	assert_string_equal(got.project, "");
+	assert_string_equal(got.cluster, "gpu-1");
+	assert_int_equal(got.created_at, 22);
+	assert_string_equal(got.created_by, "alice");
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM members"), 1);
+
+	make_member(f->s, "ws", "bob", "editor");
+	make_member(f->s, "ws", "alice", "admin");
+	make_member(f->s, "ws2", "alice", "viewer");
+	assert_int_equal(store_member_list(f->s, "ws", collect_member, &n, &err), TR_OK);
+	assert_string_equal(n.text, "ws/alice:admin,ws/bob:editor,ws/ci:service");
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(store_member_list_by_principal(f->s, "alice", collect_member, &n, &err), TR_OK);
+	assert_string_equal(n.text, "ws/alice:admin,ws2/alice:viewer");
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(store_member_list(f->s, "nowhere", collect_member, &n, &err), TR_OK);
+	assert_int_equal(n.count, 0);
+
+	/* Unknown ends: not found, naming which, and nothing written. */
+	member_init(&m, "ghost", "alice", "viewer");
+	assert_int_equal(store_member_put(f->s, &m, &err), TR_ENOTFOUND);
+	assert_non_null(strstr(err.message, "Workspace 'ghost'"));
+	member_init(&m, "ws", "mallory", "viewer");
+	assert_int_equal(store_member_put(f->s, &m, &err), TR_ENOTFOUND);
+	assert_non_null(strstr(err.message, "Principal 'mallory'"));
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM members"), 4);
+	assert_int_equal(store_member_get(f->s, "ws2", "bob", &got, &err), TR_ENOTFOUND);
+	assert_string_equal(got.principal, "ci"); /* untouched on failure */
+
+	assert_int_equal(store_member_delete(f->s, "ws", "bob", &err), TR_OK);
+	assert_int_equal(store_member_delete(f->s, "ws", "bob", &err), TR_ENOTFOUND);
+	assert_int_equal(store_member_delete(f->s, "ws2", "ci", &err), TR_ENOTFOUND);
+	assert_int_equal(store_member_get(f->s, "ws", "bob", &got, &err), TR_ENOTFOUND);
+	assert_int_equal(store_principal_get(f->s, "bob", &(struct store_principal){0}, NULL), TR_OK);
+
+	/* Deleting a workspace removes its bindings, not the others. */
+	assert_int_equal(store_workspace_delete(f->s, "ws", &err), TR_OK);
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(store_member_list_by_principal(f->s, "alice", collect_member, &n, &err), TR_OK);
+	assert_string_equal(n.text, "ws2/alice:viewer");
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM members WHERE workspace = 'ws'"), 0);
+}
+
+static void test_member_put_in_transaction(void **state)
+{
+	struct fixture *f = *state;
+	struct store_member m, got;
+	struct tr_error err = {0};
+
+	make_workspace(f->s, "ws");
+	make_principal(f->s, "alice", "user", false);
+	/* A refused put leaves the caller's transaction usable ... */
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	member_init(&m, "ws", "nobody", "viewer");
+	assert_int_equal(store_member_put(f->s, &m, &err), TR_ENOTFOUND);
+	make_member(f->s, "ws", "alice", "editor");
+	assert_int_equal(store_commit(f->s, &err), TR_OK);
+	assert_int_equal(store_member_get(f->s, "ws", "alice", &got, &err), TR_OK);
+	/* ... and a rolled-back one leaves nothing. */
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	make_member(f->s, "ws", "alice", "viewer");
+	store_rollback(f->s);
+	assert_int_equal(store_member_get(f->s, "ws", "alice", &got, &err), TR_OK);
+	assert_string_equal(got.role, "editor");
+}
+
+static void test_token_created_by(void **state)
+{
+	struct fixture *f = *state;
+	struct store_token t, got = {0};
+	struct tr_error err = {0};
+
+	make_principal(f->s, "alice", "user", false);
+	make_principal(f->s, "ci", "service", false);
+	token_init(&t, "tok_00000000000000c1", "ci", 0xc1, 10);
+	snprintf(t.created_by, sizeof(t.created_by), "alice");
+	assert_int_equal(store_token_insert(f->s, &t, &err), TR_OK);
+	token_init(&t, "tok_00000000000000c2", "ci", 0xc2, 11); /* created_by "" */
+	assert_int_equal(store_token_insert(f->s, &t, &err), TR_OK);
+
+	memset(t.hash, 0xc1, sizeof(t.hash));
+	assert_int_equal(store_token_get_by_hash(f->s, t.hash, &got, &err), TR_OK);
+	assert_string_equal(got.principal, "ci");
+	assert_string_equal(got.created_by, "alice");
+	memset(t.hash, 0xc2, sizeof(t.hash));
+	assert_int_equal(store_token_get_by_hash(f->s, t.hash, &got, &err), TR_OK);
+	assert_string_equal(got.created_by, "");
+}
+
+/* ---- secret list: visible_to ----------------------------------------- */
+
+static void test_list_visible_to(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret_query q;
+
+	/* hf-token: alice private; s3-data: bob public; db_main: alice public;
+	 * dbxmain: bob private; registry: carol private. */
+	populate_list(f->s);
+	query_init(&q, "ml");
+	q.visible_to = "alice";
+	assert_list(f->s, &q, "db_main,hf-token,s3-data", 3);
+	q.visible_to = "bob";
+	assert_list(f->s, &q, "db_main,dbxmain,s3-data", 3);
+	q.visible_to = "carol";
+	assert_list(f->s, &q, "db_main,registry,s3-data", 3);
+	q.visible_to = "dave"; /* only the public ones */
+	assert_list(f->s, &q, "db_main,s3-data", 2);
+	q.visible_to = ""; /* no filter */
+	assert_list(f->s, &q, "db_main,dbxmain,hf-token,registry,s3-data", 5);
+
+	/* The total counts only what the principal may see, across pages. */
+	q.visible_to = "alice";
+	q.limit = 1;
+	assert_list(f->s, &q, "db_main", 3);
+	q.offset = 1;
+	assert_list(f->s, &q, "hf-token", 3);
+	q.offset = 2;
+	q.sort = STORE_SORT_CREATED;
+	q.descending = true;
+	assert_list(f->s, &q, "hf-token", 3);
+
+	/* Combined with the other filters. */
+	query_init(&q, "ml");
+	q.visible_to = "bob";
+	q.type = "database";
+	assert_list(f->s, &q, "db_main,dbxmain", 2);
+	q.visible_to = "carol";
+	assert_list(f->s, &q, "db_main", 1);
+	query_init(&q, "ml");
+	q.visible_to = "carol";
+	q.visibility = "private";
+	assert_list(f->s, &q, "registry", 1);
+	q.created_by = "alice"; /* alice's private secrets are not carol's to see */
+	assert_list(f->s, &q, "", 0);
+	query_init(&q, "ml");
+	q.visible_to = "bob";
+	q.search = "db";
+	q.created_by = "bob";
+	assert_list(f->s, &q, "dbxmain", 1);
+	/* Every filter at once (all eight parameters and the page bound). */
+	query_init(&q, "ml");
+	q.search = "main";
+	q.type = "database";
+	q.tag = "prod";
+	q.project = "";
+	q.cluster = "gpu-1";
+	q.created_by = "alice";
+	q.visibility = "public";
+	q.visible_to = "dave";
+	assert_list(f->s, &q, "db_main", 1);
+}
+
+/* ---- audit log ------------------------------------------------------- */
+
+/* Six records: three in ws (two on secret s), one in ws2, two global. */
+static void populate_audit(struct store *s)
+{
+	static const struct {
+		int64_t time;
+		const char *actor, *action, *ws, *secret, *outcome;
+	} rows[] = {
+		{100, "alice", "workspace.create", "ws", "", "success"},
+		{110, "alice", "secret.create", "ws", "s", "success"},
+		{120, "bob", "secret.access", "ws", "s", "denied"},
+		{130, "bob", "secret.create", "ws2", "s", "success"},
+		{140, "", "auth", "", "", "denied"},
+		{150, "alice", "principal.create", "", "", "success"},
+	};
+	struct store_audit rec;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		audit_init(&rec, (int64_t)i + 1, rows[i].time, rows[i].actor, rows[i].action, rows[i].ws,
+		           rows[i].secret, rows[i].outcome);
+		assert_int_equal(store_audit_append(s, &rec, NULL), TR_OK);
+	}
+}
+
+static void test_audit_append_last(void **state)
+{
+	struct fixture *f = *state;
+	struct store_audit rec, got;
+	struct tr_error err = {0};
+	unsigned char zeros[STORE_AUDIT_HASH_BYTES] = {0};
+
+	memset(&got, 0x5a, sizeof(got));
+	assert_int_equal(store_audit_last(f->s, &got, &err), TR_ENOTFOUND);
+	assert_int_equal(got.seq, 0x5a5a5a5a5a5a5a5a); /* untouched */
+
+	audit_init(&rec, 1, 100, "alice", "secret.create", "ws", "s", "success");
+	assert_memory_equal(rec.prev_hash, zeros, sizeof(zeros));
+	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_OK);
+	audit_init(&rec, 2, 101, "", "auth", "", "", "denied");
+	snprintf(rec.scope, sizeof(rec.scope), "%s", "");
+	rec.status = 401;
+	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_OK);
+
+	assert_int_equal(store_audit_last(f->s, &got, &err), TR_OK);
+	assert_int_equal(got.seq, 2);
+	assert_int_equal(got.time, 101);
+	assert_string_equal(got.actor, "");
+	assert_string_equal(got.action, "auth");
+	assert_string_equal(got.workspace, "");
+	assert_string_equal(got.secret, "");
+	assert_string_equal(got.scope, "");
+	assert_string_equal(got.outcome, "denied");
+	assert_int_equal(got.status, 401);
+	assert_string_equal(got.client, "10.0.0.2");
+	assert_string_equal(got.request_id, "req-2");
+	assert_memory_equal(got.prev_hash, rec.prev_hash, sizeof(rec.prev_hash));
+	assert_memory_equal(got.hash, rec.hash, sizeof(rec.hash));
+
+	/* A taken seq conflicts and changes nothing; a seq below 1 is refused. */
+	audit_init(&rec, 2, 999, "mallory", "secret.delete", "ws", "s", "success");
+	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_ECONFLICT);
+	audit_init(&rec, 1, 999, "mallory", "secret.delete", "ws", "s", "success");
+	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_ECONFLICT);
+	rec.seq = 0;
+	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_EINVAL);
+	rec.seq = -5;
+	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_EINVAL);
+	assert_int_equal(store_audit_last(f->s, &got, &err), TR_OK);
+	assert_int_equal(got.seq, 2);
+	assert_string_equal(got.actor, "");
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM audit_log WHERE actor = 'mallory'"), 0);
+
+	/* Fields filled to their size round-trip whole. */
+	audit_init(&rec, 3, 102, "", "secret.resolve", "", "", "success");
+	memset(rec.secret, 's', sizeof(rec.secret) - 1);
+	memset(rec.scope, 'c', sizeof(rec.scope) - 1);
+	memset(rec.request_id, 'r', sizeof(rec.request_id) - 1);
+	memset(rec.client, 'a', sizeof(rec.client) - 1);
+	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_OK);
+	assert_int_equal(store_audit_last(f->s, &got, &err), TR_OK);
+	assert_string_equal(got.secret, rec.secret);
+	assert_string_equal(got.scope, rec.scope);
+	assert_string_equal(got.request_id, rec.request_id);
+	assert_string_equal(got.client, rec.client);
+}
+
+/* Checks every field of the record a list hands out against audit_init. */
+static void check_audit_row(void *ctx, const struct store_audit *rec)
+{
+	unsigned char h[STORE_AUDIT_HASH_BYTES];
+	char text[32];
+
+	names_add(ctx, rec->action);
+	snprintf(text, sizeof(text), "req-%lld", (long long)rec->seq);
+	assert_string_equal(rec->request_id, text);
+	snprintf(text, sizeof(text), "project:p%lld", (long long)rec->seq);
+	assert_string_equal(rec->scope, text);
+	memset(h, (int)rec->seq, sizeof(h));
+	assert_memory_equal(rec->hash, h, sizeof(h));
+	memset(h, (int)rec->seq - 1, sizeof(h));
+	assert_memory_equal(rec->prev_hash, h, sizeof(h));
+}
+
+static void test_audit_list_filters(void **state)
+{
+	struct fixture *f = *state;
+	struct store_audit_query q;
+	struct names n = {0};
+	struct tr_error err = {0};
+
+	populate_audit(f->s);
+	audit_query_init(&q);
+	assert_audit(f->s, &q, "1,2,3,4,5,6");
+	assert_int_equal(store_audit_list(f->s, &q, check_audit_row, &n, &err), TR_OK);
+	assert_string_equal(n.text, "workspace.create,secret.create,secret.access,secret.create,auth,principal.create");
+
+	q.workspace = "ws";
+	assert_audit(f->s, &q, "1,2,3");
+	q.secret = "s";
+	assert_audit(f->s, &q, "2,3");
+	q.workspace = NULL; /* a secret name alone spans workspaces */
+	assert_audit(f->s, &q, "2,3,4");
+	audit_query_init(&q);
+	q.actor = "alice";
+	assert_audit(f->s, &q, "1,2,6");
+	q.actor = "";
+	assert_audit(f->s, &q, "1,2,3,4,5,6");
+	audit_query_init(&q);
+	q.action = "secret.create";
+	assert_audit(f->s, &q, "2,4");
+	q.action = "secret"; /* exact, not a prefix */
+	assert_audit(f->s, &q, "");
+	audit_query_init(&q);
+	q.outcome = "denied";
+	assert_audit(f->s, &q, "3,5");
+	audit_query_init(&q);
+	q.since = 120; /* inclusive */
+	assert_audit(f->s, &q, "3,4,5,6");
+	q.until = 140; /* inclusive */
+	assert_audit(f->s, &q, "3,4,5");
+	q.since = 0;
+	assert_audit(f->s, &q, "1,2,3,4,5");
+	q.until = 99;
+	assert_audit(f->s, &q, "");
+
+	/* Everything at once. */
+	audit_query_init(&q);
+	q.workspace = "ws";
+	q.secret = "s";
+	q.actor = "bob";
+	q.action = "secret.access";
+	q.outcome = "denied";
+	q.since = 120;
+	q.until = 120;
+	assert_audit(f->s, &q, "3");
+	q.outcome = "success";
+	assert_audit(f->s, &q, "");
+
+	/* Values are bound, never SQL. */
+	audit_query_init(&q);
+	q.actor = "' OR 1=1 --";
+	assert_audit(f->s, &q, "");
+}
+
+static void test_audit_list_paging(void **state)
+{
+	struct fixture *f = *state;
+	struct store_audit_query q;
+	struct names n = {0};
+	struct tr_error err = {0};
+
+	populate_audit(f->s);
+	audit_query_init(&q);
+	q.limit = 2;
+	assert_audit(f->s, &q, "1,2");
+	q.after = 2;
+	assert_audit(f->s, &q, "3,4");
+	q.after = 4;
+	assert_audit(f->s, &q, "5,6");
+	q.after = 6;
+	assert_audit(f->s, &q, "");
+	q.after = -3; /* before the first record: from the start */
+	assert_audit(f->s, &q, "1,2");
+
+	/* after combines with the filters: the page starts past it. */
+	audit_query_init(&q);
+	q.actor = "alice";
+	q.limit = 1;
+	q.after = 1;
+	assert_audit(f->s, &q, "2");
+	q.after = 2;
+	assert_audit(f->s, &q, "6");
+	q.after = 6;
+	assert_audit(f->s, &q, "");
+
+	audit_query_init(&q);
+	q.limit = 0;
+	assert_int_equal(store_audit_list(f->s, &q, collect_audit, &n, &err), TR_EINVAL);
+	q.limit = -1;
+	assert_int_equal(store_audit_list(f->s, &q, collect_audit, &n, &err), TR_EINVAL);
+	assert_int_equal(n.count, 0);
+}
+
+static void test_audit_rows_outlive_workspaces(void **state)
+{
+	struct fixture *f = *state;
+	struct store_audit_query q;
+
+	make_workspace(f->s, "ws");
+	populate_audit(f->s);
+	assert_int_equal(store_workspace_delete(f->s, "ws", NULL), TR_OK);
+	audit_query_init(&q);
+	q.workspace = "ws";
+	assert_audit(f->s, &q, "1,2,3");
+}
+
+/* A record that cannot be written fails the append; in a transaction that
+ * the caller then rolls back, nothing of the transaction is left. */
+static void test_audit_append_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct store_audit rec, got;
+	struct store_workspace ws;
+	struct store_secret sec = {0};
+	struct tr_error err = {0};
+
+	make_workspace(f->s, "ws");
+	audit_init(&rec, 1, 100, "alice", "workspace.create", "ws", "", "success");
+	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_OK);
+	raw_exec(f->path, "CREATE TRIGGER audit_full BEFORE INSERT ON audit_log"
+	                  " BEGIN SELECT RAISE(FAIL, 'full'); END");
+
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	make_workspace(f->s, "tmp");
+	add_secret(f->s, "ws", "", "", "s");
+	make_principal(f->s, "bob", "user", false);
+	make_member(f->s, "ws", "bob", "viewer");
+	audit_init(&rec, 2, 101, "alice", "secret.create", "ws", "s", "success");
+	assert_int_not_equal(store_audit_append(f->s, &rec, &err), TR_OK);
+	assert_non_null(strstr(err.message, "full"));
+	store_rollback(f->s);
+
+	assert_int_equal(store_workspace_get(f->s, "tmp", &ws, NULL), TR_ENOTFOUND);
+	assert_int_equal(get_secret(f->s, "ws", "s", &sec), TR_ENOTFOUND);
+	assert_int_equal(store_principal_get(f->s, "bob", &(struct store_principal){0}, NULL), TR_ENOTFOUND);
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM members"), 0);
+	assert_int_equal(store_audit_last(f->s, &got, &err), TR_OK);
+	assert_int_equal(got.seq, 1);
+
+	/* Outside a transaction too: an error, and no record. */
+	assert_int_not_equal(store_audit_append(f->s, &rec, &err), TR_OK);
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM audit_log"), 1);
+
+	/* Once the log can be written again, so can the record. */
+	raw_exec(f->path, "DROP TRIGGER audit_full");
+	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_OK);
+	assert_int_equal(store_audit_last(f->s, &got, &err), TR_OK);
+	assert_int_equal(got.seq, 2);
+}
+
+/* Copies the record a list hands out. */
+static void copy_audit(void *ctx, const struct store_audit *rec)
+{
+	*(struct store_audit *)ctx = *rec;
+}
+
+/* A record changed behind tresor's back: a hash or prev_hash of the wrong
+ * length (or not a blob) reads with both hashes zeroed, so verification
+ * fails on that record; a text that does not fit its field makes the list
+ * fail, naming the seq. */
+static void test_audit_damaged_rows(void **state)
+{
+	struct fixture *f = *state;
+	struct store_audit got;
+	struct store_audit_query q;
+	struct names n = {0};
+	struct tr_error err = {0};
+	unsigned char zeros[STORE_AUDIT_HASH_BYTES] = {0}, h[STORE_AUDIT_HASH_BYTES];
+
+	populate_audit(f->s);
+	raw_exec(f->path, "PRAGMA ignore_check_constraints = ON;"
+	                  " UPDATE audit_log SET prev_hash = x'00' WHERE seq = 1;"
+	                  " UPDATE audit_log SET hash = 'text, not a blob' WHERE seq = 2;"
+	                  " UPDATE audit_log SET hash = x'0102' WHERE seq = 6;");
+	assert_int_equal(store_audit_last(f->s, &got, &err), TR_OK);
+	assert_int_equal(got.seq, 6);
+	assert_string_equal(got.action, "principal.create");
+	assert_memory_equal(got.hash, zeros, sizeof(zeros));
+	assert_memory_equal(got.prev_hash, zeros, sizeof(zeros));
+
+	audit_query_init(&q);
+	q.limit = 1;
+	/* Record 1's prev_hash is bad: its own (intact) hash reads as zeros
+	 * too, as zeros are what a good prev_hash of record 1 holds. */
+	memset(&got, 0x77, sizeof(got));
+	assert_int_equal(store_audit_list(f->s, &q, copy_audit, &got, &err), TR_OK);
+	assert_int_equal(got.seq, 1);
+	assert_string_equal(got.action, "workspace.create");
+	assert_memory_equal(got.hash, zeros, sizeof(zeros));
+	assert_memory_equal(got.prev_hash, zeros, sizeof(zeros));
+	q.after = 1;
+	memset(&got, 0x77, sizeof(got));
+	assert_int_equal(store_audit_list(f->s, &q, copy_audit, &got, &err), TR_OK);
+	assert_int_equal(got.seq, 2);
+	assert_memory_equal(got.hash, zeros, sizeof(zeros));
+	assert_memory_equal(got.prev_hash, zeros, sizeof(zeros));
+	q.after = 2;
+	assert_int_equal(store_audit_list(f->s, &q, copy_audit, &got, &err), TR_OK);
+	assert_int_equal(got.seq, 3);
+	memset(h, 3, sizeof(h));
+	assert_memory_equal(got.hash, h, sizeof(h)); /* intact rows read intact */
+	memset(h, 2, sizeof(h));
+	assert_memory_equal(got.prev_hash, h, sizeof(h));
+
+	raw_exec(f->path, "UPDATE audit_log SET actor = replace(hex(zeroblob(50)), '0', 'x') WHERE seq = 4");
+	audit_query_init(&q);
+	assert_int_equal(store_audit_list(f->s, &q, collect_audit, &n, &err), TR_EINTERNAL);
+	assert_non_null(strstr(err.message, "seq 4"));
+	assert_string_equal(n.text, "1,2,3"); /* the rows before it were handed out */
+	q.actor = "alice"; /* a page without it still reads */
+	assert_audit(f->s, &q, "1,2,6");
+}
+
+/* ---- migration ------------------------------------------------------- */
+
+/* The version-1 schema exactly as tresor created it, to build an old file. */
+/* clang-format off */
+static const char v1_schema[] =
+	"CREATE TABLE workspaces ("
+	" name TEXT PRIMARY KEY NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" created_by TEXT NOT NULL DEFAULT '');"
+
+	"CREATE TABLE principals ("
+	" name TEXT PRIMARY KEY NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" platform_admin INTEGER NOT NULL DEFAULT 0,"
+	" created_at INTEGER NOT NULL);"
+
+	"CREATE TABLE tokens ("
+	" id TEXT PRIMARY KEY NOT NULL,"
+	" principal TEXT NOT NULL REFERENCES principals(name) ON DELETE CASCADE,"
+	" hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),"
+	" description TEXT NOT NULL DEFAULT '',"
+	" created_at INTEGER NOT NULL,"
+	" expires_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX tokens_principal ON tokens(principal);"
+	"CREATE INDEX tokens_created ON tokens(created_at);"
+
+	"CREATE TABLE secrets ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,"
+	" project TEXT NOT NULL DEFAULT '',"
+	" cluster TEXT NOT NULL DEFAULT '',"
+	" name TEXT NOT NULL,"
+	" type TEXT NOT NULL,"
+	" description TEXT NOT NULL DEFAULT '',"
+	" visibility TEXT NOT NULL DEFAULT 'private',"
+	" tags_json TEXT NOT NULL DEFAULT '[]'"
+	"  CHECK (json_valid(tags_json) AND json_type(tags_json) = 'array'),"
+	" keys_json TEXT NOT NULL DEFAULT '[]'"
+	"  CHECK (json_valid(keys_json) AND json_type(keys_json) = 'array'),"
+	" version INTEGER NOT NULL CHECK (version >= 1),"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL,"
+	" expires_at INTEGER NOT NULL DEFAULT 0,"
+	" created_by TEXT NOT NULL DEFAULT '',"
+	" updated_by TEXT NOT NULL DEFAULT '',"
+	" UNIQUE (workspace, project, cluster, name));"
+	"CREATE INDEX secrets_ws_name ON secrets(workspace, name);"
+	"CREATE INDEX secrets_ws_created ON secrets(workspace, created_at);"
+	"CREATE INDEX secrets_ws_updated ON secrets(workspace, updated_at);"
+	"CREATE INDEX secrets_ws_type ON secrets(workspace, type);"
+	"CREATE INDEX secrets_expires ON secrets(expires_at) WHERE expires_at > 0;"
+
+	"CREATE TABLE secret_versions ("
+	" secret_id INTEGER NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,"
+	" version INTEGER NOT NULL,"
+	" provider TEXT NOT NULL,"
+	" wrapped_key BLOB NOT NULL,"
+	" ciphertext BLOB NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" created_by TEXT NOT NULL DEFAULT '',"
+	" PRIMARY KEY (secret_id, version));"
+	"CREATE INDEX secret_versions_provider ON secret_versions(provider);";
+/* clang-format on */
+
+static void test_migrate_from_v1(void **state)
+{
+	char path[PATH_MAX], dsn[PATH_MAX + 16];
+	struct store *s = NULL;
+	struct store_token t;
+	struct store_secret sec = {0};
+	struct store_version v = {0};
+	struct store_member m;
+	struct store_audit rec, got;
+	struct names n = {0};
+	struct tr_error err = {0};
+	unsigned char hash[32];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/v1-%d.sqlite", tmpdir, ++db_counter);
+	snprintf(dsn, sizeof(dsn), "sqlite:%s", path);
+	raw_exec(path, v1_schema);
+	raw_exec(path, "PRAGMA user_version = 1;"
+	               "INSERT INTO workspaces VALUES ('ws', 10, 'root');"
+	               "INSERT INTO principals VALUES ('alice', 'user', 1, 20);"
+	               "INSERT INTO tokens VALUES ('tok_00000000000000aa', 'alice', zeroblob(32), 'old', 30, 0);"
+	               "INSERT INTO secrets (workspace, name, type, version, created_at, updated_at, created_by)"
+	               " VALUES ('ws', 'old-secret', 'opaque', 1, 40, 40, 'alice');"
+	               "INSERT INTO secret_versions VALUES (1, 1, 'local-1', x'01', x'02', 40, 'alice');");
+	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'members'"), 0);
+
+	assert_int_equal(store_open(dsn, &s, &err), TR_OK);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
+
+	/* The old rows are all there; old tokens were minted by nobody known. */
+	memset(hash, 0, sizeof(hash));
+	assert_int_equal(store_token_get_by_hash(s, hash, &t, &err), TR_OK);
+	assert_string_equal(t.id, "tok_00000000000000aa");
+	assert_string_equal(t.description, "old");
+	assert_string_equal(t.created_by, "");
+	assert_int_equal(store_secret_get(s, "ws", NULL, NULL, "old-secret", &sec, &err), TR_OK);
+	assert_string_equal(sec.created_by, "alice");
+	assert_int_equal(store_version_get(s, sec.id, 0, &v, &err), TR_OK);
+	assert_int_equal(v.ciphertext.len, 1);
+	store_version_clear(&v);
+	store_secret_clear(&sec);
+
+	/* The new tables and column work, cascades included. */
+	token_init(&t, "tok_00000000000000bb", "alice", 0xbb, 50);
+	snprintf(t.created_by, sizeof(t.created_by), "root");
+	assert_int_equal(store_token_insert(s, &t, &err), TR_OK);
+	assert_int_equal(store_token_get_by_hash(s, t.hash, &t, &err), TR_OK);
+	assert_string_equal(t.created_by, "root");
+	make_member(s, "ws", "alice", "admin");
+	assert_int_equal(store_member_get(s, "ws", "alice", &m, &err), TR_OK);
+	audit_init(&rec, 1, 60, "alice", "member.put", "ws", "", "success");
+	assert_int_equal(store_audit_append(s, &rec, &err), TR_OK);
+	assert_int_equal(store_audit_last(s, &got, &err), TR_OK);
+	assert_int_equal(got.seq, 1);
+	assert_int_equal(store_principal_delete(s, "alice", &err), TR_OK);
+	assert_int_equal(store_member_list(s, "ws", collect_member, &n, &err), TR_OK);
+	assert_int_equal(n.count, 0);
+	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM tokens"), 0);
+	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM audit_log"), 1);
+	store_close(s);
+
+	/* Opening again migrates nothing more. */
+	assert_int_equal(store_open(dsn, &s, &err), TR_OK);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
+	assert_int_equal(store_audit_last(s, &got, &err), TR_OK);
+	store_close(s);
+}
+
 /* ---- durability ------------------------------------------------------ */
 
 static void test_reopen_keeps_everything(void **state)
@@ -1077,6 +1876,8 @@ static void test_reopen_keeps_everything(void **state)
 	struct store_workspace ws;
 	struct store_principal p;
 	struct store_token t, tg;
+	struct store_member m;
+	struct store_audit rec, got_rec;
 	struct tr_error err = {0};
 	int64_t id;
 
@@ -1087,7 +1888,11 @@ static void test_reopen_keeps_everything(void **state)
 	store_version_clear(&v);
 	make_principal(f->s, "alice", "user", true);
 	token_init(&t, "tok_00000000000000aa", "alice", 0xaa, 7);
+	snprintf(t.created_by, sizeof(t.created_by), "root");
 	assert_int_equal(store_token_insert(f->s, &t, NULL), TR_OK);
+	make_member(f->s, "ws", "alice", "editor");
+	audit_init(&rec, 1, 100, "alice", "member.put", "ws", "", "success");
+	assert_int_equal(store_audit_append(f->s, &rec, NULL), TR_OK);
 
 	store_close(f->s);
 	f->s = NULL;
@@ -1107,7 +1912,14 @@ static void test_reopen_keeps_everything(void **state)
 	assert_true(p.platform_admin);
 	assert_int_equal(store_token_get_by_hash(f->s, t.hash, &tg, NULL), TR_OK);
 	assert_string_equal(tg.id, "tok_00000000000000aa");
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_string_equal(tg.created_by, "root");
+	assert_int_equal(store_member_get(f->s, "ws", "alice", &m, NULL), TR_OK);
+	assert_string_equal(m.role, "editor");
+	assert_int_equal(store_audit_last(f->s, &got_rec, NULL), TR_OK);
+	assert_int_equal(got_rec.seq, 1);
+	assert_string_equal(got_rec.request_id, rec.request_id);
+	assert_memory_equal(got_rec.hash, rec.hash, sizeof(rec.hash));
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
 }
 
 int main(void)
@@ -1141,6 +1953,18 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_transaction_isolation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_principals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_principal_list_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_members, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_member_put_in_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_created_by, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_visible_to, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_append_last, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_list_filters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_list_paging, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_rows_outlive_workspaces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_append_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_damaged_rows, setup, teardown),
+		cmocka_unit_test(test_migrate_from_v1),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, setup, teardown),
 	};
 

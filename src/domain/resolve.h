@@ -1,0 +1,55 @@
+/*
+ * resolve.h - values for workloads (SPEC §6): given the names a job needs,
+ * pick each secret by scope precedence (project > cluster > workspace),
+ * decrypt the chosen version and hand the values to a service principal.
+ */
+#ifndef TRESOR_DOMAIN_RESOLVE_H
+#define TRESOR_DOMAIN_RESOLVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/secdata.h"
+#include "common/status.h"
+#include "domain/domain.h"
+
+#define RESOLVE_MAX_ITEMS 256
+
+enum resolve_scope { SCOPE_WORKSPACE, SCOPE_CLUSTER, SCOPE_PROJECT };
+
+/* One thing to resolve: a key of a secret (for env) or a whole
+ * container_registry secret. */
+struct resolve_item {
+	const char *envvar_name; /* NULL for the container secret */
+	const char *secret_name; /* "name" or "name@version" */
+	const char *secret_key;  /* NULL: the secret's only key */
+
+	/* Filled by resolve_run: */
+	char name[TR_SECRET_NAME_MAX + 1]; /* without @version */
+	int64_t version;
+	enum resolve_scope scope;
+	unsigned overrode;   /* bit (1 << scope) for each losing scope */
+	struct secbuf value; /* the value (wiped by resolve_items_clear) */
+};
+
+struct resolve_request {
+	const char *workspace;
+	const char *project; /* NULL or "": none */
+	const char *cluster;
+	struct resolve_item *items;
+	size_t count;
+	/* Index in items of the container_registry secret, or -1. Its value is
+	 * the secret's .dockerconfigjson. */
+	long container_index;
+};
+
+/* Resolves every item or none: on any failure no value is left in items.
+ * TR_ENOTFOUND names what is missing. One audit record per item. */
+enum tr_status resolve_run(struct domain *d, const struct principal *caller, struct resolve_request *req,
+                           struct tr_error *err);
+/* Wipes every resolved value. */
+void resolve_items_clear(struct resolve_item *items, size_t count);
+
+const char *resolve_scope_name(enum resolve_scope scope);
+
+#endif
