@@ -11,8 +11,8 @@
 
 static json_t *token_json(const struct store_token *t)
 {
-	json_t *obj = json_pack("{s:s,s:s,s:s}", "id", t->id, "principal", t->principal, "description",
-	                        t->description);
+	json_t *obj = json_pack("{s:s,s:s,s:s,s:s}", "id", t->id, "principal", t->principal, "description",
+	                        t->description, "created_by", t->created_by);
 
 	http_json_set_time(obj, "created_at", t->created_at);
 	http_json_set_time(obj, "expires_at", t->expires_at);

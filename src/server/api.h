@@ -22,6 +22,19 @@ void api_secrets_put(struct api_request *r);
 void api_secrets_delete(struct api_request *r);
 void api_secrets_access(struct api_request *r);
 
+void api_resolve(struct api_request *r);
+
+void api_principals_create(struct api_request *r);
+void api_principals_list(struct api_request *r);
+void api_principals_delete(struct api_request *r);
+
+void api_members_put(struct api_request *r);
+void api_members_list(struct api_request *r);
+void api_members_delete(struct api_request *r);
+
+void api_audit_list(struct api_request *r);
+void api_audit_verify(struct api_request *r);
+
 void api_tokens_create(struct api_request *r);
 void api_tokens_list(struct api_request *r);
 void api_tokens_delete(struct api_request *r);

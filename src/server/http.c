@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/timefmt.h"
+#include "domain/audit.h"
 
 static void free_wiped(const void *data, size_t len, void *arg)
 {
@@ -74,11 +75,30 @@ void http_reply_empty(struct api_request *r, int status)
 	r->replied = true;
 }
 
+/* Records a failed audited request (failed authentication is recorded
+ * where it happens, and unauthenticated requests have no actor). */
+static enum tr_status audit_failure(struct api_request *r, enum tr_status st, struct tr_error *audit_err)
+{
+	struct audit_event ev = {r->audit_action, r->audit_workspace, r->audit_secret, http_query(r, "project"),
+	                         http_query(r, "cluster"), audit_outcome_of(st), tr_status_http(st)};
+
+	if (!r->audit_action || !r->actor.name[0] || st == TR_EUNAUTH || st == TR_ETOOMANY)
+		return TR_OK;
+	return audit_record(r->domain, &r->actor, &ev, audit_err);
+}
+
 void http_reply_error(struct api_request *r, const struct tr_error *err)
 {
+	struct tr_error audit_err = {0};
 	json_t *body;
 	enum tr_status st = err->status == TR_OK ? TR_EINTERNAL : err->status;
-	int http = tr_status_http(st);
+	int http;
+
+	if (audit_failure(r, st, &audit_err) != TR_OK) {
+		err = &audit_err;
+		st = audit_err.status;
+	}
+	http = tr_status_http(st);
 
 	if (http >= 500)
 		log_error("%s: %s", evhttp_request_get_uri(r->req), err->message);

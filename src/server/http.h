@@ -28,6 +28,9 @@ struct api_request {
 	char *params[ROUTE_MAX_PARAMS];     /* decoded path captures, in pattern order */
 	struct evkeyvalq query;             /* decoded query parameters */
 	json_t *body;                       /* parsed JSON object, on routes that take a body */
+	const char *audit_action;           /* recorded if the request fails; NULL: not audited */
+	const char *audit_workspace;        /* the path's workspace and secret, for records */
+	const char *audit_secret;
 	bool replied;
 };
 
@@ -38,7 +41,9 @@ void http_reply_json(struct api_request *r, int status, const json_t *obj, bool 
 void http_reply_list(struct api_request *r, json_t *items);
 /* Sends a status with no body (204). */
 void http_reply_empty(struct api_request *r, int status);
-/* Sends {"error":{"code","message"}} for err->status. */
+/* Sends {"error":{"code","message"}} for err->status. On an audited route
+ * the failure is recorded first; if that record cannot be written the
+ * reply becomes 503 (fail closed). */
 void http_reply_error(struct api_request *r, const struct tr_error *err);
 /* Shorthand: builds the error from status and a message. */
 void http_reply_status(struct api_request *r, enum tr_status status, const char *fmt, ...)

@@ -8,33 +8,51 @@
 #include <event2/http.h>
 #include <sodium.h>
 #include <sys/queue.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common/limits.h"
+#include "domain/audit.h"
 #include "domain/auth.h"
 #include "server/api.h"
+#include "server/ratelimit.h"
 
+/* THE route table. Successful audited operations are recorded by the
+ * domain inside their transaction; a failure of a route with an audit
+ * action is recorded here, as the reply goes out. */
 static const struct route routes[] = {
-	{EVHTTP_REQ_GET, "/healthz", api_health, ROUTE_PUBLIC},
+	{EVHTTP_REQ_GET, "/healthz", api_health, ROUTE_PUBLIC, NULL},
 
-	{EVHTTP_REQ_POST, "/v2/workspaces", api_workspaces_create, ROUTE_BODY},
-	{EVHTTP_REQ_GET, "/v2/workspaces", api_workspaces_list, 0},
-	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}", api_workspaces_get, 0},
-	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}", api_workspaces_delete, 0},
+	{EVHTTP_REQ_POST, "/v2/workspaces", api_workspaces_create, ROUTE_BODY, "workspace.create"},
+	{EVHTTP_REQ_GET, "/v2/workspaces", api_workspaces_list, 0, NULL},
+	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}", api_workspaces_get, 0, NULL},
+	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}", api_workspaces_delete, 0, "workspace.delete"},
 
-	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/secrets", api_secrets_create, ROUTE_BODY},
-	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets", api_secrets_list, 0},
-	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_get, 0},
-	{EVHTTP_REQ_PATCH, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_patch, ROUTE_BODY},
-	{EVHTTP_REQ_PUT, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_put, ROUTE_BODY},
-	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_delete, 0},
-	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}/access", api_secrets_access, 0},
+	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/secrets", api_secrets_create, ROUTE_BODY, "secret.create"},
+	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets", api_secrets_list, 0, NULL},
+	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_get, 0, NULL},
+	{EVHTTP_REQ_PATCH, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_patch, ROUTE_BODY, "secret.update"},
+	{EVHTTP_REQ_PUT, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_put, ROUTE_BODY, "secret.update"},
+	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_delete, 0, "secret.delete"},
+	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}/access", api_secrets_access, 0, "secret.access"},
+	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/resolve", api_resolve, ROUTE_BODY, "secret.resolve"},
 
-	{EVHTTP_REQ_POST, "/v2/tokens", api_tokens_create, ROUTE_BODY | ROUTE_BODY_OPTIONAL},
-	{EVHTTP_REQ_GET, "/v2/tokens", api_tokens_list, 0},
-	{EVHTTP_REQ_DELETE, "/v2/tokens/{id}", api_tokens_delete, 0},
+	{EVHTTP_REQ_PUT, "/v2/workspaces/{ws}/members/{principal}", api_members_put, ROUTE_BODY, "member.put"},
+	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/members", api_members_list, 0, NULL},
+	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}/members/{principal}", api_members_delete, 0, "member.delete"},
+
+	{EVHTTP_REQ_POST, "/v2/principals", api_principals_create, ROUTE_BODY, "principal.create"},
+	{EVHTTP_REQ_GET, "/v2/principals", api_principals_list, 0, NULL},
+	{EVHTTP_REQ_DELETE, "/v2/principals/{name}", api_principals_delete, 0, "principal.delete"},
+
+	{EVHTTP_REQ_POST, "/v2/tokens", api_tokens_create, ROUTE_BODY | ROUTE_BODY_OPTIONAL, "token.create"},
+	{EVHTTP_REQ_GET, "/v2/tokens", api_tokens_list, 0, NULL},
+	{EVHTTP_REQ_DELETE, "/v2/tokens/{id}", api_tokens_delete, 0, "token.delete"},
+
+	{EVHTTP_REQ_GET, "/v2/audit", api_audit_list, 0, NULL},
+	{EVHTTP_REQ_GET, "/v2/audit/verify", api_audit_verify, 0, NULL},
 };
 
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
@@ -148,16 +166,42 @@ static const struct route *find_route(enum evhttp_cmd_type method, const char *p
 	return NULL;
 }
 
+/* A token was presented and refused: count it against the address and
+ * record it. If the record cannot be written, fail closed (503). */
+static enum tr_status authentication_failed(struct api_request *r, struct tr_error *err)
+{
+	struct audit_event ev = {"auth", NULL, NULL, NULL, NULL, AUDIT_FAILURE, 401};
+	enum tr_status st;
+
+	ratelimit_note_failure(r->actor.client, domain_now());
+	ev.workspace = r->audit_workspace;
+	ev.secret = r->audit_secret;
+	if ((st = audit_record(r->domain, &r->actor, &ev, err)) != TR_OK)
+		return st;
+	return tr_error_set(err, TR_EUNAUTH, "invalid or expired token");
+}
+
 static enum tr_status authenticate(struct api_request *r, struct tr_error *err)
 {
 	const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
+	int64_t retry_after = 0;
+	enum tr_status st;
 
+	if (ratelimit_blocked(r->actor.client, domain_now(), &retry_after)) {
+		char seconds[24];
+
+		snprintf(seconds, sizeof(seconds), "%lld", (long long)retry_after);
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", seconds);
+		return tr_error_set(err, TR_ETOOMANY, "too many failed authentications from this address; "
+		                                      "retry in %lld seconds", (long long)retry_after);
+	}
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
 		return tr_error_set(err, TR_EUNAUTH, "missing bearer token (Authorization: Bearer trs_...)");
 	h += 7;
 	while (*h == ' ')
 		h++;
-	return auth_authenticate(r->domain, h, &r->actor, err);
+	st = auth_authenticate(r->domain, h, &r->actor, err);
+	return st == TR_EUNAUTH ? authentication_failed(r, err) : st;
 }
 
 static bool is_json_media_type(const char *ct)
@@ -228,6 +272,33 @@ static enum tr_status prepare(struct api_request *r, const struct route *route, 
 	return TR_OK;
 }
 
+/* Where the request comes from, and its id (also sent as X-Request-Id). */
+static void identify(struct api_request *r)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
+	unsigned char raw[8];
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+
+	if (conn)
+		evhttp_connection_get_peer(conn, &addr, &port);
+	snprintf(r->actor.client, sizeof(r->actor.client), "%s", addr ? addr : "");
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(r->actor.request_id, sizeof(r->actor.request_id), raw, sizeof(raw));
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "X-Request-Id", r->actor.request_id);
+}
+
+/* What failure records of this route name: the workspace and secret of
+ * the path, when the pattern has them. */
+static void set_audit_subject(struct api_request *r, const struct route *route)
+{
+	r->audit_action = route->audit;
+	if (strncmp(route->pattern, "/v2/workspaces/{ws}", 19) == 0)
+		r->audit_workspace = r->params[0];
+	if (strstr(route->pattern, "/secrets/{name}"))
+		r->audit_secret = r->params[1];
+}
+
 static void release(struct api_request *r)
 {
 	free_params(r->params);
@@ -246,7 +317,10 @@ void routes_dispatch(struct evhttp_request *req, struct domain *domain)
 	char allow[64];
 
 	TAILQ_INIT(&r.query);
+	identify(&r);
 	route = find_route(evhttp_request_get_command(req), path ? path : "", r.params, allow, sizeof(allow));
+	if (route)
+		set_audit_subject(&r, route);
 	if (!route && allow[0]) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
 		tr_error_set(&err, TR_EMETHOD, "method %s is not allowed here; use %s",

@@ -27,6 +27,7 @@ struct route {
 	const char *pattern; /* "/v2/workspaces/{ws}/secrets/{name}": {x} captures one segment */
 	route_handler handler;
 	unsigned flags;
+	const char *audit; /* action recorded when the request fails, or NULL (not audited) */
 };
 
 /* Handles one request on behalf of a worker. */

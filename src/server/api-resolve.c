@@ -1,0 +1,141 @@
+/*
+ * api-resolve.c - POST /v2/workspaces/{ws}/resolve: values for workloads.
+ *
+ * The request names env mappings (AI Blueprints' recipe_environment_secrets
+ * shape) and optionally a container registry secret; the reply carries the
+ * values, which scope and version supplied each, and what they overrode.
+ * It is sent with Cache-Control: no-store and wiped once written.
+ */
+#include "server/api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain/resolve.h"
+#include "server/body.h"
+
+static const char *const resolve_fields[] = {"project", "cluster", "env", "container_secret_name", NULL};
+static const char *const env_fields[] = {"envvar_name", "secret_name", "secret_key", NULL};
+
+static enum tr_status parse_env_item(json_t *entry, struct resolve_item *it, struct tr_error *err)
+{
+	enum tr_status st;
+
+	if (!json_is_object(entry))
+		return tr_error_set(err, TR_EVALIDATION, "field 'env': entries must be objects");
+	if ((st = body_only_fields(entry, env_fields, err)) != TR_OK ||
+	    (st = body_string(entry, "envvar_name", &it->envvar_name, err)) != TR_OK ||
+	    (st = body_string(entry, "secret_name", &it->secret_name, err)) != TR_OK ||
+	    (st = body_string(entry, "secret_key", &it->secret_key, err)) != TR_OK)
+		return st;
+	if (!it->envvar_name || !*it->envvar_name)
+		return tr_error_set(err, TR_EVALIDATION, "field 'env.envvar_name': required");
+	if (!it->secret_name || !*it->secret_name)
+		return tr_error_set(err, TR_EVALIDATION, "field 'env.secret_name': required");
+	return TR_OK;
+}
+
+/* Fills req from the body; req->items is calloc'd (the caller frees it). */
+static enum tr_status parse_request(const json_t *body, struct resolve_request *req, struct tr_error *err)
+{
+	json_t *env = json_object_get(body, "env");
+	const char *container = NULL;
+	size_t n, i;
+	json_t *entry;
+	enum tr_status st;
+
+	if ((st = body_only_fields(body, resolve_fields, err)) != TR_OK ||
+	    (st = body_string(body, "project", &req->project, err)) != TR_OK ||
+	    (st = body_string(body, "cluster", &req->cluster, err)) != TR_OK ||
+	    (st = body_string(body, "container_secret_name", &container, err)) != TR_OK)
+		return st;
+	if (env && !json_is_array(env))
+		return tr_error_set(err, TR_EVALIDATION, "field 'env': must be an array");
+	n = json_array_size(env);
+	if (n > RESOLVE_MAX_ITEMS)
+		return tr_error_set(err, TR_EVALIDATION, "field 'env': at most %d entries", RESOLVE_MAX_ITEMS);
+	if (!(req->items = calloc(n + 1, sizeof(*req->items))))
+		return tr_error_set(err, TR_EINTERNAL, "out of memory");
+	json_array_foreach(env, i, entry)
+		if ((st = parse_env_item(entry, &req->items[i], err)) != TR_OK)
+			return st;
+	req->count = n;
+	req->container_index = -1;
+	if (container && *container) {
+		req->items[n].secret_name = container;
+		req->container_index = (long)n;
+		req->count++;
+	}
+	return TR_OK;
+}
+
+static json_t *nullable(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+static json_t *overrode_json(unsigned overrode)
+{
+	json_t *arr = json_array();
+
+	for (int s = SCOPE_PROJECT; s >= SCOPE_WORKSPACE; s--)
+		if (overrode & (1u << s))
+			json_array_append_new(arr, json_string(resolve_scope_name((enum resolve_scope)s)));
+	return arr;
+}
+
+/* The provenance of an item: secret, scope, version, what it overrode. */
+static json_t *provenance_json(const struct resolve_request *req, const struct resolve_item *it)
+{
+	return json_pack("{s:s,s:s,s:o,s:o,s:I,s:o}", "secret_name", it->secret_name, "scope",
+	                 resolve_scope_name(it->scope), "project",
+	                 nullable(it->scope == SCOPE_PROJECT ? req->project : NULL), "cluster",
+	                 nullable(it->scope == SCOPE_CLUSTER ? req->cluster : NULL), "version", (json_int_t)it->version,
+	                 "overrode", overrode_json(it->overrode));
+}
+
+static json_t *value_json(const struct secbuf *v)
+{
+	return json_stringn((const char *)v->data, v->len);
+}
+
+static json_t *response_json(const struct resolve_request *req)
+{
+	json_t *env = json_array();
+	json_t *container = json_null();
+
+	for (size_t i = 0; i < req->count; i++) {
+		const struct resolve_item *it = &req->items[i];
+		json_t *obj = provenance_json(req, it);
+
+		if ((long)i == req->container_index) {
+			json_object_set_new(obj, "dockerconfigjson", value_json(&it->value));
+			json_decref(container);
+			container = obj;
+			continue;
+		}
+		json_object_set_new(obj, "envvar_name", json_string(it->envvar_name));
+		json_object_set_new(obj, "secret_key", nullable(it->secret_key));
+		json_object_set_new(obj, "value", value_json(&it->value));
+		json_array_append_new(env, obj);
+	}
+	return json_pack("{s:o,s:o}", "env", env, "container_secret", container);
+}
+
+void api_resolve(struct api_request *r)
+{
+	struct resolve_request req = {.workspace = r->params[0]};
+	struct tr_error err = {0};
+
+	if (parse_request(r->body, &req, &err) == TR_OK && resolve_run(r->domain, &r->actor, &req, &err) == TR_OK) {
+		json_t *obj = response_json(&req);
+
+		http_reply_json(r, 200, obj, true);
+		json_decref(obj);
+	} else {
+		http_reply_error(r, &err);
+	}
+	if (req.items)
+		resolve_items_clear(req.items, req.count);
+	free(req.items);
+}
