@@ -37,6 +37,7 @@ enum cli_format {
 enum {
 	CLI_OPT_ADDR = 0x100,
 	CLI_OPT_TOKEN_FILE,
+	CLI_OPT_CACERT,
 	CLI_OPT_VERSION,
 	CLI_OPT_VERB_FIRST, /* commands number their own long-only options from here */
 };
@@ -47,6 +48,7 @@ struct cli_command;
 struct cli_ctx {
 	const char *addr;              /* --addr, or NULL: TRESOR_ADDR, then the default */
 	const char *token_file;        /* --token-file, or NULL */
+	const char *cacert;            /* --cacert, or NULL: TRESOR_CACERT, then the system's */
 	enum cli_format format;        /* -o/--output */
 	const struct cli_command *cmd; /* the command being run */
 	struct client *client;         /* opened on first use by cli_connect */
@@ -136,6 +138,17 @@ int cmd_secrets_reveal(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_tokens_create(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_tokens_list(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_tokens_delete(struct cli_ctx *ctx, int argc, char **argv);
+
+int cmd_principals_create(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_principals_list(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_principals_delete(struct cli_ctx *ctx, int argc, char **argv);
+
+int cmd_members_set(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_members_list(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_members_delete(struct cli_ctx *ctx, int argc, char **argv);
+
+int cmd_audit_list(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_audit_verify(struct cli_ctx *ctx, int argc, char **argv);
 
 /* The entry point: runs one command line and returns the exit code. */
 int cli_main(int argc, char **argv);

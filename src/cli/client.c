@@ -7,6 +7,9 @@
  * libcurl's own internal copies (the request it writes) are beyond our
  * reach. Request and response bodies are wiped after use, since some carry
  * secret values (create, set, /access) or tokens (POST /v2/tokens).
+ * An https:// server is always verified, certificate and name, against the
+ * CA bundle of --cacert/TRESOR_CACERT or the system's; nothing turns that
+ * off, since the token goes to whoever answers.
  */
 #include "cli/client.h"
 
@@ -35,6 +38,7 @@ struct client {
 	CURL *curl;
 	char *base;        /* "http://127.0.0.1:8200", no trailing '/' */
 	char *auth_header; /* AUTH_PREFIX + token; wiped on close */
+	char *cacert;      /* CA bundle for https, or NULL: the system's */
 };
 
 /* A response body as it arrives. */
@@ -181,6 +185,28 @@ static enum tr_status addr_resolve(const char *flag, char **out, struct tr_error
 	return TR_OK;
 }
 
+/*
+ * The CA bundle: --cacert, else TRESOR_CACERT, else NULL (the system's).
+ * Only an https:// address uses one; it must be readable, so that a typo is
+ * reported as such rather than as a failed connection.
+ */
+static enum tr_status cacert_resolve(const char *flag, const char *base, char **out, struct tr_error *err)
+{
+	const char *path = flag;
+
+	*out = NULL;
+	if (!path || !*path)
+		path = getenv("TRESOR_CACERT");
+	if (!path || !*path || strncasecmp(base, "https://", 8) != 0)
+		return TR_OK;
+	if (access(path, R_OK) != 0)
+		return tr_error_set(err, TR_EINVAL, "cannot read the CA bundle '%s': %s", path, strerror(errno));
+	*out = strdup(path);
+	if (!*out)
+		return tr_error_set(err, TR_EINTERNAL, "out of memory");
+	return TR_OK;
+}
+
 /* Wipes and frees a NUL-terminated string. */
 static void string_wipe_free(char *s)
 {
@@ -317,7 +343,8 @@ static enum tr_status auth_header_make(const char *token, char **out, struct tr_
 
 /* ---- open and close ---- */
 
-enum tr_status client_open(struct client **out, const char *addr, const char *token_file, struct tr_error *err)
+enum tr_status client_open(struct client **out, const char *addr, const char *token_file, const char *cacert,
+			   struct tr_error *err)
 {
 	struct client *cl;
 	char *token = NULL;
@@ -327,6 +354,8 @@ enum tr_status client_open(struct client **out, const char *addr, const char *to
 	if (!cl)
 		return tr_error_set(err, TR_EINTERNAL, "out of memory");
 	st = addr_resolve(addr, &cl->base, err);
+	if (st == TR_OK)
+		st = cacert_resolve(cacert, cl->base, &cl->cacert, err);
 	if (st == TR_OK)
 		st = token_load(token_file, &token, err);
 	if (st == TR_OK)
@@ -358,6 +387,7 @@ void client_close(struct client *cl)
 		curl_global_cleanup();
 	}
 	string_wipe_free(cl->auth_header);
+	free(cl->cacert);
 	free(cl->base);
 	free(cl);
 }
@@ -481,6 +511,11 @@ static bool transfer_setup(struct client *cl, const char *method, const char *ur
 	ok = ok && curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
 	ok = ok && curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_SECS) == CURLE_OK;
 	ok = ok && curl_easy_setopt(c, CURLOPT_TIMEOUT, REQUEST_TIMEOUT_SECS) == CURLE_OK;
+	/* libcurl's defaults, said out loud: an https server is always verified. */
+	ok = ok && curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
+	ok = ok && curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
+	if (cl->cacert)
+		ok = ok && curl_easy_setopt(c, CURLOPT_CAINFO, cl->cacert) == CURLE_OK;
 	if (payload) {
 		ok = ok && curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload) == CURLE_OK;
 		ok = ok && curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(payload)) == CURLE_OK;
@@ -500,6 +535,12 @@ static enum tr_status transfer_error(struct client *cl, CURLcode code, const cha
 				    CLIENT_MAX_RESPONSE / (1024 * 1024));
 	if (code == CURLE_WRITE_ERROR)
 		return tr_error_set(err, TR_EINTERNAL, "out of memory");
+	if (code == CURLE_SSL_CACERT_BADFILE && cl->cacert)
+		return tr_error_set(err, TR_EINVAL, "the CA bundle '%s' holds no usable certificate", cl->cacert);
+	if (code == CURLE_PEER_FAILED_VERIFICATION)
+		return tr_error_set(err, TR_EUNAVAIL,
+				    "cannot verify the certificate of tresor at %s: %s (see --cacert)", cl->base,
+				    errbuf[0] ? errbuf : curl_easy_strerror(code));
 	curl_easy_getinfo(cl->curl, CURLINFO_OS_ERRNO, &os_errno);
 	if (os_errno != 0)
 		why = strerror((int)os_errno);

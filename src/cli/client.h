@@ -50,10 +50,15 @@ void client_path_query(struct client_path *p, const char *key, const char *value
  * Opens a client. addr is --addr or NULL (then TRESOR_ADDR, then
  * CLIENT_DEFAULT_ADDR); token_file is --token-file or NULL (then
  * TRESOR_TOKEN, then $TRESOR_DATA_DIR/admin.token, then
- * ./tresor-data/admin.token). TR_EINVAL for a bad address, TR_EUNAUTH when
- * no usable token is found. *out is set only on success.
+ * ./tresor-data/admin.token); cacert is --cacert or NULL (then
+ * TRESOR_CACERT, then the system's CA certificates), the CA bundle that an
+ * https:// server's certificate must chain to. The server is always
+ * verified (its certificate and its name); there is no way to turn that
+ * off. TR_EINVAL for a bad address or an unreadable CA bundle, TR_EUNAUTH
+ * when no usable token is found. *out is set only on success.
  */
-enum tr_status client_open(struct client **out, const char *addr, const char *token_file, struct tr_error *err);
+enum tr_status client_open(struct client **out, const char *addr, const char *token_file, const char *cacert,
+			   struct tr_error *err);
 /* Wipes the token and frees everything; NULL is fine. */
 void client_close(struct client *cl);
 

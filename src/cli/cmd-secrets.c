@@ -453,21 +453,6 @@ static enum tr_status body_for_update(const struct secret_args *a, json_t **out,
 
 /* ---- printing ---- */
 
-/* "workspace", "project:P" or "cluster:C" into buf. */
-static const char *scope_text(const json_t *secret, char *buf, size_t size)
-{
-	const char *project = output_str(secret, "project", NULL);
-	const char *cluster = output_str(secret, "cluster", NULL);
-
-	if (project)
-		snprintf(buf, size, "project:%s", project);
-	else if (cluster)
-		snprintf(buf, size, "cluster:%s", cluster);
-	else
-		snprintf(buf, size, "workspace");
-	return buf;
-}
-
 /* "created secret default/hf-token (version 1)", or the JSON; warnings on stderr. */
 static int written_print(const struct cli_ctx *ctx, const json_t *resp, const struct secret_ref *ref, const char *done)
 {
@@ -479,7 +464,7 @@ static int written_print(const struct cli_ctx *ctx, const json_t *resp, const st
 		output_json(resp);
 		return CLI_EXIT_OK;
 	}
-	scope_text(resp, scope, sizeof(scope));
+	output_scope(resp, scope, sizeof(scope));
 	if (strcmp(scope, "workspace") == 0)
 		scope[0] = '\0';
 	output_line("%s secret %.*s/%s%s%s (version %s)", done, (int)ref->workspace_len, ref->workspace, ref->name,
@@ -492,7 +477,7 @@ static enum tr_status secret_row_add(struct output_table *t, const json_t *s)
 	char version[OUTPUT_INT_MAX];
 	char scope[2 * TR_SCOPE_NAME_MAX];
 	const char *row[] = {
-	    output_str(s, "name", NULL),       output_str(s, "type", NULL),       scope_text(s, scope, sizeof(scope)),
+	    output_str(s, "name", NULL),       output_str(s, "type", NULL),       output_scope(s, scope, sizeof(scope)),
 	    output_str(s, "visibility", NULL), output_int(s, "version", version), output_str(s, "updated_at", NULL),
 	    output_str(s, "created_by", NULL),
 	};
@@ -545,7 +530,7 @@ static enum tr_status secret_print(const json_t *s)
 	const struct output_pair pairs[] = {
 	    {"name", output_str(s, "name", NULL)},
 	    {"workspace", output_str(s, "workspace", NULL)},
-	    {"scope", scope_text(s, scope, sizeof(scope))},
+	    {"scope", output_scope(s, scope, sizeof(scope))},
 	    {"type", output_str(s, "type", NULL)},
 	    {"description", output_str(s, "description", "")},
 	    {"visibility", output_str(s, "visibility", NULL)},

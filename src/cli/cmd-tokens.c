@@ -111,19 +111,17 @@ out:
 
 static enum tr_status tokens_table(const json_t *list)
 {
-	static const char *const headers[] = {"ID", "PRINCIPAL", "DESCRIPTION", "CREATED", "EXPIRES"};
-	struct output_table *t = output_table_new(5, headers);
+	static const char *const headers[] = {"ID", "PRINCIPAL", "DESCRIPTION", "CREATED", "CREATED BY", "EXPIRES"};
+	struct output_table *t = output_table_new(6, headers);
 	enum tr_status st = t ? TR_OK : TR_EINTERNAL;
 	const json_t *tok;
 	size_t i;
 
 	json_array_foreach (json_object_get(list, "data"), i, tok) {
 		const char *row[] = {
-		    output_str(tok, "id", NULL),
-		    output_str(tok, "principal", NULL),
-		    output_str(tok, "description", ""),
-		    output_str(tok, "created_at", NULL),
-		    output_str(tok, "expires_at", "never"),
+		    output_str(tok, "id", NULL),         output_str(tok, "principal", NULL),
+		    output_str(tok, "description", ""),  output_str(tok, "created_at", NULL),
+		    output_str(tok, "created_by", NULL), output_str(tok, "expires_at", "never"),
 		};
 
 		if (st == TR_OK)

@@ -28,7 +28,7 @@
 /* Help texts and the command table read best as written. */
 /* clang-format off */
 #define MAIN_USAGE \
-	"tresor [--addr URL] [--token-file PATH] [-o table|json] COMMAND [VERB] [OPTIONS] [ARGS]"
+	"tresor [--addr URL] [--token-file PATH] [--cacert PATH] [-o table|json] COMMAND [VERB] [OPTIONS] [ARGS]"
 
 /* ---- help texts ---- */
 
@@ -94,10 +94,43 @@ static const char tokens_create_details[] =
 	"  --description D       what the token is for\n"
 	"The token is printed once; it cannot be shown again.\n";
 
+static const char principals_create_details[] =
+	"  --kind KIND           user (default) or service (a service account, for workloads)\n"
+	"  --platform-admin      make the user a platform admin (users only)\n"
+	"Only platform admins manage principals.\n";
+
+static const char principals_delete_details[] =
+	"The principal's tokens and role bindings are deleted with it.\n";
+
+static const char members_set_details[] =
+	"  --role ROLE           admin, editor, viewer (users) or service (service accounts)\n"
+	"  --project P           limit a service binding to project P\n"
+	"  --cluster C           limit a service binding to cluster C\n"
+	"Creates the binding or replaces the principal's role in WORKSPACE.\n";
+
+static const char audit_list_details[] =
+	"  -w, --workspace W     records of workspace W (required for a workspace admin)\n"
+	"  --secret S            records about secret S\n"
+	"  --actor P             records of principal P's requests\n"
+	"  --action A            one action: secret.create, secret.access, auth, ...\n"
+	"  --outcome O           success, denied or failure\n"
+	"  --since T             records at or after T (RFC 3339 or Unix seconds)\n"
+	"  --until T             records at or before T\n"
+	"  --after N             records after sequence number N (see the end of the table)\n"
+	"  --limit N             at most N records, 1 to 1000 (default 100)\n"
+	"Oldest first. Platform admins see every record; a workspace admin their workspace's.\n";
+
+static const char audit_verify_details[] =
+	"Checks the hash chain of the whole audit log (platform admins). Prints\n"
+	"'audit log intact: N records' and exits 0, or 'audit log broken at record N:\n"
+	"PROBLEM' and exits 8.\n";
+
 static const char global_details[] =
 	"  --addr URL            the server (TRESOR_ADDR, default " CLIENT_DEFAULT_ADDR ")\n"
 	"  --token-file PATH     a file holding the API token (else TRESOR_TOKEN, else\n"
 	"                        $TRESOR_DATA_DIR/admin.token, else ./tresor-data/admin.token)\n"
+	"  --cacert PATH         CA certificates (PEM) for an https:// server (TRESOR_CACERT,\n"
+	"                        default: the system's); the server is always verified\n"
 	"  -o, --output FORMAT   table (default) or json\n"
 	"  -h, --help            show help\n";
 
@@ -153,6 +186,29 @@ static const struct cli_command commands[] = {
 	 "", "list API tokens", NULL},
 	{"tokens", "delete", cmd_tokens_delete, 1, 1, CLI_CLIENT,
 	 "ID", "revoke an API token", NULL},
+
+	{"principals", "create", cmd_principals_create, 1, 1, CLI_CLIENT,
+	 "NAME [--kind user|service] [--platform-admin]",
+	 "create a user or service account (platform admins)", principals_create_details},
+	{"principals", "list", cmd_principals_list, 0, 0, CLI_CLIENT,
+	 "", "list users and service accounts (platform admins)", NULL},
+	{"principals", "delete", cmd_principals_delete, 1, 1, CLI_CLIENT,
+	 "NAME", "delete a principal, its tokens and bindings", principals_delete_details},
+
+	{"members", "set", cmd_members_set, 2, 2, CLI_CLIENT,
+	 "WORKSPACE PRINCIPAL --role admin|editor|viewer|service [--project P | --cluster C]",
+	 "give a principal a role in a workspace", members_set_details},
+	{"members", "list", cmd_members_list, 1, 1, CLI_CLIENT,
+	 "WORKSPACE", "list the members of a workspace", NULL},
+	{"members", "delete", cmd_members_delete, 2, 2, CLI_CLIENT,
+	 "WORKSPACE PRINCIPAL", "remove a principal from a workspace", NULL},
+
+	{"audit", "list", cmd_audit_list, 0, 0, CLI_CLIENT,
+	 "[-w W] [--secret S] [--actor P] [--action A] [--outcome O] [--since T] [--until T] "
+	 "[--after N] [--limit N]",
+	 "list audit records", audit_list_details},
+	{"audit", "verify", cmd_audit_verify, 0, 0, CLI_CLIENT,
+	 "", "check that the audit log is intact (platform admins)", audit_verify_details},
 };
 /* clang-format on */
 
@@ -253,6 +309,7 @@ int cli_usage_error(const struct cli_ctx *ctx, const char *fmt, ...)
 static const struct option global_options[] = {
     {"addr", required_argument, NULL, CLI_OPT_ADDR},
     {"token-file", required_argument, NULL, CLI_OPT_TOKEN_FILE},
+    {"cacert", required_argument, NULL, CLI_OPT_CACERT},
     {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -260,19 +317,24 @@ static const struct option global_options[] = {
 
 /* The options accepted before the command: the global ones and --version. */
 static const struct option leading_options[] = {
-    {"addr", required_argument, NULL, CLI_OPT_ADDR}, {"token-file", required_argument, NULL, CLI_OPT_TOKEN_FILE},
-    {"output", required_argument, NULL, 'o'},        {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, CLI_OPT_VERSION}, {NULL, 0, NULL, 0},
+    {"addr", required_argument, NULL, CLI_OPT_ADDR},
+    {"token-file", required_argument, NULL, CLI_OPT_TOKEN_FILE},
+    {"cacert", required_argument, NULL, CLI_OPT_CACERT},
+    {"output", required_argument, NULL, 'o'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, CLI_OPT_VERSION},
+    {NULL, 0, NULL, 0},
 };
 
 #define GLOBAL_SHORT "o:h"
 
-/* Applies --addr, --token-file or -o; returns CLI_CONTINUE or an exit code. */
+/* Applies --addr, --token-file, --cacert or -o; returns CLI_CONTINUE or an exit code. */
 static int global_option(struct cli_ctx *ctx, int opt, const char *arg)
 {
 	switch (opt) {
 	case CLI_OPT_ADDR: ctx->addr = arg; return CLI_CONTINUE;
 	case CLI_OPT_TOKEN_FILE: ctx->token_file = arg; return CLI_CONTINUE;
+	case CLI_OPT_CACERT: ctx->cacert = arg; return CLI_CONTINUE;
 	case 'o':
 		if (strcmp(arg, "table") == 0)
 			ctx->format = CLI_FORMAT_TABLE;
@@ -394,6 +456,7 @@ static int options_loop(struct cli_ctx *ctx, int argc, char **argv, const struct
 			break;
 		case CLI_OPT_ADDR:
 		case CLI_OPT_TOKEN_FILE:
+		case CLI_OPT_CACERT:
 		case 'o': rc = global_option(ctx, c, optarg); break;
 		case '?':
 		case ':': rc = option_error(ctx, c, argv); break;
@@ -461,7 +524,7 @@ static int parse_leading(struct cli_ctx *ctx, int argc, char **argv)
 static bool takes_next(const char *arg)
 {
 	return strcmp(arg, "-o") == 0 || strcmp(arg, "--output") == 0 || strcmp(arg, "--addr") == 0 ||
-	       strcmp(arg, "--token-file") == 0;
+	       strcmp(arg, "--token-file") == 0 || strcmp(arg, "--cacert") == 0;
 }
 
 #define VERB_HELP (-2)
@@ -563,7 +626,7 @@ int cli_connect(struct cli_ctx *ctx)
 
 	if (ctx->client)
 		return CLI_CONTINUE;
-	if (client_open(&ctx->client, ctx->addr, ctx->token_file, &err) != TR_OK)
+	if (client_open(&ctx->client, ctx->addr, ctx->token_file, ctx->cacert, &err) != TR_OK)
 		return output_error(&err);
 	return CLI_CONTINUE;
 }

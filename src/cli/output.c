@@ -25,6 +25,7 @@ enum {
 	EXIT_CODE_INVALID = 5,
 	EXIT_CODE_SERVER = 6,
 	EXIT_CODE_TOO_MANY = 7,
+	EXIT_CODE_VERIFY_FAILED = 8,
 };
 
 struct output_table {
@@ -57,6 +58,11 @@ int output_exit_code(long http_status)
 	if (http_status >= 400 && http_status < 500)
 		return EXIT_CODE_INVALID;
 	return EXIT_CODE_SERVER;
+}
+
+int output_exit_verify_failed(void)
+{
+	return EXIT_CODE_VERIFY_FAILED;
 }
 
 /* ---- text ---- */
@@ -201,6 +207,20 @@ const char *output_int(const json_t *obj, const char *key, char buf[OUTPUT_INT_M
 	if (!json_is_integer(v))
 		return "-";
 	snprintf(buf, OUTPUT_INT_MAX, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	return buf;
+}
+
+const char *output_scope(const json_t *obj, char *buf, size_t size)
+{
+	const char *project = output_str(obj, "project", NULL);
+	const char *cluster = output_str(obj, "cluster", NULL);
+
+	if (project && project[0])
+		snprintf(buf, size, "project:%s", project);
+	else if (cluster && cluster[0])
+		snprintf(buf, size, "cluster:%s", cluster);
+	else
+		snprintf(buf, size, "workspace");
 	return buf;
 }
 

@@ -20,6 +20,8 @@
 
 /* The exit code for an HTTP status: 0 for 2xx, else the table of docs/cli.md. */
 int output_exit_code(long http_status);
+/* The exit code of a check that ran and found a problem (`audit verify`). */
+int output_exit_verify_failed(void);
 
 /* Prints "tresor: <message>" to stderr. */
 void output_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -43,6 +45,9 @@ const char *output_str(const json_t *obj, const char *key, const char *fallback)
 #define OUTPUT_INT_MAX 24
 /* obj[key] in decimal when it is an integer, else "-"; written into buf. */
 const char *output_int(const json_t *obj, const char *key, char buf[OUTPUT_INT_MAX]);
+/* "workspace", "project:P" or "cluster:C" from obj's project and cluster,
+ * written into buf. */
+const char *output_scope(const json_t *obj, char *buf, size_t size);
 /* The strings of array joined by sep, in a fresh string to free(); "" for
  * an empty or missing array; NULL when out of memory. */
 char *output_join(const json_t *array, const char *sep);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "common/config.h"
@@ -20,23 +21,36 @@
 
 struct raw_options {
 	const char *listen, *data_dir, *config, *workers, *log_level;
+	const char *tls_cert, *tls_key, *tls_client_ca, *insecure_listen;
 };
 
 void server_options_usage(void)
 {
 	printf("usage: tresor server [--listen HOST:PORT] [--data-dir DIR] [--config FILE]\n"
 	       "                     [--workers N] [--log-level debug|info|warn|error]\n"
+	       "                     [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
+	       "                     [--insecure-listen]\n"
 	       "\n"
 	       "Runs the tresor daemon.\n"
 	       "\n"
-	       "  --listen HOST:PORT  address to listen on (TRESOR_LISTEN; default 127.0.0.1:8200)\n"
-	       "  --data-dir DIR      where the database, key and admin token live\n"
-	       "                      (TRESOR_DATA_DIR; default ./tresor-data)\n"
-	       "  --config FILE       YAML config file (TRESOR_CONFIG)\n"
-	       "  --workers N         worker threads, one event loop each (default: CPUs)\n"
-	       "  --log-level LEVEL   debug, info, warn or error (default info)\n"
+	       "  --listen HOST:PORT    address to listen on (TRESOR_LISTEN; default 127.0.0.1:8200)\n"
+	       "  --data-dir DIR        where the database, key and admin token live\n"
+	       "                        (TRESOR_DATA_DIR; default ./tresor-data)\n"
+	       "  --config FILE         YAML config file (TRESOR_CONFIG)\n"
+	       "  --workers N           worker threads, one event loop each (default: CPUs)\n"
+	       "  --log-level LEVEL     debug, info, warn or error (default info)\n"
+	       "  --tls-cert FILE       serve HTTPS with this PEM certificate chain (TRESOR_TLS_CERT)\n"
+	       "  --tls-key FILE        and its unencrypted PEM private key (TRESOR_TLS_KEY);\n"
+	       "                        give both or neither\n"
+	       "  --tls-client-ca FILE  require client certificates signed by this CA, on top of\n"
+	       "                        the bearer token (TRESOR_TLS_CLIENT_CA)\n"
+	       "  --insecure-listen     allow plain HTTP on a non-loopback address, e.g. behind a\n"
+	       "                        proxy that terminates TLS (TRESOR_INSECURE_LISTEN=1)\n"
 	       "\n"
-	       "Flags override the environment, which overrides the config file.\n");
+	       "Without TLS the server listens only on loopback (127.0.0.0/8, ::1, localhost)\n"
+	       "unless --insecure-listen is given.\n"
+	       "Flags override the environment, which overrides the config file (server.tls_cert,\n"
+	       "server.tls_key, server.tls_client_ca, server.insecure_listen: true).\n");
 }
 
 static enum tr_status parse_argv(int argc, char **argv, struct raw_options *raw, int *help, struct tr_error *err)
@@ -45,6 +59,9 @@ static enum tr_status parse_argv(int argc, char **argv, struct raw_options *raw,
 		{"listen", required_argument, NULL, 'l'},   {"data-dir", required_argument, NULL, 'd'},
 		{"config", required_argument, NULL, 'c'},   {"workers", required_argument, NULL, 'w'},
 		{"log-level", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
+		{"tls-cert", required_argument, NULL, 'C'},  {"tls-key", required_argument, NULL, 'K'},
+		{"tls-client-ca", required_argument, NULL, 'A'},
+		{"insecure-listen", no_argument, NULL, 'I'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -58,6 +75,10 @@ static enum tr_status parse_argv(int argc, char **argv, struct raw_options *raw,
 		case 'c': raw->config = optarg; break;
 		case 'w': raw->workers = optarg; break;
 		case 'L': raw->log_level = optarg; break;
+		case 'C': raw->tls_cert = optarg; break;
+		case 'K': raw->tls_key = optarg; break;
+		case 'A': raw->tls_client_ca = optarg; break;
+		case 'I': raw->insecure_listen = "true"; break;
 		case 'h': *help = 1; break;
 		default:
 			return tr_error_set(err, TR_EINVAL, "unknown or incomplete option '%s' (see tresor server --help)",
@@ -120,6 +141,55 @@ static enum tr_status parse_positive(const char *text, const char *what, long ma
 	return TR_OK;
 }
 
+/* "true/yes/on/1" or "false/no/off/0", any case. */
+static enum tr_status parse_bool(const char *text, const char *what, int *out, struct tr_error *err)
+{
+	static const char *const yes[] = {"1", "true", "yes", "on"}, *const no[] = {"0", "false", "no", "off"};
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(text, yes[i]) == 0) {
+			*out = 1;
+			return TR_OK;
+		}
+		if (strcasecmp(text, no[i]) == 0) {
+			*out = 0;
+			return TR_OK;
+		}
+	}
+	return tr_error_set(err, TR_EINVAL, "%s must be true or false", what);
+}
+
+static enum tr_status copy_path(char *dst, size_t size, const char *src, const char *what, struct tr_error *err)
+{
+	if (snprintf(dst, size, "%s", src ? src : "") >= (int)size)
+		return tr_error_set(err, TR_EINVAL, "%s path is too long", what);
+	return TR_OK;
+}
+
+/* TLS files and the listen rule; the files themselves are read by tls.c. */
+static enum tr_status resolve_transport(struct server_options *o, const struct raw_options *raw, const json_t *cfg,
+                                        struct tr_error *err)
+{
+	const char *cert = pick(raw->tls_cert, "TRESOR_TLS_CERT", cfg, "server.tls_cert");
+	const char *key = pick(raw->tls_key, "TRESOR_TLS_KEY", cfg, "server.tls_key");
+	const char *ca = pick(raw->tls_client_ca, "TRESOR_TLS_CLIENT_CA", cfg, "server.tls_client_ca");
+	const char *insecure = pick(raw->insecure_listen, "TRESOR_INSECURE_LISTEN", cfg, "server.insecure_listen");
+	enum tr_status st;
+
+	if ((cert && *cert) != (key && *key))
+		return tr_error_set(err, TR_EINVAL, "give both --tls-cert and --tls-key, or neither");
+	if (ca && *ca && !(cert && *cert))
+		return tr_error_set(err, TR_EINVAL, "--tls-client-ca needs --tls-cert and --tls-key");
+	if ((st = copy_path(o->tls_cert, sizeof(o->tls_cert), cert, "TLS certificate", err)) != TR_OK ||
+	    (st = copy_path(o->tls_key, sizeof(o->tls_key), key, "TLS key", err)) != TR_OK ||
+	    (st = copy_path(o->tls_client_ca, sizeof(o->tls_client_ca), ca, "TLS client CA", err)) != TR_OK)
+		return st;
+	o->insecure_listen = 0;
+	if (insecure && *insecure)
+		return parse_bool(insecure, "insecure_listen (TRESOR_INSECURE_LISTEN)", &o->insecure_listen, err);
+	return TR_OK;
+}
+
 static int default_workers(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -158,7 +228,7 @@ static enum tr_status resolve(struct server_options *o, const struct raw_options
 		return st;
 	if (keep)
 		o->keep_versions = v;
-	return TR_OK;
+	return resolve_transport(o, raw, cfg, err);
 }
 
 enum tr_status server_options_load(struct server_options *o, int argc, char **argv, struct tr_error *err)

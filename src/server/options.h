@@ -22,11 +22,16 @@ struct server_options {
 	int workers;         /* worker threads, one event loop each */
 	int log_level;       /* enum log_level */
 	int64_t keep_versions;
-	int help;            /* --help was given */
+	char tls_cert[1024];      /* PEM certificate chain; "" = no TLS */
+	char tls_key[1024];       /* its unencrypted PEM key; set iff tls_cert is */
+	char tls_client_ca[1024]; /* "" = no client certificates (needs TLS) */
+	int insecure_listen;      /* plain HTTP may listen beyond loopback */
+	int help;                 /* --help was given */
 };
 
 /* Fills o from argv (argv[0] is "server"), the environment and the config
- * file. TR_EINVAL with a message on bad input. */
+ * file. TR_EINVAL with a message on bad input (also: only one of the TLS
+ * certificate and key, or a client CA without them). */
 enum tr_status server_options_load(struct server_options *o, int argc, char **argv, struct tr_error *err);
 /* Prints the usage text to stdout. */
 void server_options_usage(void);

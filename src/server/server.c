@@ -1,11 +1,13 @@
 /*
  * server.c - `tresor server`: set-up, worker threads, shutdown.
  *
- * Start-up: options -> harden the process -> data directory -> keyring
- * (local key file) -> storage + bootstrap (default workspace, admin and its
- * token file) -> one listening socket per worker on the same port
- * (SO_REUSEPORT, so the kernel spreads connections) -> one thread per
- * worker, each with its own event loop, evhttp and store connection.
+ * Start-up: options -> the listen rule (plain HTTP on loopback only, unless
+ * --insecure-listen) -> harden the process -> TLS context (tls.c; one for
+ * all workers) -> data directory -> keyring (local key file) -> storage +
+ * bootstrap (default workspace, admin and its token file) -> one listening
+ * socket per worker on the same port (SO_REUSEPORT, so the kernel spreads
+ * connections) -> one thread per worker, each with its own event loop,
+ * evhttp (wrapping connections in TLS when on) and store connection.
  * The main thread then waits for SIGTERM/SIGINT, stops accepting, lets
  * in-flight requests finish and exits 0.
  */
@@ -18,12 +20,15 @@
 #include <event2/thread.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -36,6 +41,7 @@
 #include "domain/auth.h"
 #include "server/options.h"
 #include "server/routes.h"
+#include "server/tls.h"
 
 #define LISTEN_BACKLOG 1024
 #define HTTP_TIMEOUT_SECONDS 30
@@ -63,6 +69,7 @@ struct server {
 	struct server_options opt;
 	char db_dsn[1100];
 	struct keyring *keyring;
+	struct tls_server *tls; /* NULL: plain HTTP */
 	struct worker *workers;
 	int nworkers;
 };
@@ -79,6 +86,55 @@ static void harden_process(void)
 		log_warn("cannot disable core dumps (PR_SET_DUMPABLE): %s", strerror(errno));
 	if (setrlimit(RLIMIT_CORE, &none) != 0)
 		log_warn("cannot set RLIMIT_CORE to 0: %s", strerror(errno));
+}
+
+/* --- the listen rule ----------------------------------------------------- */
+
+/* 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) or the name "localhost".
+ * Other names are not resolved here: only these count as loopback. */
+static bool host_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (strcasecmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return false;
+}
+
+/* HOST:PORT, with brackets around an IPv6 address. */
+static void format_listen(char *out, size_t size, const struct server_options *o)
+{
+	bool v6 = strchr(o->host, ':') != NULL;
+
+	snprintf(out, size, "%s%s%s:%u", v6 ? "[" : "", o->host, v6 ? "]" : "", o->port);
+}
+
+/* Without TLS, tokens and values must not leave the machine in clear.
+ * Logs why and returns false when the server must not start. */
+static bool listen_allowed(const struct server_options *o)
+{
+	char addr[300];
+
+	if (o->tls_cert[0] || host_is_loopback(o->host))
+		return true;
+	if (o->insecure_listen) {
+		log_warn("plain HTTP on the non-loopback host '%s' (--insecure-listen): safe only behind a proxy "
+		         "that terminates TLS",
+		         o->host);
+		return true;
+	}
+	/* Logged here: longer than a struct tr_error message. */
+	format_listen(addr, sizeof(addr), o);
+	log_error("refusing to listen on %s without TLS: tokens and secret values would cross the network in "
+	          "clear; give --tls-cert/--tls-key, or --insecure-listen if a TLS proxy in front of tresor "
+	          "terminates TLS",
+	          addr);
+	return false;
 }
 
 /* --- data directory ------------------------------------------------------ */
@@ -286,6 +342,8 @@ static enum tr_status setup_worker(struct server *srv, struct worker *w, struct 
 	evhttp_set_max_headers_size(w->http, HTTP_MAX_HEADERS);
 	evhttp_set_timeout(w->http, HTTP_TIMEOUT_SECONDS);
 	evhttp_set_gencb(w->http, handle_request, w);
+	if (srv->tls)
+		tls_server_attach(srv->tls, w->http);
 	if (!(w->bound = evhttp_accept_socket_with_handle(w->http, w->fd)))
 		return tr_error_set(err, TR_EINTERNAL, "cannot accept on socket");
 	w->fd = -1; /* evhttp owns it now */
@@ -333,6 +391,10 @@ static enum tr_status start(struct server *srv, struct tr_error *err)
 	if (snprintf(srv->db_dsn, sizeof(srv->db_dsn), "sqlite:%s/tresor.db", srv->opt.data_dir) >=
 	    (int)sizeof(srv->db_dsn))
 		return tr_error_set(err, TR_EINVAL, "data directory path is too long");
+	if (srv->opt.tls_cert[0] &&
+	    (st = tls_server_new(srv->opt.tls_cert, srv->opt.tls_key,
+	                         srv->opt.tls_client_ca[0] ? srv->opt.tls_client_ca : NULL, &srv->tls, err)) != TR_OK)
+		return st;
 	if ((st = make_data_dir(srv->opt.data_dir, err)) != TR_OK || (st = open_keyring(srv, err)) != TR_OK ||
 	    (st = bootstrap(srv, err)) != TR_OK)
 		return st;
@@ -350,6 +412,17 @@ static enum tr_status start(struct server *srv, struct tr_error *err)
 	return TR_OK;
 }
 
+static void log_listening(const struct server *srv)
+{
+	char addr[300];
+
+	format_listen(addr, sizeof(addr), &srv->opt);
+	log_info("tresor listening on %s://%s (%d workers, data in %s)", srv->tls ? "https" : "http", addr,
+	         srv->nworkers, srv->opt.data_dir);
+	if (srv->opt.tls_client_ca[0])
+		log_info("TLS clients must present a certificate signed by %s", srv->opt.tls_client_ca);
+}
+
 static int run_workers(struct server *srv, const sigset_t *signals)
 {
 	int started = 0, sig = 0;
@@ -358,8 +431,7 @@ static int run_workers(struct server *srv, const sigset_t *signals)
 		if (pthread_create(&srv->workers[started].thread, NULL, worker_main, &srv->workers[started]) != 0)
 			break;
 	if (started == srv->nworkers) {
-		log_info("tresor listening on http://%s:%u (%d workers, data in %s)", srv->opt.host, srv->opt.port,
-		         srv->nworkers, srv->opt.data_dir);
+		log_listening(srv);
 		sigwait(signals, &sig);
 		log_info("received %s, draining requests", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	} else {
@@ -377,6 +449,7 @@ static void shutdown_server(struct server *srv)
 	for (int i = 0; srv->workers && i < srv->nworkers; i++)
 		teardown_worker(&srv->workers[i]);
 	free(srv->workers);
+	tls_server_free(srv->tls); /* after every evhttp that used it */
 	keyring_free(srv->keyring);
 }
 
@@ -396,6 +469,8 @@ int server_main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level((enum log_level)srv.opt.log_level);
+	if (!listen_allowed(&srv.opt))
+		return 1;
 	harden_process();
 	if (sodium_init() < 0 || evthread_use_pthreads() != 0) {
 		log_error("cannot initialise libsodium or libevent threads");

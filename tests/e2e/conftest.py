@@ -20,11 +20,18 @@ Fixtures:
                   all stopped after the test
   fresh_server    a started server of its own for tests where state matters
 
+Rate limiting (docs/api.md): 10 failed authentications from one client
+address within a minute block that address. Tests that fail authentication on
+purpose send those requests from an address of their own
+(`request(..., source=fresh_source())`, any of 127.0.0.0/8), so that
+127.0.0.1, which every other request uses, is never blocked.
+
 Test modules import the helpers below with `from conftest import ...`.
 """
 import base64
 import contextlib
 import ctypes
+import itertools
 import json as _json
 import os
 import re
@@ -59,8 +66,12 @@ METADATA_KEYS = {
     "created_by", "updated_by", "expires_at", "expired",
 }
 WORKSPACE_KEYS = {"name", "created_at", "created_by"}
-TOKEN_CREATE_KEYS = {"id", "token", "principal", "description", "created_at", "expires_at"}
-TOKEN_LIST_KEYS = {"id", "principal", "description", "created_at", "expires_at"}
+TOKEN_CREATE_KEYS = {"id", "token", "principal", "description", "created_by", "created_at", "expires_at"}
+TOKEN_LIST_KEYS = {"id", "principal", "description", "created_by", "created_at", "expires_at"}
+PRINCIPAL_KEYS = {"name", "kind", "platform_admin", "created_at"}
+MEMBER_KEYS = {"workspace", "principal", "role", "project", "cluster", "created_at", "created_by"}
+AUDIT_KEYS = {"seq", "time", "actor", "action", "workspace", "secret", "scope", "outcome",
+              "status", "client", "request_id", "hash"}
 PAGINATION_KEYS = {"page", "page_size", "current_page_size", "total_pages",
                    "total_results", "next_page_token"}
 
@@ -84,6 +95,28 @@ def uniq(prefix="t"):
 def secret_value(tag="v"):
     """A distinctive secret value, long enough to be tracked for leaks."""
     return f"sv-{tag}-{uuid.uuid4().hex}"
+
+
+_SOURCES = itertools.count(1)
+
+
+def fresh_source():
+    """A loopback address no other request of this run has come from
+    (127.10.x.y): a client of its own for the server's rate limiter."""
+    n = next(_SOURCES)
+    return f"127.{10 + n // 62500 % 200}.{n // 250 % 250 + 1}.{n % 250 + 1}"
+
+
+class _SourceAdapter(requests.adapters.HTTPAdapter):
+    """Sends from a given local address (one of 127.0.0.0/8)."""
+
+    def __init__(self, source, **kw):
+        self._source = source
+        super().__init__(**kw)
+
+    def init_poolmanager(self, *args, **kw):
+        kw["source_address"] = (self._source, 0)
+        super().init_poolmanager(*args, **kw)
 
 
 def free_port():
@@ -400,10 +433,11 @@ class TresorServer:
     # ---- HTTP
 
     def request(self, method, path, *, json=_UNSET, data=None, headers=None, params=None,
-                token=_ADMIN, timeout=HTTP_TIMEOUT, check_leaks=True):
+                token=_ADMIN, timeout=HTTP_TIMEOUT, check_leaks=True, source=None):
         """One HTTP request (a new connection each time). json= sends a JSON
         body with Content-Type application/json; data= sends raw bytes with
-        only the headers given. token=None sends no Authorization header."""
+        only the headers given. token=None sends no Authorization header.
+        source= sends from that local address (see fresh_source)."""
         hdrs = {}
         if token is _ADMIN:
             token = self.token
@@ -415,10 +449,17 @@ class TresorServer:
             self._track_body(path, json)
         if headers:
             hdrs.update(headers)
-        resp = requests.request(method, self.url + path, data=data, headers=hdrs,
-                                params=params, timeout=timeout, allow_redirects=False)
+        if source is None:
+            resp = requests.request(method, self.url + path, data=data, headers=hdrs,
+                                    params=params, timeout=timeout, allow_redirects=False)
+        else:
+            with requests.Session() as session:
+                session.mount("http://", _SourceAdapter(source))
+                resp = session.request(method, self.url + path, data=data, headers=hdrs,
+                                       params=params, timeout=timeout, allow_redirects=False)
         if check_leaks:
-            is_access = path.split("?")[0].endswith("/access")
+            # /access and /resolve exist to return values; tokens never.
+            is_access = path.split("?")[0].endswith(("/access", "/resolve"))
             mints = method.upper() == "POST" and path.rstrip("/") == "/v2/tokens"
             self.assert_no_leak(resp.content, f"{method} {path} -> {resp.status_code}",
                                 values=not is_access, tokens=not mints)
@@ -462,6 +503,28 @@ class TresorServer:
         r = self.post(f"/v2/workspaces/{ws}/secrets", json=body)
         assert r.status_code == 201, r.text
         return r.json()
+
+    def create_principal(self, name=None, kind="user", platform_admin=False, token=_ADMIN):
+        body = {"name": name or uniq(kind[:3]), "kind": kind}
+        if platform_admin:
+            body["platform_admin"] = True
+        r = self.post("/v2/principals", json=body, token=token)
+        assert r.status_code == 201, r.text
+        return body["name"]
+
+    def set_member(self, ws, principal, role, token=_ADMIN, **scope):
+        r = self.put(f"/v2/workspaces/{ws}/members/{principal}", json={"role": role, **scope},
+                     token=token)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def mint(self, principal=None, token=_ADMIN, **body):
+        """A new token's text (for principal, default: the caller)."""
+        if principal is not None:
+            body["principal"] = principal
+        r = self.post("/v2/tokens", json=body, token=token)
+        assert r.status_code == 201, r.text
+        return r.json()["token"]
 
     def access(self, ws, name, **params):
         r = self.get(f"/v2/workspaces/{ws}/secrets/{name}/access", params=params or None)

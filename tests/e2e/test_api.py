@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from conftest import (METADATA_KEYS, PAGINATION_KEYS, TOKEN_CREATE_KEYS, TOKEN_LIST_KEYS,
-                      TOKEN_RE, WORKSPACE_KEYS, assert_error, leak_forms, list_all, names_of,
-                      parse_time, secret_value, uniq)
+                      TOKEN_RE, WORKSPACE_KEYS, assert_error, fresh_source, leak_forms, list_all,
+                      names_of, parse_time, secret_value, uniq)
 
 
 def assert_metadata(body, *, name, ws="default", type_="opaque", keys=None, version=1,
@@ -783,6 +783,7 @@ def test_token_create_returns_documented_fields_and_format(server):
     assert TOKEN_RE.match(body["token"]) and len(body["token"]) == 47
     assert body["token"].startswith("trs_")
     assert body["principal"] == "admin"          # defaults to the caller
+    assert body["created_by"] == "admin"
     assert body["description"] == "ci"
     parse_time(body["created_at"])
     assert body["expires_at"] is None
@@ -836,7 +837,8 @@ def test_deleted_token_is_refused_at_once(server):
     r = server.delete(f"/v2/tokens/{made['id']}")
     assert r.status_code == 204
     assert r.content == b""
-    assert_error(server.get("/v2/workspaces", token=made["token"]), 401, "unauthorized")
+    assert_error(server.get("/v2/workspaces", token=made["token"], source=fresh_source()),
+                 401, "unauthorized")
     assert made["id"] not in [t["id"] for t in server.get("/v2/tokens").json()["data"]]
     # The admin token is untouched.
     assert server.get("/v2/workspaces").status_code == 200
@@ -863,7 +865,7 @@ def test_expiring_token_gets_401_after_it_expires(server):
     deadline = time.monotonic() + 3.0   # bounded: expires_in=1 plus clock granularity
     status = None
     while time.monotonic() < deadline:
-        r = server.get("/v2/workspaces", token=made["token"])
+        r = server.get("/v2/workspaces", token=made["token"], source=fresh_source())
         status = r.status_code
         if status == 401:
             assert_error(r, 401, "unauthorized")

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from conftest import (METADATA_KEYS, TOKEN_ANYWHERE_RE, TOKEN_RE, closed_port_url, run_cli,
-                      secret_value, uniq)
+from conftest import (METADATA_KEYS, TOKEN_ANYWHERE_RE, TOKEN_RE, closed_port_url, fresh_source,
+                      run_cli, secret_value, uniq)
 
 
 def ok(res):
@@ -361,7 +361,8 @@ def test_tokens_create_json_list_and_delete(server):
     assert made["id"] in [t["id"] for t in listed["data"]]
     assert "token" not in json.dumps([sorted(t) for t in listed["data"]])
     ok(server.cli("tokens", "delete", made["id"]))
-    assert server.get("/v2/workspaces", token=made["token"]).status_code == 401
+    assert server.get("/v2/workspaces", token=made["token"],
+                      source=fresh_source()).status_code == 401
     fails(server.cli("tokens", "delete", made["id"]), 2)
 
 
