@@ -53,6 +53,7 @@ void audit_hash(const struct store_audit *rec, unsigned char out[STORE_AUDIT_HAS
 	hash_text(&st, rec->outcome);
 	hash_text(&st, rec->client);
 	hash_text(&st, rec->request_id);
+	hash_text(&st, rec->target);
 	crypto_generichash_final(&st, out, STORE_AUDIT_HASH_BYTES);
 }
 
@@ -70,6 +71,7 @@ static void fill_record(struct store_audit *rec, const struct principal *caller,
 	snprintf(rec->action, sizeof(rec->action), "%s", ev->action);
 	snprintf(rec->workspace, sizeof(rec->workspace), "%s", ev->workspace ? ev->workspace : "");
 	snprintf(rec->secret, sizeof(rec->secret), "%s", ev->secret ? ev->secret : "");
+	snprintf(rec->target, sizeof(rec->target), "%s", ev->target ? ev->target : "");
 	if (ev->project && *ev->project)
 		snprintf(rec->scope, sizeof(rec->scope), "project:%s", ev->project);
 	else if (ev->cluster && *ev->cluster)

@@ -26,6 +26,7 @@ struct audit_event {
 	const char *action;    /* "secret.create", ... */
 	const char *workspace; /* NULL: none */
 	const char *secret;    /* NULL: none */
+	const char *target;    /* principal or token acted on, NULL: none */
 	const char *project;   /* scope, NULL: none */
 	const char *cluster;
 	const char *outcome;   /* AUDIT_SUCCESS, AUDIT_DENIED, AUDIT_FAILURE */

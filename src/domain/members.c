@@ -50,7 +50,10 @@ static enum tr_status check_kind(struct domain *d, const char *principal, const 
 static enum tr_status put_locked(struct domain *d, const struct principal *actor, const struct store_member *m,
                                  struct tr_error *err)
 {
-	struct audit_event ev = {"member.put", m->workspace, NULL, NULL, NULL, AUDIT_SUCCESS, 200};
+	struct audit_event ev = {
+		.action = "member.put", .workspace = m->workspace, .target = m->principal,
+		.outcome = AUDIT_SUCCESS, .status = 200,
+	};
 	enum tr_status st = store_member_put(d->store, m, err);
 
 	return st == TR_OK ? audit_append(d, actor, &ev, err) : st;
@@ -92,7 +95,10 @@ enum tr_status members_list(struct domain *d, const struct principal *actor, con
 static enum tr_status delete_locked(struct domain *d, const struct principal *actor, const char *ws,
                                     const char *principal, struct tr_error *err)
 {
-	struct audit_event ev = {"member.delete", ws, NULL, NULL, NULL, AUDIT_SUCCESS, 204};
+	struct audit_event ev = {
+		.action = "member.delete", .workspace = ws, .target = principal,
+		.outcome = AUDIT_SUCCESS, .status = 204,
+	};
 	enum tr_status st = store_member_delete(d->store, ws, principal, err);
 
 	if (st == TR_ENOTFOUND)

@@ -26,7 +26,9 @@ static enum tr_status validate(const char *name, const char *kind, bool platform
 static enum tr_status create_locked(struct domain *d, const struct principal *actor, const struct store_principal *p,
                                     struct tr_error *err)
 {
-	struct audit_event ev = {"principal.create", NULL, NULL, NULL, NULL, AUDIT_SUCCESS, 201};
+	struct audit_event ev = {
+		.action = "principal.create", .target = p->name, .outcome = AUDIT_SUCCESS, .status = 201,
+	};
 	enum tr_status st = store_principal_create(d->store, p, err);
 
 	if (st == TR_ECONFLICT)
@@ -68,7 +70,9 @@ enum tr_status principals_list(struct domain *d, const struct principal *actor, 
 static enum tr_status delete_locked(struct domain *d, const struct principal *actor, const char *name,
                                     struct tr_error *err)
 {
-	struct audit_event ev = {"principal.delete", NULL, NULL, NULL, NULL, AUDIT_SUCCESS, 204};
+	struct audit_event ev = {
+		.action = "principal.delete", .target = name, .outcome = AUDIT_SUCCESS, .status = 204,
+	};
 	enum tr_status st = store_principal_delete(d->store, name, err);
 
 	if (st == TR_ENOTFOUND)

@@ -134,7 +134,10 @@ static enum tr_status pick_key(const struct secdata *data, const char *ws, const
 static enum tr_status resolve_one(struct domain *d, const struct principal *caller, const struct resolve_request *req,
                                   struct resolve_item *it, bool container, struct tr_error *err)
 {
-	struct audit_event ev = {"secret.resolve", req->workspace, it->name, NULL, NULL, AUDIT_SUCCESS, 200};
+	struct audit_event ev = {
+		.action = "secret.resolve", .workspace = req->workspace, .secret = it->name,
+		.outcome = AUDIT_SUCCESS, .status = 200,
+	};
 	struct store_secret m = {0};
 	struct secdata data = {0};
 	enum tr_status st = choose(d, caller, req, it, &m, err);

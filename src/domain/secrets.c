@@ -220,7 +220,10 @@ static enum tr_status store_new_value(struct domain *d, struct store_secret *m, 
 static enum tr_status audit_secret(struct domain *d, const struct principal *actor, const char *action,
                                    const struct store_secret *m, int status, struct tr_error *err)
 {
-	struct audit_event ev = {action, m->workspace, m->name, m->project, m->cluster, AUDIT_SUCCESS, status};
+	struct audit_event ev = {
+		.action = action, .workspace = m->workspace, .secret = m->name, .project = m->project,
+		.cluster = m->cluster, .outcome = AUDIT_SUCCESS, .status = status,
+	};
 
 	return audit_append(d, actor, &ev, err);
 }

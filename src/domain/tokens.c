@@ -76,7 +76,9 @@ static enum tr_status may_mint(struct domain *d, const struct principal *actor, 
 static enum tr_status insert_locked(struct domain *d, const struct principal *actor, const struct store_token *tok,
                                     struct tr_error *err)
 {
-	struct audit_event ev = {"token.create", NULL, NULL, NULL, NULL, AUDIT_SUCCESS, 201};
+	struct audit_event ev = {
+		.action = "token.create", .target = tok->principal, .outcome = AUDIT_SUCCESS, .status = 201,
+	};
 	enum tr_status st = store_token_insert(d->store, tok, err);
 
 	if (st == TR_ENOTFOUND)
@@ -159,7 +161,7 @@ static void find_token(void *ctx, const struct store_token *t)
 static enum tr_status delete_locked(struct domain *d, const struct principal *actor, const char *id,
                                     struct tr_error *err)
 {
-	struct audit_event ev = {"token.delete", NULL, NULL, NULL, NULL, AUDIT_SUCCESS, 204};
+	struct audit_event ev = {.action = "token.delete", .target = id, .outcome = AUDIT_SUCCESS, .status = 204};
 	struct token_find f = {.id = id};
 	enum tr_status st = store_token_list(d->store, find_token, &f, err);
 

@@ -15,7 +15,9 @@
 static enum tr_status create_locked(struct domain *d, const struct principal *actor, const struct store_workspace *ws,
                                     struct tr_error *err)
 {
-	struct audit_event ev = {"workspace.create", ws->name, NULL, NULL, NULL, AUDIT_SUCCESS, 201};
+	struct audit_event ev = {
+		.action = "workspace.create", .workspace = ws->name, .outcome = AUDIT_SUCCESS, .status = 201,
+	};
 	enum tr_status st = store_workspace_create(d->store, ws, err);
 
 	if (st == TR_ECONFLICT)
@@ -105,7 +107,9 @@ static enum tr_status check_deletable(struct domain *d, const char *name, bool f
 static enum tr_status delete_locked(struct domain *d, const struct principal *actor, const char *name, bool force,
                                     struct tr_error *err)
 {
-	struct audit_event ev = {"workspace.delete", name, NULL, NULL, NULL, AUDIT_SUCCESS, 204};
+	struct audit_event ev = {
+		.action = "workspace.delete", .workspace = name, .outcome = AUDIT_SUCCESS, .status = 204,
+	};
 	enum tr_status st = check_deletable(d, name, force, err);
 
 	if (st == TR_OK)

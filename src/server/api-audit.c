@@ -22,6 +22,7 @@ static json_t *record_json(const struct store_audit *a)
 	                "action", a->action, "workspace", a->workspace, "secret", a->secret, "scope", a->scope,
 	                "outcome", a->outcome, "status", a->status, "client", a->client, "request_id",
 	                a->request_id, "hash", hex);
+	json_object_set_new(obj, "target", json_string(a->target));
 	http_json_set_time(obj, "time", a->time);
 	return obj;
 }

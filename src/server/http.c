@@ -79,8 +79,16 @@ void http_reply_empty(struct api_request *r, int status)
  * where it happens, and unauthenticated requests have no actor). */
 static enum tr_status audit_failure(struct api_request *r, enum tr_status st, struct tr_error *audit_err)
 {
-	struct audit_event ev = {r->audit_action, r->audit_workspace, r->audit_secret, http_query(r, "project"),
-	                         http_query(r, "cluster"), audit_outcome_of(st), tr_status_http(st)};
+	struct audit_event ev = {
+		.action = r->audit_action,
+		.workspace = r->audit_workspace,
+		.secret = r->audit_secret,
+		.target = r->audit_target,
+		.project = http_query(r, "project"),
+		.cluster = http_query(r, "cluster"),
+		.outcome = audit_outcome_of(st),
+		.status = tr_status_http(st),
+	};
 
 	if (!r->audit_action || !r->actor.name[0] || st == TR_EUNAUTH || st == TR_ETOOMANY)
 		return TR_OK;

@@ -31,6 +31,7 @@ struct api_request {
 	const char *audit_action;           /* recorded if the request fails; NULL: not audited */
 	const char *audit_workspace;        /* the path's workspace and secret, for records */
 	const char *audit_secret;
+	const char *audit_target;           /* the principal or token of the path, if any */
 	bool replied;
 };
 

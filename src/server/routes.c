@@ -170,7 +170,7 @@ static const struct route *find_route(enum evhttp_cmd_type method, const char *p
  * record it. If the record cannot be written, fail closed (503). */
 static enum tr_status authentication_failed(struct api_request *r, struct tr_error *err)
 {
-	struct audit_event ev = {"auth", NULL, NULL, NULL, NULL, AUDIT_FAILURE, 401};
+	struct audit_event ev = {.action = "auth", .outcome = AUDIT_FAILURE, .status = 401};
 	enum tr_status st;
 
 	ratelimit_note_failure(r->actor.client, domain_now());
@@ -297,6 +297,10 @@ static void set_audit_subject(struct api_request *r, const struct route *route)
 		r->audit_workspace = r->params[0];
 	if (strstr(route->pattern, "/secrets/{name}"))
 		r->audit_secret = r->params[1];
+	if (strstr(route->pattern, "{principal}"))
+		r->audit_target = r->params[1];
+	else if (strstr(route->pattern, "/principals/{name}") || strstr(route->pattern, "/tokens/{id}"))
+		r->audit_target = r->params[0];
 }
 
 static void release(struct api_request *r)

@@ -143,6 +143,7 @@ static const char schema_v2[] =
 	" status INTEGER NOT NULL,"
 	" client TEXT NOT NULL DEFAULT '',"
 	" request_id TEXT NOT NULL DEFAULT '',"
+	" target TEXT NOT NULL DEFAULT '',"
 	" prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),"
 	" hash BLOB NOT NULL CHECK (length(hash) = 32));"
 	"CREATE INDEX audit_log_time ON audit_log(time);"
@@ -176,7 +177,7 @@ static const char *const migrations[] = {
 
 #define AUDIT_COLUMNS                                                        \
 	"seq, time, actor, action, workspace, secret, scope, outcome, status, " \
-	"client, request_id, prev_hash, hash"
+	"client, request_id, prev_hash, hash, target"
 
 enum stmt_id {
 	STMT_BEGIN,
@@ -275,7 +276,7 @@ static const char *const stmt_sql[STMT_COUNT_] = {
 
 	[STMT_AUDIT_LAST] = "SELECT " AUDIT_COLUMNS " FROM audit_log ORDER BY seq DESC LIMIT 1",
 	[STMT_AUDIT_INSERT] = "INSERT INTO audit_log (" AUDIT_COLUMNS ")"
-	                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 
 	[STMT_TOKEN_INSERT] = "INSERT INTO tokens (" TOKEN_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[STMT_TOKEN_GET_BY_HASH] = "SELECT " TOKEN_COLUMNS " FROM tokens WHERE hash = ?1",
@@ -708,7 +709,8 @@ static bool read_audit(sqlite3_stmt *st, struct store_audit *rec)
 	       col_text(st, 5, rec->secret, sizeof(rec->secret)) && col_text(st, 6, rec->scope, sizeof(rec->scope)) &&
 	       col_text(st, 7, rec->outcome, sizeof(rec->outcome)) &&
 	       col_text(st, 9, rec->client, sizeof(rec->client)) &&
-	       col_text(st, 10, rec->request_id, sizeof(rec->request_id));
+	       col_text(st, 10, rec->request_id, sizeof(rec->request_id)) &&
+	       col_text(st, 13, rec->target, sizeof(rec->target));
 }
 
 /* ---- transactions ---------------------------------------------------- */
@@ -1739,6 +1741,7 @@ static enum tr_status store_sqlite_audit_append(struct store *s, struct store_au
 	bind_text(&b, 11, rec->request_id, sizeof(rec->request_id));
 	bind_blob(&b, 12, rec->prev_hash, sizeof(rec->prev_hash));
 	bind_blob(&b, 13, rec->hash, sizeof(rec->hash));
+	bind_text(&b, 14, rec->target, sizeof(rec->target));
 	status = run_bound(ss, &b, err);
 	stmt_done(st);
 	return status;

@@ -133,6 +133,7 @@ struct store_audit {
 	char action[32];                            /* "secret.create", ... */
 	char workspace[TR_WORKSPACE_NAME_MAX + 1];  /* "" when global */
 	char secret[TR_SECRET_NAME_MAX + 1];        /* "" when none */
+	char target[TR_PRINCIPAL_NAME_MAX + 1];     /* principal or token id acted on, "" when none */
 	char scope[TR_SCOPE_NAME_MAX + 16];         /* "", "project:p1", "cluster:c1" */
 	char outcome[16];                           /* "success", "denied", "failure" */
 	int status;                                 /* HTTP status */
@@ -227,7 +228,8 @@ enum tr_status store_workspace_create(struct store *s, const struct store_worksp
 enum tr_status store_workspace_get(struct store *s, const char *name, struct store_workspace *out, struct tr_error *err);
 /* Calls cb for every workspace, by name. */
 enum tr_status store_workspace_list(struct store *s, store_workspace_cb cb, void *ctx, struct tr_error *err);
-/* Deletes the workspace with all its secrets and versions. TR_ENOTFOUND if missing. */
+/* Deletes the workspace with all its secrets, versions and role bindings
+ * (not its audit records). TR_ENOTFOUND if missing. */
 enum tr_status store_workspace_delete(struct store *s, const char *name, struct tr_error *err);
 
 /* Number of secrets in a workspace (all scopes). */

@@ -54,7 +54,8 @@ static int teardown(void **state)
 static void append_records(struct fixture *f, int n)
 {
 	for (int i = 0; i < n; i++) {
-		struct audit_event ev = {"secret.create", "default", "s", NULL, NULL, AUDIT_SUCCESS, 201};
+		struct audit_event ev = {.action = "secret.create", .workspace = "default", .secret = "s",
+		                         .target = "bob", .outcome = AUDIT_SUCCESS, .status = 201};
 
 		assert_int_equal(audit_record(&f->d, &f->admin, &ev, NULL), TR_OK);
 	}
@@ -147,7 +148,8 @@ static void test_recomputed_hash_without_the_chain_is_caught(void **state)
 static void test_failing_audit_store_fails_the_append(void **state)
 {
 	struct fixture *f = *state;
-	struct audit_event ev = {"secret.create", "default", "s", NULL, NULL, AUDIT_SUCCESS, 201};
+	struct audit_event ev = {.action = "secret.create", .workspace = "default", .secret = "s",
+		                         .target = "bob", .outcome = AUDIT_SUCCESS, .status = 201};
 	struct tr_error err = {0};
 
 	tamper(f, "CREATE TRIGGER audit_full BEFORE INSERT ON audit_log BEGIN SELECT RAISE(FAIL, 'full'); END;");
