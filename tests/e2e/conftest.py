@@ -70,7 +70,7 @@ TOKEN_CREATE_KEYS = {"id", "token", "principal", "description", "created_by", "c
 TOKEN_LIST_KEYS = {"id", "principal", "description", "created_by", "created_at", "expires_at"}
 PRINCIPAL_KEYS = {"name", "kind", "platform_admin", "created_at"}
 MEMBER_KEYS = {"workspace", "principal", "role", "project", "cluster", "created_at", "created_by"}
-AUDIT_KEYS = {"seq", "time", "actor", "action", "workspace", "secret", "scope", "outcome",
+AUDIT_KEYS = {"seq", "time", "actor", "action", "workspace", "secret", "target", "scope", "outcome",
               "status", "client", "request_id", "hash"}
 PAGINATION_KEYS = {"page", "page_size", "current_page_size", "total_pages",
                    "total_results", "next_page_token"}
@@ -458,8 +458,10 @@ class TresorServer:
                 resp = session.request(method, self.url + path, data=data, headers=hdrs,
                                        params=params, timeout=timeout, allow_redirects=False)
         if check_leaks:
-            # /access and /resolve exist to return values; tokens never.
-            is_access = path.split("?")[0].endswith(("/access", "/resolve"))
+            # /access and /resolve exist to return values (when they succeed);
+            # tokens never.
+            is_access = path.split("?")[0].endswith(("/access", "/resolve")) \
+                and resp.status_code == 200
             mints = method.upper() == "POST" and path.rstrip("/") == "/v2/tokens"
             self.assert_no_leak(resp.content, f"{method} {path} -> {resp.status_code}",
                                 values=not is_access, tokens=not mints)
