@@ -40,3 +40,15 @@ void jsonmem_init(void)
 {
 	json_set_alloc_funcs(wiping_malloc, wiping_free);
 }
+
+char *jsonmem_dump(const json_t *j, size_t spare, size_t *len)
+{
+	size_t need = json_dumpb(j, NULL, 0, JSON_COMPACT);
+	char *text = need ? malloc(need + spare + 1) : NULL;
+
+	if (!text)
+		return NULL;
+	*len = json_dumpb(j, text, need, JSON_COMPACT);
+	text[*len] = '\0';
+	return text;
+}

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "domain/policy.h"
 
 #define AUDIT_UNAVAILABLE "audit log unavailable; nothing was changed"
@@ -81,25 +82,34 @@ static void fill_record(struct store_audit *rec, const struct principal *caller,
 	snprintf(rec->request_id, sizeof(rec->request_id), "%s", caller->request_id);
 }
 
+/* Logs why the log could not be written (storage messages hold no values)
+ * and answers with the one message callers show. */
+static enum tr_status audit_unavailable(const struct tr_error *why, struct tr_error *err)
+{
+	log_error("audit log write failed: %s", why->message);
+	return tr_error_set(err, TR_EUNAVAIL, AUDIT_UNAVAILABLE);
+}
+
 enum tr_status audit_append(struct domain *d, const struct principal *caller, const struct audit_event *ev,
                             struct tr_error *err)
 {
 	struct store_audit last, rec;
+	struct tr_error store_err = {0};
 	enum tr_status st;
 
 	fill_record(&rec, caller, ev);
-	st = store_audit_last(d->store, &last, NULL);
+	st = store_audit_last(d->store, &last, &store_err);
 	if (st == TR_OK) {
 		rec.seq = last.seq + 1;
 		memcpy(rec.prev_hash, last.hash, STORE_AUDIT_HASH_BYTES);
 	} else if (st == TR_ENOTFOUND) {
 		rec.seq = 1;
 	} else {
-		return tr_error_set(err, TR_EUNAVAIL, AUDIT_UNAVAILABLE);
+		return audit_unavailable(&store_err, err);
 	}
 	audit_hash(&rec, rec.hash);
-	if (store_audit_append(d->store, &rec, NULL) != TR_OK)
-		return tr_error_set(err, TR_EUNAVAIL, AUDIT_UNAVAILABLE);
+	if (store_audit_append(d->store, &rec, &store_err) != TR_OK)
+		return audit_unavailable(&store_err, err);
 	return TR_OK;
 }
 

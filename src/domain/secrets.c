@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsonmem.h"
 #include "crypto/envelope.h"
 #include "domain/audit.h"
 #include "domain/names.h"
@@ -118,13 +119,9 @@ static enum tr_status canonical_type(const char *requested, const char *fallback
  * allocator), as store_secret_clear frees it with free(). */
 static char *dump_array(json_t *arr)
 {
-	size_t need = json_dumpb(arr, NULL, 0, JSON_COMPACT);
-	char *text = need ? malloc(need + 1) : NULL;
+	size_t len;
+	char *text = jsonmem_dump(arr, 0, &len);
 
-	if (text) {
-		json_dumpb(arr, text, need, JSON_COMPACT);
-		text[need] = '\0';
-	}
 	json_decref(arr);
 	return text;
 }
@@ -255,7 +252,7 @@ static enum tr_status validate_identity(const struct secret_input *in, struct tr
 }
 
 /* Checks the value of a new secret; sets *type to its canonical type. */
-static enum tr_status validate_new_value(const struct secret_input *in, const char **type, struct warnings *w,
+static enum tr_status validate_new_value(struct secret_input *in, const char **type, struct warnings *w,
                                          struct tr_error *err)
 {
 	enum tr_status st;
@@ -263,6 +260,8 @@ static enum tr_status validate_new_value(const struct secret_input *in, const ch
 	if ((st = canonical_type(in->type, "opaque", type, err)) != TR_OK)
 		return st;
 	if ((st = validate_data(*type, &in->data, w, err)) != TR_OK)
+		return st;
+	if ((st = secret_type_complete(*type, &in->data, err)) != TR_OK)
 		return st;
 	if (!name_dns_portable(in->name))
 		warnings_add(w, "name '%s' is not a portable DNS-1123 name (lowercase letters, digits and '-', "
@@ -272,7 +271,7 @@ static enum tr_status validate_new_value(const struct secret_input *in, const ch
 
 /* Inserts a new secret; the transaction is open and `in` validated. */
 static enum tr_status create_locked(struct domain *d, const struct principal *actor, const char *workspace,
-                                    const struct secret_input *in, const char *type, struct store_secret *out,
+                                    struct secret_input *in, const char *type, struct store_secret *out,
                                     struct tr_error *err)
 {
 	struct store_secret m = {.version = 1};
@@ -307,7 +306,7 @@ static enum tr_status create_locked(struct domain *d, const struct principal *ac
 }
 
 enum tr_status secrets_create(struct domain *d, const struct principal *actor, const char *workspace,
-                              const struct secret_input *in, struct store_secret *out, struct warnings *w,
+                              struct secret_input *in, struct store_secret *out, struct warnings *w,
                               struct tr_error *err)
 {
 	const char *type = NULL;
@@ -369,7 +368,7 @@ static bool input_is_empty(const struct secret_input *in)
 }
 
 /* Validates an update of m by `in`; sets *type to the resulting type. */
-static enum tr_status validate_update(const struct store_secret *m, const struct secret_input *in,
+static enum tr_status validate_update(const struct store_secret *m, struct secret_input *in,
                                       const char **type, struct warnings *w, struct tr_error *err)
 {
 	enum tr_status st;
@@ -385,12 +384,16 @@ static enum tr_status validate_update(const struct store_secret *m, const struct
 		return tr_error_set(err, TR_EVALIDATION,
 		                    "field 'type': a secret's type cannot change (it is '%s'); delete and recreate it",
 		                    m->type);
-	return in->has_data ? validate_data(*type, &in->data, w, err) : TR_OK;
+	if (!in->has_data)
+		return TR_OK;
+	if ((st = validate_data(*type, &in->data, w, err)) != TR_OK)
+		return st;
+	return secret_type_complete(*type, &in->data, err);
 }
 
 /* Applies `in` to the existing secret m; the transaction is open. */
 static enum tr_status update_locked(struct domain *d, const struct principal *actor, struct store_secret *m,
-                                    const struct secret_input *in, struct warnings *w, struct tr_error *err)
+                                    struct secret_input *in, struct warnings *w, struct tr_error *err)
 {
 	const char *type = NULL;
 	enum tr_status st;
@@ -413,7 +416,7 @@ static enum tr_status update_locked(struct domain *d, const struct principal *ac
 }
 
 enum tr_status secrets_update(struct domain *d, const struct principal *actor, const struct secret_ref *ref,
-                              const struct secret_input *in, struct store_secret *out, struct warnings *w,
+                              struct secret_input *in, struct store_secret *out, struct warnings *w,
                               struct tr_error *err)
 {
 	struct store_secret m = {0};
@@ -437,7 +440,7 @@ enum tr_status secrets_update(struct domain *d, const struct principal *actor, c
 }
 
 enum tr_status secrets_put(struct domain *d, const struct principal *actor, const struct secret_ref *ref,
-                           const struct secret_input *in, struct store_secret *out, bool *created,
+                           struct secret_input *in, struct store_secret *out, bool *created,
                            struct warnings *w, struct tr_error *err)
 {
 	struct store_secret m = {0};
@@ -508,6 +511,24 @@ enum tr_status secrets_open_version(struct domain *d, const struct store_secret 
 	return TR_OK;
 }
 
+/* A caller refused an action on ref: if the secret does not exist for it,
+ * say "not found" rather than "forbidden", so private names do not leak
+ * through the difference. err already holds the refusal. */
+static enum tr_status hide_invisible(struct domain *d, const struct principal *actor, const struct secret_ref *ref,
+                                     struct tr_error *err)
+{
+	struct store_secret m = {0};
+	struct tr_error lookup_err = {0};
+	enum tr_status st = lookup(d, actor, ref, &m, &lookup_err);
+
+	store_secret_clear(&m);
+	if (st == TR_ENOTFOUND) {
+		*err = lookup_err;
+		return st;
+	}
+	return TR_EDENIED;
+}
+
 enum tr_status secrets_reveal(struct domain *d, const struct principal *actor, const struct secret_ref *ref,
                               struct store_secret *meta, struct secdata *out, struct tr_error *err)
 {
@@ -515,7 +536,7 @@ enum tr_status secrets_reveal(struct domain *d, const struct principal *actor, c
 	enum tr_status st;
 
 	if ((st = policy_check_workspace(d, actor, ACT_SECRET_ACCESS, ref->workspace, err)) != TR_OK)
-		return st;
+		return st == TR_EDENIED ? hide_invisible(d, actor, ref, err) : st;
 	if ((st = store_begin(d->store, err)) != TR_OK)
 		return st;
 	st = lookup(d, actor, ref, &m, err);

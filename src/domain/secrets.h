@@ -44,7 +44,7 @@ struct secret_input {
 /* Creates a secret at version 1. TR_ENOTFOUND (workspace), TR_ECONFLICT
  * ("Secret 'ws/name' already exists"), TR_EVALIDATION, TR_ETOOLARGE. */
 enum tr_status secrets_create(struct domain *d, const struct principal *actor, const char *workspace,
-                              const struct secret_input *in, struct store_secret *out, struct warnings *w,
+                              struct secret_input *in, struct store_secret *out, struct warnings *w,
                               struct tr_error *err);
 /* Metadata of one secret. */
 enum tr_status secrets_get(struct domain *d, const struct principal *actor, const struct secret_ref *ref,
@@ -54,11 +54,11 @@ enum tr_status secrets_list(struct domain *d, const struct principal *actor, con
                             store_secret_cb cb, void *ctx, int64_t *total, struct tr_error *err);
 /* Changes the fields in `in` (PATCH). A new value makes a new version. */
 enum tr_status secrets_update(struct domain *d, const struct principal *actor, const struct secret_ref *ref,
-                              const struct secret_input *in, struct store_secret *out, struct warnings *w,
+                              struct secret_input *in, struct store_secret *out, struct warnings *w,
                               struct tr_error *err);
 /* Creates or replaces (PUT). *created tells which. in->name must be ref->name. */
 enum tr_status secrets_put(struct domain *d, const struct principal *actor, const struct secret_ref *ref,
-                           const struct secret_input *in, struct store_secret *out, bool *created,
+                           struct secret_input *in, struct store_secret *out, bool *created,
                            struct warnings *w, struct tr_error *err);
 enum tr_status secrets_delete(struct domain *d, const struct principal *actor, const struct secret_ref *ref,
                               struct tr_error *err);

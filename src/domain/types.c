@@ -12,7 +12,10 @@
 #include <jansson.h>
 #include <sodium.h>
 #include <string.h>
+#include <stdlib.h>
 #include <strings.h>
+
+#include "common/jsonmem.h"
 
 #define TYPE_FORMS_MAX 2
 #define FORM_KEYS_MAX 4
@@ -244,4 +247,71 @@ static enum tr_status check_ssh(const struct secdata *data, struct warnings *w, 
 	if (pub && !starts_with(pub, "ssh-") && !starts_with(pub, "ecdsa-"))
 		return tr_error_set(err, TR_EVALIDATION, "field 'data.public_key': must be an OpenSSH public key");
 	return TR_OK;
+}
+
+/* --- derived keys -------------------------------------------------------- */
+
+/* base64("user:password") into a fresh secbuf. */
+static enum tr_status basic_auth(const struct secbuf *user, const struct secbuf *password, struct secbuf *out)
+{
+	size_t pair_len = user->len + 1 + password->len;
+	size_t b64_len = sodium_base64_encoded_len(pair_len, sodium_base64_VARIANT_ORIGINAL);
+	unsigned char *pair = malloc(pair_len);
+	char *b64 = malloc(b64_len);
+	enum tr_status st = TR_EINTERNAL;
+
+	if (pair && b64) {
+		memcpy(pair, user->data, user->len);
+		pair[user->len] = ':';
+		memcpy(pair + user->len + 1, password->data, password->len);
+		sodium_bin2base64(b64, b64_len, pair, pair_len, sodium_base64_VARIANT_ORIGINAL);
+		st = secbuf_set(out, b64, strlen(b64));
+		sodium_memzero(pair, pair_len);
+		sodium_memzero(b64, b64_len);
+	}
+	free(pair);
+	free(b64);
+	return st;
+}
+
+static json_t *text_of(const struct secbuf *v)
+{
+	return json_stringn((const char *)v->data, v->len);
+}
+
+/* {"auths":{server:{"username","password","email","auth"}}} */
+static json_t *docker_config(const struct secdata *data, const struct secbuf *auth)
+{
+	const struct secbuf *server = value_of(data, "registry_server");
+	json_t *entry = json_pack("{s:o,s:o,s:o,s:o}", "username", text_of(value_of(data, "username")), "password",
+	                          text_of(value_of(data, "password")), "email", text_of(value_of(data, "email")),
+	                          "auth", text_of(auth));
+	json_t *auths = json_object();
+
+	json_object_setn_new(auths, (const char *)server->data, server->len, entry);
+	return json_pack("{s:o}", "auths", auths);
+}
+
+enum tr_status secret_type_complete(const char *type, struct secdata *data, struct tr_error *err)
+{
+	struct secbuf auth = {0};
+	json_t *config;
+	size_t len = 0;
+	char *text;
+	enum tr_status st;
+
+	if (strcmp(type, "container_registry") != 0 || value_of(data, ".dockerconfigjson"))
+		return TR_OK;
+	if ((st = basic_auth(value_of(data, "username"), value_of(data, "password"), &auth)) != TR_OK)
+		return tr_error_set(err, st, "out of memory");
+	config = docker_config(data, &auth);
+	secbuf_clear(&auth);
+	text = jsonmem_dump(config, 0, &len);
+	json_decref(config);
+	if (!text)
+		return tr_error_set(err, TR_EVALIDATION, "field 'data': registry values must be UTF-8 text");
+	st = secdata_add(data, ".dockerconfigjson", text, len);
+	sodium_memzero(text, len);
+	free(text);
+	return st == TR_OK ? TR_OK : tr_error_set(err, st, "cannot add .dockerconfigjson");
 }

@@ -20,4 +20,10 @@ const char *secret_type_canonical(const char *name);
 enum tr_status secret_type_validate(const char *type, const struct secdata *data, struct warnings *w,
                                     struct tr_error *err);
 
+/* Adds what a type derives from its data: a container_registry secret in
+ * the AI Blueprints form (registry_server, username, password, email) also
+ * gets the equivalent ".dockerconfigjson", so every registry secret can be
+ * used as a Docker config. Call after secret_type_validate. */
+enum tr_status secret_type_complete(const char *type, struct secdata *data, struct tr_error *err);
+
 #endif

@@ -49,8 +49,8 @@ static enum tr_status parse_request(const json_t *body, struct resolve_request *
 	    (st = body_string(body, "cluster", &req->cluster, err)) != TR_OK ||
 	    (st = body_string(body, "container_secret_name", &container, err)) != TR_OK)
 		return st;
-	if (env && !json_is_array(env))
-		return tr_error_set(err, TR_EVALIDATION, "field 'env': must be an array");
+	if (!json_is_array(env))
+		return tr_error_set(err, TR_EVALIDATION, "field 'env': required, an array (it may be empty)");
 	n = json_array_size(env);
 	if (n > RESOLVE_MAX_ITEMS)
 		return tr_error_set(err, TR_EVALIDATION, "field 'env': at most %d entries", RESOLVE_MAX_ITEMS);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsonmem.h"
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "domain/audit.h"
@@ -29,18 +30,14 @@ static void free_plain(const void *data, size_t len, void *arg)
 	free((void *)data);
 }
 
-/* Serialises obj into a fresh malloc'd buffer. */
+/* Serialises obj into a fresh malloc'd buffer, with a final newline. */
 static char *dump_json(const json_t *obj, size_t *len)
 {
-	size_t need = json_dumpb(obj, NULL, 0, JSON_COMPACT);
-	char *buf;
+	char *text = jsonmem_dump(obj, 1, len);
 
-	if (need == 0 || !(buf = malloc(need + 1)))
-		return NULL;
-	*len = json_dumpb(obj, buf, need, JSON_COMPACT);
-	buf[*len] = '\n';
-	(*len)++;
-	return buf;
+	if (text)
+		text[(*len)++] = '\n';
+	return text;
 }
 
 void http_reply_json(struct api_request *r, int status, const json_t *obj, bool sensitive)

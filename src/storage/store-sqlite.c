@@ -1865,6 +1865,12 @@ static bool is_memory(const char *path)
  * SQLite gives its -wal and -shm files the mode of the database, so they
  * follow. The umask is left alone: it is process-wide, and other threads
  * may be creating files at the same time.
+ *
+ * Only a file that does not exist is opened here (O_EXCL): opening and
+ * closing a database file that another connection of this process has open
+ * would drop that connection's POSIX locks (close(2) releases all of a
+ * process's locks on the file), and another process could then checkpoint
+ * and reset the WAL under it ("How To Corrupt An SQLite Database File", 2.2).
  */
 static enum tr_status create_file(const char *path, struct tr_error *err)
 {
@@ -1872,9 +1878,11 @@ static enum tr_status create_file(const char *path, struct tr_error *err)
 
 	if (is_memory(path))
 		return TR_OK;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST)
+		return TR_OK;
 	if (fd < 0)
-		return tr_error_set(err, TR_EUNAVAIL, "storage: cannot open '%s': %s", path, strerror(errno));
+		return tr_error_set(err, TR_EUNAVAIL, "storage: cannot create '%s': %s", path, strerror(errno));
 	close(fd);
 	return TR_OK;
 }

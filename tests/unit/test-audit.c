@@ -152,9 +152,13 @@ static void test_failing_audit_store_fails_the_append(void **state)
 		                         .target = "bob", .outcome = AUDIT_SUCCESS, .status = 201};
 	struct tr_error err = {0};
 
+	append_records(f, 1);
 	tamper(f, "CREATE TRIGGER audit_full BEFORE INSERT ON audit_log BEGIN SELECT RAISE(FAIL, 'full'); END;");
 	assert_int_equal(audit_record(&f->d, &f->admin, &ev, &err), TR_EUNAVAIL);
 	assert_non_null(strstr(err.message, "audit"));
+	/* Once the log can be written again, so can records. */
+	tamper(f, "DROP TRIGGER audit_full;");
+	assert_int_equal(audit_record(&f->d, &f->admin, &ev, &err), TR_OK);
 }
 
 static void test_workspace_admins_read_only_their_workspace(void **state)
