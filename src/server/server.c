@@ -21,6 +21,8 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -241,6 +243,9 @@ static int bind_one(const struct addrinfo *ai, unsigned port, struct tr_error *e
 		((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)port);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	/* Accepted sockets inherit it (Linux): replies and TLS handshake
+	 * records go out at once instead of waiting for delayed ACKs. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&addr, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
 		tr_error_set(err, TR_EUNAVAIL, "cannot listen on %s: %s", "the requested address", strerror(errno));
 		close(fd);

@@ -28,6 +28,7 @@ purpose send those requests from an address of their own
 
 Test modules import the helpers below with `from conftest import ...`.
 """
+import atexit
 import base64
 import contextlib
 import ctypes
@@ -35,9 +36,11 @@ import itertools
 import json as _json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from datetime import datetime, timezone
@@ -97,6 +100,67 @@ def secret_value(tag="v"):
     return f"sv-{tag}-{uuid.uuid4().hex}"
 
 
+# ---------------------------------------------------------------- TLS mode
+
+# With TRESOR_E2E_TLS=1 the whole suite runs against TLS listeners: every
+# server gets a certificate from a CA made for this run, requests trust that
+# CA (REQUESTS_CA_BUNDLE) and the CLI gets it as TRESOR_CACERT.
+E2E_TLS = os.environ.get("TRESOR_E2E_TLS") == "1"
+SCHEME = "https" if E2E_TLS else "http"
+
+
+def _openssl(*args, cwd):
+    p = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, timeout=30)
+    assert p.returncode == 0, f"openssl {' '.join(args)}: {p.stderr.decode(errors='replace')}"
+
+
+def make_key(d, name):
+    _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-out", f"{name}.key", cwd=d)
+
+
+def make_ca(d, name):
+    make_key(d, name)
+    _openssl("req", "-x509", "-new", "-key", f"{name}.key", "-out", f"{name}.pem",
+             "-days", "2", "-subj", f"/CN=tresor test {name}", cwd=d)
+
+
+def issue_cert(d, name, ca, ext):
+    """A certificate for a new key `name`, signed by `ca`, with extensions `ext`."""
+    make_key(d, name)
+    _openssl("req", "-new", "-key", f"{name}.key", "-out", f"{name}.csr",
+             "-subj", f"/CN=tresor test {name}", cwd=d)
+    (Path(d) / f"{name}.ext").write_text(ext)
+    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
+             "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
+             "-extfile", f"{name}.ext", cwd=d)
+
+
+_TLS_DIR = None
+
+
+def tls_server_args():
+    """--tls-cert/--tls-key of this run's server certificate (TLS mode only);
+    made on first use, with its CA trusted by requests from then on."""
+    global _TLS_DIR
+    if not E2E_TLS:
+        return ()
+    if _TLS_DIR is None:
+        d = Path(tempfile.mkdtemp(prefix="tresor-e2e-pki-"))
+        atexit.register(shutil.rmtree, d, True)
+        make_ca(d, "ca")
+        issue_cert(d, "server", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+                                      "extendedKeyUsage=serverAuth\n")
+        os.environ["REQUESTS_CA_BUNDLE"] = str(d / "ca.pem")
+        _TLS_DIR = d
+    return ("--tls-cert", str(_TLS_DIR / "server.pem"), "--tls-key", str(_TLS_DIR / "server.key"))
+
+
+def tls_cli_env():
+    """What the CLI needs to trust this run's servers (TLS mode only)."""
+    return {"TRESOR_CACERT": str(_TLS_DIR / "ca.pem")} if E2E_TLS and _TLS_DIR else {}
+
+
 _SOURCES = itertools.count(1)
 
 
@@ -127,7 +191,7 @@ def free_port():
 
 def closed_port_url():
     """An http URL on loopback where nothing listens (bound, then closed)."""
-    return f"http://127.0.0.1:{free_port()}"
+    return f"{SCHEME}://127.0.0.1:{free_port()}"
 
 
 def parse_time(text):
@@ -278,7 +342,7 @@ class TresorServer:
     @property
     def url(self):
         assert self.port is not None, "server not started"
-        return f"http://127.0.0.1:{self.port}"
+        return f"{SCHEME}://127.0.0.1:{self.port}"
 
     @property
     def running(self):
@@ -293,7 +357,7 @@ class TresorServer:
             port = free_port()
             self._log_file = open(self.log_path, "ab")
             argv = [str(self.binary), "server", "--listen", f"127.0.0.1:{port}",
-                    "--data-dir", str(self.data_dir), *extra_args]
+                    "--data-dir", str(self.data_dir), *tls_server_args(), *extra_args]
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                          stdout=self._log_file, stderr=self._log_file,
                                          cwd=self.cwd, env=clean_env(),
@@ -455,6 +519,7 @@ class TresorServer:
         else:
             with requests.Session() as session:
                 session.mount("http://", _SourceAdapter(source))
+                session.mount("https://", _SourceAdapter(source))
                 resp = session.request(method, self.url + path, data=data, headers=hdrs,
                                        params=params, timeout=timeout, allow_redirects=False)
         if check_leaks:
@@ -539,7 +604,7 @@ class TresorServer:
         """Runs `tresor ARGS` against this server (TRESOR_ADDR and TRESOR_TOKEN
         set; `env` overrides, None removes). Asserts that no known token shows
         up in stdout or stderr unless check_leaks is False."""
-        e = {"TRESOR_ADDR": self.url, "TRESOR_TOKEN": self.token}
+        e = {"TRESOR_ADDR": self.url, "TRESOR_TOKEN": self.token, **tls_cli_env()}
         e.update(env or {})
         out = run_cli(self.binary, args, env=e, input=input, cwd=cwd or self.cwd, timeout=timeout)
         if check_leaks:

@@ -28,8 +28,12 @@ import pytest
 import requests
 
 from conftest import (
-    STOP_TIMEOUT, TresorServer, _preexec, clean_env, free_port, run_cli, secret_value, uniq,
+    E2E_TLS, STOP_TIMEOUT, TresorServer, _openssl, _preexec, clean_env, free_port, issue_cert,
+    make_ca, make_key, run_cli, secret_value, uniq,
 )
+
+# This file runs its own TLS servers; in the suite's TLS mode it has nothing to add.
+pytestmark = pytest.mark.skipif(E2E_TLS, reason="test_tls.py runs its own TLS servers")
 
 START_TIMEOUT = 10.0
 REFUSE_TIMEOUT = 10.0  # a server that must not start has this long to exit
@@ -37,43 +41,16 @@ REFUSE_TIMEOUT = 10.0  # a server that must not start has this long to exit
 
 # ---------------------------------------------------------------- the PKI
 
-def _openssl(*args, cwd):
-    p = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, timeout=30)
-    assert p.returncode == 0, f"openssl {' '.join(args)}: {p.stderr.decode(errors='replace')}"
-
-
-def _key(d, name):
-    _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-             "-out", f"{name}.key", cwd=d)
-
-
-def _ca(d, name):
-    _key(d, name)
-    _openssl("req", "-x509", "-new", "-key", f"{name}.key", "-out", f"{name}.pem",
-             "-days", "2", "-subj", f"/CN=tresor test {name}", cwd=d)
-
-
-def _issue(d, name, ca, ext):
-    """A certificate for a new key `name`, signed by `ca`, with extensions `ext`."""
-    _key(d, name)
-    _openssl("req", "-new", "-key", f"{name}.key", "-out", f"{name}.csr",
-             "-subj", f"/CN=tresor test {name}", cwd=d)
-    (d / f"{name}.ext").write_text(ext)
-    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
-             "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
-             "-extfile", f"{name}.ext", cwd=d)
-
-
 class Pki:
     def __init__(self, d):
         self.dir = d
         for ca in ("ca", "other_ca", "client_ca"):
-            _ca(d, ca)
-        _issue(d, "server", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+            make_ca(d, ca)
+        issue_cert(d, "server", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
                                   "extendedKeyUsage=serverAuth\n")
-        _issue(d, "client", "client_ca", "extendedKeyUsage=clientAuth\n")
-        _issue(d, "stranger", "other_ca", "extendedKeyUsage=clientAuth\n")
-        _key(d, "lonely")  # belongs to no certificate
+        issue_cert(d, "client", "client_ca", "extendedKeyUsage=clientAuth\n")
+        issue_cert(d, "stranger", "other_ca", "extendedKeyUsage=clientAuth\n")
+        make_key(d, "lonely")  # belongs to no certificate
         for f in d.glob("*.key"):
             f.chmod(0o600)
 
