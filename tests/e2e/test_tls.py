@@ -193,6 +193,25 @@ def wait_healthy(proc, url, timeout=START_TIMEOUT, **kw):
     pytest.fail(f"no healthy server at {url} within {timeout}s")
 
 
+@contextlib.contextmanager
+def serve_on_all_addresses(binary, tmp_path, args, env=None, scheme="http", **kw):
+    """A server on 0.0.0.0 at a free port, healthy. A port that looked free on
+    127.0.0.1 can still be taken on 0.0.0.0 (by a client socket's local
+    port): then another port is tried, at most three."""
+    for _attempt in range(3):
+        port = free_port()
+        with raw_server(binary, tmp_path, ["--listen", f"0.0.0.0:{port}", *args], env) as proc:
+            try:
+                wait_healthy(proc, f"{scheme}://127.0.0.1:{port}", **kw)
+            except AssertionError:
+                if "in use" in (tmp_path / "raw.log").read_text():
+                    continue
+                raise
+            yield proc
+            return
+    pytest.fail("no free port on 0.0.0.0 after three tries")
+
+
 def refuse(binary, tmp_path, *args, env=None):
     """Runs a server that must not start; returns (exit code, output)."""
     out = run_cli(binary, ["server", *args, "--data-dir", str(tmp_path / "refused")],
@@ -345,8 +364,7 @@ def test_non_loopback_refused_from_environment_and_config(tresor_bin, tmp_path):
 
 @pytest.mark.parametrize("how", ["flag", "env", "config"])
 def test_insecure_listen_allows_plain_http_on_any(tresor_bin, tmp_path, how):
-    port = free_port()
-    args, env = ["--listen", f"0.0.0.0:{port}", "--workers", "1"], {}
+    args, env = ["--workers", "1"], {}
     if how == "flag":
         args.append("--insecure-listen")
     elif how == "env":
@@ -355,19 +373,15 @@ def test_insecure_listen_allows_plain_http_on_any(tresor_bin, tmp_path, how):
         cfg = tmp_path / "tresor.yaml"
         cfg.write_text("server:\n  insecure_listen: true\n")
         args += ["--config", str(cfg)]
-    with raw_server(tresor_bin, tmp_path, args, env) as proc:
-        wait_healthy(proc, f"http://127.0.0.1:{port}")
+    with serve_on_all_addresses(tresor_bin, tmp_path, args, env) as proc:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=STOP_TIMEOUT) == 0
     assert "--insecure-listen" in (tmp_path / "raw.log").read_text()
 
 
 def test_tls_lifts_the_loopback_rule(tresor_bin, tmp_path, pki):
-    port = free_port()
-    args = ["--listen", f"0.0.0.0:{port}", "--workers", "1",
-            "--tls-cert", pki.server, "--tls-key", pki.server_key]
-    with raw_server(tresor_bin, tmp_path, args) as proc:
-        wait_healthy(proc, f"https://127.0.0.1:{port}", verify=pki.ca)
+    args = ["--workers", "1", "--tls-cert", pki.server, "--tls-key", pki.server_key]
+    with serve_on_all_addresses(tresor_bin, tmp_path, args, scheme="https", verify=pki.ca) as proc:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=STOP_TIMEOUT) == 0
 
