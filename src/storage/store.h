@@ -93,6 +93,27 @@ struct store_secret_query {
 	bool descending;
 	int64_t offset; /* rows to skip */
 	int64_t limit;  /* rows to return, > 0 */
+	/* Keyset paging: when has_after is set, only rows strictly after the row
+	 * (after_name or after_time, after_id) in the sort order are returned
+	 * (after_name for STORE_SORT_NAME, after_time for the time sorts), and
+	 * offset must be 0. *total still counts every match. */
+	bool has_after;
+	const char *after_name;
+	int64_t after_time;
+	int64_t after_id;
+	bool hide_expired; /* leave out secrets whose expires_at has passed (at `now`) */
+	int64_t now;
+};
+
+/* A stored version with the identity of its secret, for key rotation. */
+struct store_version_ref {
+	int64_t secret_id;
+	char workspace[TR_WORKSPACE_NAME_MAX + 1];
+	char project[TR_SCOPE_NAME_MAX + 1];
+	char cluster[TR_SCOPE_NAME_MAX + 1];
+	char name[TR_SECRET_NAME_MAX + 1];
+	char type[TR_TYPE_NAME_MAX + 1];
+	struct store_version v; /* heap blobs: release with store_version_clear(&ref->v) */
 };
 
 struct store_principal {
@@ -158,6 +179,10 @@ typedef void (*store_token_cb)(void *ctx, const struct store_token *token);
 typedef void (*store_principal_cb)(void *ctx, const struct store_principal *p);
 typedef void (*store_member_cb)(void *ctx, const struct store_member *m);
 typedef void (*store_audit_cb)(void *ctx, const struct store_audit *rec);
+/* The row is only valid during the call (its blobs are freed after). */
+typedef void (*store_version_cb)(void *ctx, const struct store_version *v);
+typedef void (*store_version_ref_cb)(void *ctx, const struct store_version_ref *ref);
+typedef void (*store_provider_count_cb)(void *ctx, const char *provider, int64_t versions);
 
 /*
  * The ops table. Every entry is required. Contracts are on the wrappers
@@ -184,6 +209,12 @@ struct store_ops {
 
 	enum tr_status (*version_add)(struct store *s, int64_t secret_id, const struct store_version *v, int64_t keep, struct tr_error *err);
 	enum tr_status (*version_get)(struct store *s, int64_t secret_id, int64_t version, struct store_version *out, struct tr_error *err);
+
+	enum tr_status (*version_list)(struct store *s, int64_t secret_id, store_version_cb cb, void *ctx, struct tr_error *err);
+	enum tr_status (*secret_purge_expired)(struct store *s, int64_t before, int64_t *purged, struct tr_error *err);
+	enum tr_status (*provider_counts)(struct store *s, store_provider_count_cb cb, void *ctx, struct tr_error *err);
+	enum tr_status (*version_scan_not_under)(struct store *s, const char *provider, int64_t after_secret_id, int64_t after_version, int64_t limit, store_version_ref_cb cb, void *ctx, struct tr_error *err);
+	enum tr_status (*version_rewrap)(struct store *s, int64_t secret_id, int64_t version, const char *expected_provider, const char *provider, const struct store_blob *wrapped_key, const struct store_blob *ciphertext, struct tr_error *err);
 
 	enum tr_status (*principal_create)(struct store *s, const struct store_principal *p, struct tr_error *err);
 	enum tr_status (*principal_get)(struct store *s, const char *name, struct store_principal *out, struct tr_error *err);
@@ -257,6 +288,34 @@ enum tr_status store_version_add(struct store *s, int64_t secret_id, const struc
 /* Reads one version (version <= 0: the newest). On success *out owns heap
  * blobs: release with store_version_clear. TR_ENOTFOUND if missing. */
 enum tr_status store_version_get(struct store *s, int64_t secret_id, int64_t version, struct store_version *out, struct tr_error *err);
+
+/* Calls cb for each kept version of a secret (blobs not read: wrapped_key
+ * and ciphertext are empty), newest first. */
+enum tr_status store_version_list(struct store *s, int64_t secret_id, store_version_cb cb, void *ctx,
+                                  struct tr_error *err);
+
+/* Deletes every secret (with its versions) whose expires_at is set and
+ * <= before; *purged gets how many. */
+enum tr_status store_secret_purge_expired(struct store *s, int64_t before, int64_t *purged, struct tr_error *err);
+
+/* Key rotation. Calls cb once per key provider that wraps stored versions,
+ * with how many versions it wraps (by provider id). */
+enum tr_status store_provider_counts(struct store *s, store_provider_count_cb cb, void *ctx, struct tr_error *err);
+/* Calls cb for up to limit versions whose provider is not `provider`, in
+ * (secret_id, version) order strictly after (after_secret_id,
+ * after_version) - a cursor that survives concurrent writes. Each ref
+ * carries the secret's identity and the version's blobs. */
+enum tr_status store_version_scan_not_under(struct store *s, const char *provider, int64_t after_secret_id,
+                                            int64_t after_version, int64_t limit, store_version_ref_cb cb,
+                                            void *ctx, struct tr_error *err);
+/* Compare-and-swap of one version's key: if its provider is still
+ * expected_provider, sets provider and wrapped_key (and the ciphertext too,
+ * when ciphertext is not NULL: re-encryption). TR_ECONFLICT when the
+ * provider changed meanwhile, TR_ENOTFOUND when the version is gone. */
+enum tr_status store_version_rewrap(struct store *s, int64_t secret_id, int64_t version,
+                                    const char *expected_provider, const char *provider,
+                                    const struct store_blob *wrapped_key, const struct store_blob *ciphertext,
+                                    struct tr_error *err);
 
 /* TR_ECONFLICT if the name exists. */
 enum tr_status store_principal_create(struct store *s, const struct store_principal *p, struct tr_error *err);
