@@ -35,6 +35,9 @@ void api_members_delete(struct api_request *r);
 void api_audit_list(struct api_request *r);
 void api_audit_verify(struct api_request *r);
 
+void api_keys_rotate(struct api_request *r);
+void api_keys_status(struct api_request *r);
+
 void api_tokens_create(struct api_request *r);
 void api_tokens_list(struct api_request *r);
 void api_tokens_delete(struct api_request *r);

@@ -51,6 +51,12 @@ static const struct route routes[] = {
 	{EVHTTP_REQ_GET, "/v2/tokens", api_tokens_list, 0, NULL},
 	{EVHTTP_REQ_DELETE, "/v2/tokens/{id}", api_tokens_delete, 0, "token.delete"},
 
+	{EVHTTP_REQ_POST, "/v2/secrets/rotate-encryption-keys", api_keys_rotate, ROUTE_BODY | ROUTE_BODY_OPTIONAL,
+	 "keys.rotate"},
+	{EVHTTP_REQ_GET, "/v2/secrets/rotate-encryption-keys", api_keys_status, 0, NULL},
+	{EVHTTP_REQ_POST, "/v2/rotate-encryption-keys", api_keys_rotate, ROUTE_BODY | ROUTE_BODY_OPTIONAL, "keys.rotate"},
+	{EVHTTP_REQ_GET, "/v2/rotate-encryption-keys", api_keys_status, 0, NULL},
+
 	{EVHTTP_REQ_GET, "/v2/audit", api_audit_list, 0, NULL},
 	{EVHTTP_REQ_GET, "/v2/audit/verify", api_audit_verify, 0, NULL},
 };
