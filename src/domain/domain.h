@@ -23,6 +23,9 @@ struct domain {
 	struct store *store;           /* this thread's connection */
 	const struct keyring *keyring; /* shared, immutable */
 	int64_t keep_versions;         /* versions kept per secret (> 0) */
+	int64_t purge_after;           /* seconds an expired secret is kept before purging */
+	int tx_depth;                  /* nesting of domain_begin (see below) */
+	bool tx_failed;                /* an inner unit failed: the outer one rolls back */
 };
 
 /* The caller of one request: who it is (once authenticated) and where the
@@ -40,8 +43,16 @@ struct principal {
 /* Current time in Unix seconds. */
 int64_t domain_now(void);
 
-/* Ends the open store transaction: commits when st is TR_OK, else (or when
- * the commit fails) rolls back. Returns the final status. */
+/*
+ * Domain transactions nest: the outermost domain_begin opens a store
+ * transaction and its domain_finish commits or rolls it back; inner ones
+ * (an operation inside an atomic batch) join it, and an inner failure makes
+ * the outermost finish roll everything back.
+ */
+enum tr_status domain_begin(struct domain *d, struct tr_error *err);
+/* Ends a unit opened by domain_begin: commits when st is TR_OK (and no
+ * inner unit failed), else (or when the commit fails) rolls back. Returns
+ * the final status. */
 enum tr_status domain_finish(struct domain *d, enum tr_status st, struct tr_error *err);
 
 #endif

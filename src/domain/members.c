@@ -76,7 +76,7 @@ enum tr_status members_put(struct domain *d, const struct principal *actor, cons
 	snprintf(m.project, sizeof(m.project), "%s", is_set(project) ? project : "");
 	snprintf(m.cluster, sizeof(m.cluster), "%s", is_set(cluster) ? cluster : "");
 	snprintf(m.created_by, sizeof(m.created_by), "%s", actor->name);
-	if ((st = store_begin(d->store, err)) != TR_OK)
+	if ((st = domain_begin(d, err)) != TR_OK)
 		return st;
 	st = domain_finish(d, put_locked(d, actor, &m, err), err);
 	if (st == TR_OK)
@@ -113,7 +113,7 @@ enum tr_status members_delete(struct domain *d, const struct principal *actor, c
 
 	if (st != TR_OK)
 		return st;
-	if ((st = store_begin(d->store, err)) != TR_OK)
+	if ((st = domain_begin(d, err)) != TR_OK)
 		return st;
 	return domain_finish(d, delete_locked(d, actor, ws, principal, err), err);
 }

@@ -51,7 +51,7 @@ enum tr_status principals_create(struct domain *d, const struct principal *actor
 		return st;
 	snprintf(p.name, sizeof(p.name), "%s", name);
 	snprintf(p.kind, sizeof(p.kind), "%s", kind);
-	if ((st = store_begin(d->store, err)) != TR_OK)
+	if ((st = domain_begin(d, err)) != TR_OK)
 		return st;
 	st = domain_finish(d, create_locked(d, actor, &p, err), err);
 	if (st == TR_OK)
@@ -89,7 +89,7 @@ enum tr_status principals_delete(struct domain *d, const struct principal *actor
 		return st;
 	if (strcmp(name, actor->name) == 0)
 		return tr_error_set(err, TR_ECONFLICT, "a principal cannot delete itself");
-	if ((st = store_begin(d->store, err)) != TR_OK)
+	if ((st = domain_begin(d, err)) != TR_OK)
 		return st;
 	return domain_finish(d, delete_locked(d, actor, name, err), err);
 }

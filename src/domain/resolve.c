@@ -189,7 +189,7 @@ enum tr_status resolve_run(struct domain *d, const struct principal *caller, str
 		return tr_error_set(err, TR_EVALIDATION, "field 'env': at most %d entries", RESOLVE_MAX_ITEMS);
 	if ((st = check_binding_limits(&binding, req, err)) != TR_OK)
 		return st;
-	if ((st = store_begin(d->store, err)) != TR_OK)
+	if ((st = domain_begin(d, err)) != TR_OK)
 		return st;
 	st = domain_finish(d, resolve_locked(d, caller, req, err), err);
 	if (st != TR_OK)

@@ -318,7 +318,7 @@ enum tr_status secrets_create(struct domain *d, const struct principal *actor, c
 		return st;
 	if ((st = validate_new_value(in, &type, w, err)) != TR_OK)
 		return st;
-	if ((st = store_begin(d->store, err)) != TR_OK)
+	if ((st = domain_begin(d, err)) != TR_OK)
 		return st;
 	return domain_finish(d, create_locked(d, actor, workspace, in, type, out, err), err);
 }
@@ -427,7 +427,7 @@ enum tr_status secrets_update(struct domain *d, const struct principal *actor, c
 	if (input_is_empty(in))
 		return tr_error_set(err, TR_EVALIDATION, "nothing to update: give 'value', 'data', 'type', "
 		                                         "'description', 'visibility', 'tags' or 'expires_in'");
-	if ((st = store_begin(d->store, err)) != TR_OK)
+	if ((st = domain_begin(d, err)) != TR_OK)
 		return st;
 	st = lookup(d, actor, ref, &m, err);
 	if (st == TR_OK)
@@ -451,7 +451,7 @@ enum tr_status secrets_put(struct domain *d, const struct principal *actor, cons
 		return st;
 	if ((st = validate_identity(in, err)) != TR_OK)
 		return st;
-	if ((st = store_begin(d->store, err)) != TR_OK)
+	if ((st = domain_begin(d, err)) != TR_OK)
 		return st;
 	st = lookup(d, actor, ref, &m, err);
 	*created = (st == TR_ENOTFOUND);
@@ -478,7 +478,7 @@ enum tr_status secrets_delete(struct domain *d, const struct principal *actor, c
 
 	if ((st = policy_check_workspace(d, actor, ACT_SECRET_DELETE, ref->workspace, err)) != TR_OK)
 		return st;
-	if ((st = store_begin(d->store, err)) != TR_OK)
+	if ((st = domain_begin(d, err)) != TR_OK)
 		return st;
 	st = lookup(d, actor, ref, &m, err);
 	if (st == TR_OK)
@@ -537,7 +537,7 @@ enum tr_status secrets_reveal(struct domain *d, const struct principal *actor, c
 
 	if ((st = policy_check_workspace(d, actor, ACT_SECRET_ACCESS, ref->workspace, err)) != TR_OK)
 		return st == TR_EDENIED ? hide_invisible(d, actor, ref, err) : st;
-	if ((st = store_begin(d->store, err)) != TR_OK)
+	if ((st = domain_begin(d, err)) != TR_OK)
 		return st;
 	st = lookup(d, actor, ref, &m, err);
 	if (st == TR_OK && (st = secrets_open_version(d, &m, m.version, out, err)) == TR_ENOTFOUND)
@@ -552,4 +552,23 @@ enum tr_status secrets_reveal(struct domain *d, const struct principal *actor, c
 		secdata_clear(out);
 	store_secret_clear(&m);
 	return st;
+}
+
+enum tr_status secrets_versions(struct domain *d, const struct principal *actor, const struct secret_ref *ref,
+                                store_version_cb cb, void *ctx, int64_t *current, struct tr_error *err)
+{
+	struct store_secret m = {0};
+	enum tr_status st = secrets_get(d, actor, ref, &m, err);
+
+	if (st == TR_OK) {
+		*current = m.version;
+		st = store_version_list(d->store, m.id, cb, ctx, err);
+	}
+	store_secret_clear(&m);
+	return st;
+}
+
+enum tr_status secrets_purge_expired(struct domain *d, int64_t *purged, struct tr_error *err)
+{
+	return store_secret_purge_expired(d->store, domain_now() - d->purge_after, purged, err);
 }

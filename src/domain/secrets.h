@@ -67,6 +67,15 @@ enum tr_status secrets_delete(struct domain *d, const struct principal *actor, c
 enum tr_status secrets_reveal(struct domain *d, const struct principal *actor, const struct secret_ref *ref,
                               struct store_secret *meta, struct secdata *out, struct tr_error *err);
 
+/* Calls cb for each kept version of the secret (metadata), newest first;
+ * *current gets the secret's current version. */
+enum tr_status secrets_versions(struct domain *d, const struct principal *actor, const struct secret_ref *ref,
+                                store_version_cb cb, void *ctx, int64_t *current, struct tr_error *err);
+
+/* Deletes secrets that expired more than d->purge_after seconds ago;
+ * *purged gets how many. For the server's periodic sweep (no caller). */
+enum tr_status secrets_purge_expired(struct domain *d, int64_t *purged, struct tr_error *err);
+
 /* Decrypts version `version` of m into *out, with no policy check: for
  * domain operations that have made theirs (reveal, resolve). TR_ENOTFOUND
  * (no message) when that version is not kept. */

@@ -108,7 +108,7 @@ enum tr_status tokens_create(struct domain *d, const struct principal *actor, co
 	token_id_generate(tok->id);
 	if ((st = token_generate(out->text, tok->hash)) != TR_OK)
 		return tr_error_set(err, st, "cannot generate a token");
-	if ((st = store_begin(d->store, err)) != TR_OK)
+	if ((st = domain_begin(d, err)) != TR_OK)
 		return st;
 	return domain_finish(d, insert_locked(d, actor, tok, err), err);
 }
@@ -177,7 +177,7 @@ static enum tr_status delete_locked(struct domain *d, const struct principal *ac
 enum tr_status tokens_delete(struct domain *d, const struct principal *actor, const char *id,
                              struct tr_error *err)
 {
-	enum tr_status st = store_begin(d->store, err);
+	enum tr_status st = domain_begin(d, err);
 
 	if (st != TR_OK)
 		return st;

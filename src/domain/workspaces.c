@@ -39,7 +39,7 @@ enum tr_status workspaces_create(struct domain *d, const struct principal *actor
 		                    "starting and ending with a letter or digit");
 	snprintf(ws.name, sizeof(ws.name), "%s", name);
 	snprintf(ws.created_by, sizeof(ws.created_by), "%s", actor->name);
-	if ((st = store_begin(d->store, err)) != TR_OK)
+	if ((st = domain_begin(d, err)) != TR_OK)
 		return st;
 	st = domain_finish(d, create_locked(d, actor, &ws, err), err);
 	if (st == TR_OK)
@@ -131,7 +131,7 @@ enum tr_status workspaces_delete(struct domain *d, const struct principal *actor
 		return st;
 	if (strcmp(name, BOOTSTRAP_WORKSPACE) == 0)
 		return tr_error_set(err, TR_ECONFLICT, "Workspace '%s' always exists and cannot be deleted", name);
-	if ((st = store_begin(d->store, err)) != TR_OK)
+	if ((st = domain_begin(d, err)) != TR_OK)
 		return st;
 	return domain_finish(d, delete_locked(d, actor, name, force, err), err);
 }

@@ -14,115 +14,8 @@
 #include "domain/secrets.h"
 #include "domain/types.h"
 #include "server/body.h"
-
-static const char *const create_fields[] = {"name",       "value",   "data",    "type",       "description",
-                                            "visibility", "tags",    "project", "cluster",    "expires_in",
-                                            NULL};
-static const char *const patch_fields[] = {"value",      "data", "type",       "description",
-                                           "visibility", "tags", "expires_in", NULL};
-
-/* --- request parsing ----------------------------------------------------- */
-
-struct parsed_input {
-	struct secret_input in;
-	const char *tags[TR_TAGS_MAX];
-};
-
-static enum tr_status parse_value(const json_t *body, struct secret_input *in, struct tr_error *err)
-{
-	json_t *v = json_object_get(body, "value");
-
-	if (!v)
-		return TR_OK;
-	if (!json_is_string(v) || json_string_length(v) == 0)
-		return tr_error_set(err, TR_EVALIDATION, "field 'value': must be a non-empty string");
-	if (json_object_get(body, "data"))
-		return tr_error_set(err, TR_EVALIDATION, "fields 'value' and 'data': give one, not both");
-	in->has_data = true;
-	return secdata_add(&in->data, "value", json_string_value(v), json_string_length(v));
-}
-
-static enum tr_status parse_data(const json_t *body, struct secret_input *in, struct tr_error *err)
-{
-	json_t *data = json_object_get(body, "data");
-	const char *key;
-	json_t *v;
-
-	if (!data)
-		return TR_OK;
-	if (!json_is_object(data))
-		return tr_error_set(err, TR_EVALIDATION, "field 'data': must be an object of strings");
-	if (json_object_size(data) > TR_MAX_KEYS)
-		return tr_error_set(err, TR_EVALIDATION, "field 'data': at most %d keys", TR_MAX_KEYS);
-	json_object_foreach(data, key, v) {
-		if (!json_is_string(v))
-			return tr_error_set(err, TR_EVALIDATION, "field 'data.%.64s': must be a string", key);
-		if (secdata_add(&in->data, key, json_string_value(v), json_string_length(v)) != TR_OK)
-			return tr_error_set(err, TR_EINTERNAL, "out of memory");
-	}
-	in->has_data = true;
-	return TR_OK;
-}
-
-static enum tr_status parse_tags(const json_t *body, struct parsed_input *p, struct tr_error *err)
-{
-	json_t *tags = json_object_get(body, "tags");
-	size_t i;
-	json_t *t;
-
-	if (!tags)
-		return TR_OK;
-	if (!json_is_array(tags))
-		return tr_error_set(err, TR_EVALIDATION, "field 'tags': must be an array of strings");
-	if (json_array_size(tags) > TR_TAGS_MAX)
-		return tr_error_set(err, TR_EVALIDATION, "field 'tags': at most %d tags", TR_TAGS_MAX);
-	json_array_foreach(tags, i, t) {
-		if (!json_is_string(t))
-			return tr_error_set(err, TR_EVALIDATION, "field 'tags': must be an array of strings");
-		p->tags[i] = json_string_value(t);
-	}
-	p->in.tags = p->tags;
-	p->in.tag_count = json_array_size(tags);
-	p->in.has_tags = true;
-	return TR_OK;
-}
-
-/* Reads the optional metadata fields shared by create, patch and put. */
-static enum tr_status parse_metadata(const json_t *body, struct parsed_input *p, struct tr_error *err)
-{
-	struct secret_input *in = &p->in;
-	enum tr_status st;
-
-	if ((st = body_string(body, "type", &in->type, err)) != TR_OK ||
-	    (st = body_string(body, "description", &in->description, err)) != TR_OK ||
-	    (st = body_string(body, "visibility", &in->visibility, err)) != TR_OK ||
-	    (st = body_int(body, "expires_in", &in->expires_in, &in->has_expires_in, err)) != TR_OK)
-		return st;
-	in->has_description = json_object_get(body, "description") != NULL;
-	in->has_visibility = in->visibility != NULL;
-	if ((st = parse_tags(body, p, err)) != TR_OK)
-		return st;
-	if ((st = parse_value(body, in, err)) != TR_OK)
-		return st;
-	return parse_data(body, in, err);
-}
-
-static enum tr_status parse_create(const json_t *body, struct parsed_input *p, struct tr_error *err)
-{
-	enum tr_status st;
-
-	if ((st = body_only_fields(body, create_fields, err)) != TR_OK ||
-	    (st = body_string(body, "name", &p->in.name, err)) != TR_OK ||
-	    (st = body_string(body, "project", &p->in.project, err)) != TR_OK ||
-	    (st = body_string(body, "cluster", &p->in.cluster, err)) != TR_OK)
-		return st;
-	return parse_metadata(body, p, err);
-}
-
-static void parsed_input_clear(struct parsed_input *p)
-{
-	secdata_clear(&p->in.data);
-}
+#include "server/page-token.h"
+#include "server/secret-input.h"
 
 /* --- addressing ---------------------------------------------------------- */
 
@@ -203,7 +96,7 @@ void api_secrets_create(struct api_request *r)
 	struct warnings w = {0};
 	struct tr_error err = {0};
 
-	if (parse_create(r->body, &p, &err) == TR_OK &&
+	if (secret_input_parse(r->body, SECRET_INPUT_CREATE, &p, &err) == TR_OK &&
 	    secrets_create(r->domain, &r->actor, r->params[0], &p.in, &m, &w, &err) == TR_OK)
 		reply_secret(r, 201, &m, &w);
 	else
@@ -218,11 +111,48 @@ void api_secrets_get(struct api_request *r)
 	struct store_secret m = {0};
 	struct tr_error err = {0};
 
-	if (secrets_get(r->domain, &r->actor, &ref, &m, &err) == TR_OK)
-		reply_secret(r, 200, &m, NULL);
-	else
+	if (secrets_get(r->domain, &r->actor, &ref, &m, &err) == TR_OK) {
+		json_t *obj = secret_json(&m);
+
+		http_reply_json_etag(r, obj);
+		json_decref(obj);
+	} else {
 		http_reply_error(r, &err);
+	}
 	store_secret_clear(&m);
+}
+
+static void append_version(void *ctx, const struct store_version *v)
+{
+	json_t *obj = json_pack("{s:I,s:s}", "version", (json_int_t)v->version, "created_by", v->created_by);
+
+	http_json_set_time(obj, "created_at", v->created_at);
+	json_array_append_new(ctx, obj);
+}
+
+static void mark_current(json_t *versions, int64_t current)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(versions, i, v)
+		json_object_set_new(v, "current", json_boolean(json_integer_value(json_object_get(v, "version")) == current));
+}
+
+void api_secrets_versions(struct api_request *r)
+{
+	struct secret_ref ref = ref_of(r);
+	struct tr_error err = {0};
+	json_t *data = json_array();
+	int64_t current = 0;
+
+	if (secrets_versions(r->domain, &r->actor, &ref, append_version, data, &current, &err) == TR_OK) {
+		mark_current(data, current);
+		http_reply_list(r, data);
+	} else {
+		http_reply_error(r, &err);
+	}
+	json_decref(data);
 }
 
 void api_secrets_patch(struct api_request *r)
@@ -233,7 +163,7 @@ void api_secrets_patch(struct api_request *r)
 	struct warnings w = {0};
 	struct tr_error err = {0};
 
-	if (body_only_fields(r->body, patch_fields, &err) == TR_OK && parse_metadata(r->body, &p, &err) == TR_OK &&
+	if (secret_input_parse(r->body, SECRET_INPUT_PATCH, &p, &err) == TR_OK &&
 	    secrets_update(r->domain, &r->actor, &ref, &p.in, &m, &w, &err) == TR_OK)
 		reply_secret(r, 200, &m, &w);
 	else
@@ -246,7 +176,7 @@ void api_secrets_patch(struct api_request *r)
 static enum tr_status parse_put(const struct api_request *r, const struct secret_ref *ref,
                                 struct parsed_input *p, struct tr_error *err)
 {
-	enum tr_status st = parse_create(r->body, p, err);
+	enum tr_status st = secret_input_parse(r->body, SECRET_INPUT_CREATE, p, err);
 
 	if (st != TR_OK)
 		return st;
@@ -325,9 +255,13 @@ static enum tr_status parse_type_filter(const struct api_request *r, struct stor
 	return TR_OK;
 }
 
+/* Filters, sort and position of a listing. name_buf holds the page token's
+ * name (q->after_name points into it). */
 static enum tr_status parse_query(const struct api_request *r, struct store_secret_query *q, int64_t *page,
-                                  struct tr_error *err)
+                                  char *name_buf, size_t name_len, struct tr_error *err)
 {
+	const char *token = http_query(r, "page_token");
+	bool include_expired = false;
 	enum tr_status st;
 
 	q->workspace = r->params[0];
@@ -337,46 +271,80 @@ static enum tr_status parse_query(const struct api_request *r, struct store_secr
 	q->cluster = http_query(r, "cluster");
 	q->created_by = http_query(r, "created_by");
 	q->visibility = http_query(r, "visibility");
-	if ((st = parse_type_filter(r, q, err)) != TR_OK || (st = parse_sort(http_query(r, "sort"), q, err)) != TR_OK)
+	if ((st = parse_type_filter(r, q, err)) != TR_OK || (st = parse_sort(http_query(r, "sort"), q, err)) != TR_OK ||
+	    (st = http_query_bool(r, "include_expired", &include_expired, err)) != TR_OK)
 		return st;
+	q->hide_expired = !include_expired;
+	q->now = domain_now();
 	if ((st = http_query_int(r, "page", 1, 1, INT32_MAX, page, err)) != TR_OK ||
 	    (st = http_query_int(r, "page_size", TR_PAGE_SIZE_DEFAULT, 1, TR_PAGE_SIZE_MAX, &q->limit, err)) != TR_OK)
 		return st;
 	q->offset = (*page - 1) * q->limit;
+	if (token && *token) {
+		*page = 0;
+		return page_token_apply(token, q, name_buf, name_len, err);
+	}
 	return TR_OK;
 }
 
-static void append_secret(void *ctx, const struct store_secret *m)
+/* Collects one page; the store is asked for one row more than the page
+ * holds, and that extra row only says that a next page exists. */
+struct page_collector {
+	const struct store_secret_query *q;
+	json_t *data;
+	int64_t wanted; /* the page size */
+	int64_t shown;
+	struct store_secret last; /* key fields of the last row shown */
+	char next[PAGE_TOKEN_MAX];
+};
+
+static void collect_secret(void *ctx, const struct store_secret *m)
 {
-	json_array_append_new(ctx, secret_json(m));
+	struct page_collector *c = ctx;
+
+	if (c->shown == c->wanted) {
+		page_token_make(c->q, &c->last, c->next);
+		return;
+	}
+	json_array_append_new(c->data, secret_json(m));
+	c->shown++;
+	c->last.id = m->id;
+	c->last.created_at = m->created_at;
+	c->last.updated_at = m->updated_at;
+	snprintf(c->last.name, sizeof(c->last.name), "%s", m->name);
 }
 
-static json_t *pagination_json(int64_t page, int64_t page_size, size_t current, int64_t total)
+static json_t *pagination_json(int64_t page, int64_t page_size, const struct page_collector *c, int64_t total)
 {
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:n}", "page", (json_int_t)page, "page_size", (json_int_t)page_size,
-	                 "current_page_size", (json_int_t)current, "total_pages",
+	return json_pack("{s:o,s:I,s:I,s:I,s:I,s:o}", "page", page ? json_integer(page) : json_null(), "page_size",
+	                 (json_int_t)page_size, "current_page_size", (json_int_t)c->shown, "total_pages",
 	                 (json_int_t)((total + page_size - 1) / page_size), "total_results", (json_int_t)total,
-	                 "next_page_token");
+	                 "next_page_token", c->next[0] ? json_string(c->next) : json_null());
 }
 
 void api_secrets_list(struct api_request *r)
 {
 	struct store_secret_query q = {0};
+	struct page_collector c = {.q = &q, .data = json_array()};
+	char after_name[TR_SECRET_NAME_MAX + 1];
 	struct tr_error err = {0};
-	json_t *data = json_array();
 	int64_t page = 1, total = 0;
+	enum tr_status st = parse_query(r, &q, &page, after_name, sizeof(after_name), &err);
 
-	if (parse_query(r, &q, &page, &err) == TR_OK &&
-	    secrets_list(r->domain, &r->actor, &q, append_secret, data, &total, &err) == TR_OK) {
-		json_t *body = json_pack("{s:O,s:o}", "data", data, "pagination",
-		                         pagination_json(page, q.limit, json_array_size(data), total));
+	if (st == TR_OK) {
+		c.wanted = q.limit++;
+		st = secrets_list(r->domain, &r->actor, &q, collect_secret, &c, &total, &err);
+		q.limit--;
+	}
+	if (st == TR_OK) {
+		json_t *body = json_pack("{s:O,s:o}", "data", c.data, "pagination", pagination_json(page, q.limit, &c, total));
 
-		http_reply_json(r, 200, body, false);
+		http_reply_json_etag(r, body);
 		json_decref(body);
 	} else {
 		http_reply_error(r, &err);
 	}
-	json_decref(data);
+	json_decref(c.data);
 }
 
 /* --- values -------------------------------------------------------------- */

@@ -21,6 +21,8 @@ void api_secrets_patch(struct api_request *r);
 void api_secrets_put(struct api_request *r);
 void api_secrets_delete(struct api_request *r);
 void api_secrets_access(struct api_request *r);
+void api_secrets_versions(struct api_request *r);
+void api_secrets_batch(struct api_request *r);
 
 void api_resolve(struct api_request *r);
 

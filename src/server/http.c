@@ -58,6 +58,50 @@ void http_reply_json(struct api_request *r, int status, const json_t *obj, bool 
 	r->replied = true;
 }
 
+/* Whether an If-None-Match header value names etag ("*" names any). */
+static bool etag_matches(const char *header, const char *etag)
+{
+	size_t n = strlen(etag);
+
+	if (!header)
+		return false;
+	if (strcmp(header, "*") == 0)
+		return true;
+	for (const char *p = strstr(header, etag); p; p = strstr(p + 1, etag))
+		if ((p == header || p[-1] == ' ' || p[-1] == ',' || p[-1] == '/') &&
+		    (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+			return true;
+	return false;
+}
+
+void http_reply_json_etag(struct api_request *r, const json_t *obj)
+{
+	struct evkeyvalq *out_headers = evhttp_request_get_output_headers(r->req);
+	unsigned char hash[16];
+	char etag[2 * sizeof(hash) + 3];
+	size_t len = 0;
+	char *text = dump_json(obj, &len);
+
+	if (!text) {
+		http_reply_status(r, TR_EINTERNAL, "cannot encode the response");
+		return;
+	}
+	crypto_generichash(hash, sizeof(hash), (const unsigned char *)text, len, NULL, 0);
+	etag[0] = '"';
+	sodium_bin2hex(etag + 1, sizeof(etag) - 2, hash, sizeof(hash));
+	strcat(etag, "\"");
+	evhttp_add_header(out_headers, "ETag", etag);
+	if (etag_matches(evhttp_find_header(evhttp_request_get_input_headers(r->req), "If-None-Match"), etag)) {
+		free(text);
+		http_reply_empty(r, 304);
+		return;
+	}
+	evhttp_add_header(out_headers, "Content-Type", "application/json");
+	evbuffer_add_reference(evhttp_request_get_output_buffer(r->req), text, len, free_plain, NULL);
+	evhttp_send_reply(r->req, 200, NULL, NULL);
+	r->replied = true;
+}
+
 void http_reply_list(struct api_request *r, json_t *items)
 {
 	json_t *body = json_pack("{s:O}", "data", items);

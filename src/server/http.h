@@ -38,6 +38,9 @@ struct api_request {
 /* Sends obj (not consumed) as JSON with the given HTTP status. When
  * sensitive is true the serialised text is wiped once it has been sent. */
 void http_reply_json(struct api_request *r, int status, const json_t *obj, bool sensitive);
+/* Sends obj with 200 and an ETag (a hash of the body); when the request's
+ * If-None-Match names that tag, sends 304 with no body instead. */
+void http_reply_json_etag(struct api_request *r, const json_t *obj);
 /* Sends 200 {"data": items} (items not consumed). */
 void http_reply_list(struct api_request *r, json_t *items);
 /* Sends a status with no body (204). */

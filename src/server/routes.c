@@ -37,6 +37,8 @@ static const struct route routes[] = {
 	{EVHTTP_REQ_PUT, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_put, ROUTE_BODY, "secret.update"},
 	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_delete, 0, "secret.delete"},
 	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}/access", api_secrets_access, 0, "secret.access"},
+	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}/versions", api_secrets_versions, 0, NULL},
+	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/secrets:batch", api_secrets_batch, ROUTE_BODY, NULL},
 	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/resolve", api_resolve, ROUTE_BODY, "secret.resolve"},
 
 	{EVHTTP_REQ_PUT, "/v2/workspaces/{ws}/members/{principal}", api_members_put, ROUTE_BODY, "member.put"},
