@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "domain/auth.h"
+#include "domain/batch.h"
 #include "domain/secrets.h"
 #include "domain/workspaces.h"
 
@@ -382,6 +383,29 @@ static void test_workspace_delete_rules(void **state)
 	secdata_clear(&in.data);
 }
 
+static void test_atomic_batch_writes_nothing_on_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input a = value_input("batch-a", "value-a"), b = value_input("batch-b", "value-b");
+	struct secret_input gone = {.name = "batch-missing"};
+	struct batch_item items[3] = {{BATCH_CREATE, &a}, {BATCH_CREATE, &b}, {BATCH_DELETE, &gone}};
+	struct secret_ref ref = {.workspace = "default", .name = "batch-a"};
+	struct store_secret m = {0};
+
+	assert_int_equal(secrets_batch(&f->d, &f->admin, "default", items, 3, true, NULL), TR_EINVAL);
+	assert_int_equal(items[2].status, TR_ENOTFOUND);
+	assert_int_equal(items[0].status, TR_ECONFLICT);
+	assert_int_equal(secrets_get(&f->d, &f->admin, &ref, &m, NULL), TR_ENOTFOUND);
+	assert_int_equal(f->d.tx_depth, 0);
+	/* The same items, one by one: the two creates stay. */
+	assert_int_equal(secrets_batch(&f->d, &f->admin, "default", items, 3, false, NULL), TR_EINVAL);
+	assert_int_equal(items[0].status, TR_OK);
+	assert_int_equal(secrets_get(&f->d, &f->admin, &ref, &m, NULL), TR_OK);
+	store_secret_clear(&m);
+	secdata_clear(&a.data);
+	secdata_clear(&b.data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +423,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_roles_decide, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_private_secrets_are_not_found_by_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workspace_delete_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_atomic_batch_writes_nothing_on_failure, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
