@@ -35,6 +35,7 @@ static const struct rule rules[ACT_COUNT_] = {
 	[ACT_AUDIT_READ] = {"read the audit log", R_PLATFORM | R_ADMIN},
 	[ACT_AUDIT_VERIFY] = {"verify the audit log", R_PLATFORM},
 	[ACT_TOKEN_MANAGE_ANY] = {"manage other principals' tokens", R_PLATFORM},
+	[ACT_KEYS_ROTATE] = {"rotate encryption keys", R_PLATFORM},
 };
 
 static const struct {

@@ -30,6 +30,7 @@ enum policy_action {
 	ACT_AUDIT_READ,
 	ACT_AUDIT_VERIFY,
 	ACT_TOKEN_MANAGE_ANY, /* mint or revoke tokens of anyone */
+	ACT_KEYS_ROTATE,      /* rotate the key-encryption keys, read rotation progress */
 	ACT_COUNT_
 };
 
