@@ -116,6 +116,10 @@ static enum tr_status query_check(const struct store_secret_query *q, struct tr_
 		return tr_error_set(err, TR_EINVAL, "storage: secret list needs limit > 0 and offset >= 0");
 	if (q->sort != STORE_SORT_NAME && q->sort != STORE_SORT_CREATED && q->sort != STORE_SORT_UPDATED)
 		return tr_error_set(err, TR_EINVAL, "storage: unknown sort order %d", (int)q->sort);
+	if (q->has_after && q->offset != 0)
+		return tr_error_set(err, TR_EINVAL, "storage: secret list takes an offset or a position, not both");
+	if (q->has_after && q->sort == STORE_SORT_NAME && !q->after_name)
+		return tr_error_set(err, TR_EINVAL, "storage: keyset position by name needs after_name");
 	return TR_OK;
 }
 
@@ -139,6 +143,64 @@ enum tr_status store_version_get(struct store *s, int64_t secret_id, int64_t ver
                                  struct tr_error *err)
 {
 	return s->ops->version_get(s, secret_id, version, out, err);
+}
+
+enum tr_status store_version_list(struct store *s, int64_t secret_id, store_version_cb cb, void *ctx,
+                                  struct tr_error *err)
+{
+	return s->ops->version_list(s, secret_id, cb, ctx, err);
+}
+
+enum tr_status store_secret_purge_expired(struct store *s, int64_t before, int64_t *purged, struct tr_error *err)
+{
+	return s->ops->secret_purge_expired(s, before, purged, err);
+}
+
+enum tr_status store_provider_counts(struct store *s, store_provider_count_cb cb, void *ctx, struct tr_error *err)
+{
+	return s->ops->provider_counts(s, cb, ctx, err);
+}
+
+/* A provider id as stored: set, and short enough to read back into
+ * struct store_version's provider field. */
+static enum tr_status provider_check(const char *provider, const char *what, struct tr_error *err)
+{
+	if (!provider || !provider[0])
+		return tr_error_set(err, TR_EINVAL, "storage: %s provider is not set", what);
+	if (strlen(provider) > TR_PROVIDER_ID_MAX)
+		return tr_error_set(err, TR_EINVAL, "storage: %s provider id is longer than %d bytes", what,
+		                    TR_PROVIDER_ID_MAX);
+	return TR_OK;
+}
+
+enum tr_status store_version_scan_not_under(struct store *s, const char *provider, int64_t after_secret_id,
+                                            int64_t after_version, int64_t limit, store_version_ref_cb cb,
+                                            void *ctx, struct tr_error *err)
+{
+	enum tr_status status = provider_check(provider, "scan", err);
+
+	if (status != TR_OK)
+		return status;
+	if (limit <= 0)
+		return tr_error_set(err, TR_EINVAL, "storage: version scan needs limit > 0");
+	return s->ops->version_scan_not_under(s, provider, after_secret_id, after_version, limit, cb, ctx, err);
+}
+
+enum tr_status store_version_rewrap(struct store *s, int64_t secret_id, int64_t version,
+                                    const char *expected_provider, const char *provider,
+                                    const struct store_blob *wrapped_key, const struct store_blob *ciphertext,
+                                    struct tr_error *err)
+{
+	enum tr_status status = provider_check(expected_provider, "expected", err);
+
+	if (status == TR_OK)
+		status = provider_check(provider, "new", err);
+	if (status != TR_OK)
+		return status;
+	if (!wrapped_key)
+		return tr_error_set(err, TR_EINVAL, "storage: rewrap needs a wrapped key");
+	return s->ops->version_rewrap(s, secret_id, version, expected_provider, provider, wrapped_key, ciphertext,
+	                              err);
 }
 
 enum tr_status store_principal_create(struct store *s, const struct store_principal *p, struct tr_error *err)

@@ -405,7 +405,7 @@ static void test_file_mode_and_pragmas(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(stat(wal, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
 	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'"
 	                               " AND tbl_name = 'secret_versions' AND sql LIKE '%(provider)%'"),
@@ -1409,6 +1409,728 @@ static void test_list_visible_to(void **state)
 	assert_list(f->s, &q, "db_main", 1);
 }
 
+/* ---- secret list: keyset paging and expiry --------------------------- */
+
+/* The rows of list calls, in order, and where the last one sits. */
+#define WALK_MAX 1024
+
+struct walk {
+	int64_t ids[WALK_MAX];
+	int count;
+	int page; /* rows of the last call */
+	char last_name[TR_SECRET_NAME_MAX + 1];
+	int64_t last_created, last_updated, last_id;
+};
+
+static void collect_walk(void *ctx, const struct store_secret *sec)
+{
+	struct walk *w = ctx;
+
+	assert_true(w->count < WALK_MAX);
+	w->ids[w->count++] = sec->id;
+	w->page++;
+	snprintf(w->last_name, sizeof(w->last_name), "%s", sec->name);
+	w->last_created = sec->created_at;
+	w->last_updated = sec->updated_at;
+	w->last_id = sec->id;
+}
+
+/* One page of q into w; checks the total. Returns the rows of the page. */
+static int walk_page(struct store *s, const struct store_secret_query *q, struct walk *w, int64_t expected_total)
+{
+	struct tr_error err = {0};
+	int64_t total = -1;
+
+	w->page = 0;
+	assert_int_equal(store_secret_list(s, q, collect_walk, w, &total, &err), TR_OK);
+	if (expected_total >= 0)
+		assert_int_equal(total, expected_total);
+	return w->page;
+}
+
+/* Sets q's keyset position to the last row w saw. */
+static void keyset_after_last(struct store_secret_query *q, const struct walk *w)
+{
+	q->has_after = true;
+	q->offset = 0;
+	q->after_name = w->last_name;
+	q->after_time = q->sort == STORE_SORT_UPDATED ? w->last_updated : w->last_created;
+	q->after_id = w->last_id;
+}
+
+/*
+ * 30 secrets whose sort keys tie a lot: names repeat across 3 scopes,
+ * created_at in runs of 7, updated_at cycling through 4 values, so every
+ * order has runs of equal keys that only the id tells apart. Returns the
+ * count.
+ */
+static int populate_ties(struct store *s, const char *ws)
+{
+	static const char *const scopes[3][2] = {{"", ""}, {"p1", ""}, {"", "c1"}};
+	struct store_secret sec;
+	char name[32];
+	int i;
+
+	make_workspace(s, ws);
+	for (i = 0; i < 30; i++) {
+		snprintf(name, sizeof(name), "n%02d", (i * 7) % 10);
+		secret_init(&sec, ws, scopes[i % 3][0], scopes[i % 3][1], name);
+		if (i % 10 >= 3) /* the same name in the same scope again: make it unique */
+			snprintf(sec.name, sizeof(sec.name), "n%02d-%d", (i * 7) % 10, i);
+		sec.created_at = 1000 + i / 7;
+		sec.updated_at = 2000 + (i * 3) % 4;
+		insert_secret(s, &sec);
+	}
+	return 30;
+}
+
+/* Every id of a full listing of q's filters and order, in order. */
+static void list_all(struct store *s, const struct store_secret_query *q, struct walk *all)
+{
+	struct store_secret_query full = *q;
+
+	full.has_after = false;
+	full.offset = 0;
+	full.limit = WALK_MAX;
+	memset(all, 0, sizeof(*all));
+	walk_page(s, &full, all, -1);
+}
+
+static void test_list_keyset_walks_every_row(void **state)
+{
+	static const int64_t limits[] = {1, 3, 7, 100};
+	struct fixture *f = *state;
+	struct store_secret_query q;
+	struct walk all, w;
+	int n = populate_ties(f->s, "ws"), order, l, i, j;
+
+	add_secret(f->s, "ws", "", "", "zzz-not-tied");
+	n++;
+	for (order = 0; order < 6; order++) {
+		for (l = 0; l < (int)(sizeof(limits) / sizeof(limits[0])); l++) {
+			query_init(&q, "ws");
+			q.sort = (enum store_sort)(order / 2);
+			q.descending = order % 2 != 0;
+			q.limit = limits[l];
+			list_all(f->s, &q, &all);
+			assert_int_equal(all.count, n);
+
+			/* First page by offset 0, then by position; total on every page. */
+			memset(&w, 0, sizeof(w));
+			walk_page(f->s, &q, &w, n);
+			while (w.page == q.limit) {
+				keyset_after_last(&q, &w);
+				walk_page(f->s, &q, &w, n);
+			}
+			/* The same rows in the same order as one full listing: each once. */
+			assert_int_equal(w.count, n);
+			assert_memory_equal(w.ids, all.ids, sizeof(all.ids[0]) * (size_t)n);
+			for (i = 0; i < n; i++)
+				for (j = i + 1; j < n; j++)
+					assert_true(w.ids[i] != w.ids[j]);
+			/* After the last row: nothing, and the total still counts all. */
+			keyset_after_last(&q, &w);
+			assert_int_equal(walk_page(f->s, &q, &w, n), 0);
+		}
+	}
+}
+
+static void test_list_keyset_positions(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret_query q;
+
+	populate_list(f->s);
+	query_init(&q, "ml");
+	q.has_after = true;
+	/* By name: after ("db_main", its id) and before any real name. */
+	q.after_name = "db_main";
+	q.after_id = 3;
+	assert_list(f->s, &q, "dbxmain,hf-token,registry,s3-data", 5);
+	q.after_id = 2; /* a smaller id with the same name: db_main itself comes after */
+	assert_list(f->s, &q, "db_main,dbxmain,hf-token,registry,s3-data", 5);
+	q.after_name = "";
+	q.after_id = 0;
+	assert_list(f->s, &q, "db_main,dbxmain,hf-token,registry,s3-data", 5);
+	q.after_name = "hf"; /* a position need not be a row */
+	assert_list(f->s, &q, "hf-token,registry,s3-data", 5);
+	q.descending = true;
+	assert_list(f->s, &q, "dbxmain,db_main", 5);
+	/* By time: s3-data (id 2) and db_main (id 3) were both created at 200. */
+	q.sort = STORE_SORT_CREATED;
+	q.descending = false;
+	q.after_time = 200;
+	q.after_id = 2;
+	assert_list(f->s, &q, "db_main,dbxmain,registry", 5);
+	q.descending = true;
+	q.after_id = 3;
+	assert_list(f->s, &q, "s3-data,hf-token", 5);
+	q.sort = STORE_SORT_UPDATED;
+	q.after_time = 300;
+	q.after_id = 3;
+	assert_list(f->s, &q, "dbxmain,registry", 5);
+	/* With filters: the total counts the matches, not the rows after. */
+	q.type = "database";
+	assert_list(f->s, &q, "dbxmain", 2);
+	q.limit = 1;
+	q.descending = false;
+	q.after_time = 0;
+	assert_list(f->s, &q, "dbxmain", 2);
+}
+
+/* Rows inserted between pages: no row twice, none that existed at the
+ * start missed, and the walk stays in order. */
+static void test_list_keyset_concurrent_inserts(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret_query q;
+	struct store_secret sec;
+	struct walk start, w;
+	int order, i, j, added = 0;
+	char ws[16], project[16];
+
+	for (order = 0; order < 6; order++) {
+		snprintf(ws, sizeof(ws), "ws%d", order); /* a fresh one per order */
+		populate_ties(f->s, ws);
+		query_init(&q, ws);
+		q.sort = (enum store_sort)(order / 2);
+		q.descending = order % 2 != 0;
+		q.limit = 4;
+		list_all(f->s, &q, &start); /* the rows that exist at the start */
+		memset(&w, 0, sizeof(w));
+		walk_page(f->s, &q, &w, -1);
+		while (w.page == q.limit) {
+			/* New rows around the position: one at its very key (with
+			 * a later id), one before everything, one after everything. */
+			for (i = 0; i < 3; i++) {
+				snprintf(project, sizeof(project), "new%d", added++);
+				secret_init(&sec, ws, project, "", i == 0 ? w.last_name : i == 1 ? "a" : "zz");
+				sec.created_at = i == 0 ? w.last_created : i == 1 ? 1 : 9999;
+				sec.updated_at = i == 0 ? w.last_updated : i == 1 ? 1 : 9999;
+				insert_secret(f->s, &sec);
+			}
+			keyset_after_last(&q, &w);
+			walk_page(f->s, &q, &w, -1);
+		}
+		/* No row twice ... */
+		for (i = 0; i < w.count; i++)
+			for (j = i + 1; j < w.count; j++)
+				assert_true(w.ids[i] != w.ids[j]);
+		/* ... and every row of the start, in the start's order. */
+		for (i = 0, j = 0; i < w.count && j < start.count; i++)
+			if (w.ids[i] == start.ids[j])
+				j++;
+		assert_int_equal(j, start.count);
+		/* Some rows added meanwhile were seen too (those after the position). */
+		assert_true(w.count > start.count);
+	}
+}
+
+static void test_list_keyset_rejects_offset(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret_query q;
+	struct names n = {0};
+	struct tr_error err = {0};
+
+	populate_list(f->s);
+	query_init(&q, "ml");
+	q.has_after = true;
+	q.after_name = "a";
+	q.offset = 1;
+	assert_int_equal(store_secret_list(f->s, &q, collect_secret, &n, NULL, &err), TR_EINVAL);
+	assert_non_null(strstr(err.message, "offset"));
+	q.offset = 0;
+	q.after_name = NULL; /* by name, a position needs a name */
+	assert_int_equal(store_secret_list(f->s, &q, collect_secret, &n, NULL, &err), TR_EINVAL);
+	q.sort = STORE_SORT_CREATED; /* by time it does not */
+	assert_int_equal(store_secret_list(f->s, &q, collect_secret, &n, NULL, &err), TR_OK);
+	assert_int_equal(n.count, 5);
+}
+
+static void test_list_hide_expired(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret_query q;
+	struct store_secret sec;
+	static const struct {
+		const char *name;
+		int64_t expires_at;
+	} rows[] = {{"never", 0}, {"past", 400}, {"now", 500}, {"soon", 501}, {"later", 9000}};
+	size_t i;
+
+	make_workspace(f->s, "ws");
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		secret_init(&sec, "ws", "", "", rows[i].name);
+		sec.expires_at = rows[i].expires_at;
+		insert_secret(f->s, &sec);
+	}
+	query_init(&q, "ws");
+	assert_list(f->s, &q, "later,never,now,past,soon", 5);
+	q.hide_expired = true;
+	q.now = 500; /* expires_at <= now has passed */
+	assert_list(f->s, &q, "later,never,soon", 3);
+	q.now = 100;
+	assert_list(f->s, &q, "later,never,now,past,soon", 5);
+	q.now = 10000;
+	assert_list(f->s, &q, "never", 1);
+	q.hide_expired = false; /* now alone does nothing */
+	assert_list(f->s, &q, "later,never,now,past,soon", 5);
+
+	/* With keyset paging and other filters; the total leaves them out too. */
+	q.hide_expired = true;
+	q.now = 500;
+	q.limit = 1;
+	q.has_after = true;
+	q.after_name = "later";
+	q.after_id = 0;
+	assert_list(f->s, &q, "later", 3);
+	q.after_id = 100;
+	assert_list(f->s, &q, "never", 3);
+	q.sort = STORE_SORT_CREATED;
+	q.descending = true;
+	q.after_time = 100;
+	q.after_id = 3;
+	q.limit = 10;
+	assert_list(f->s, &q, "never", 3);
+	q.visible_to = "alice";
+	q.created_by = "alice";
+	assert_list(f->s, &q, "never", 3);
+	q.created_by = "bob";
+	assert_list(f->s, &q, "", 0);
+}
+
+/* Every filter and every parameter at once, by offset and by keyset. */
+static void test_list_all_parameters(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret_query q;
+	int order;
+
+	populate_list(f->s);
+	for (order = 0; order < 6; order++) {
+		query_init(&q, "ml");
+		q.search = "main";
+		q.type = "database";
+		q.tag = "prod";
+		q.project = "";
+		q.cluster = "gpu-1";
+		q.created_by = "alice";
+		q.visibility = "public";
+		q.visible_to = "dave";
+		q.hide_expired = true;
+		q.now = 50;
+		q.sort = (enum store_sort)(order / 2);
+		q.descending = order % 2 != 0;
+		assert_list(f->s, &q, "db_main", 1);
+		q.has_after = true;
+		q.after_name = q.descending ? "zzz" : "";
+		q.after_time = q.descending ? 100000 : 0;
+		q.after_id = 0;
+		assert_list(f->s, &q, "db_main", 1);
+		q.after_name = "db_main";
+		q.after_time = q.sort == STORE_SORT_CREATED ? 200 : 300;
+		q.after_id = 3;
+		assert_list(f->s, &q, "", 1);
+	}
+}
+
+/* ---- versions: history and expiry ------------------------------------ */
+
+/* Versions as "n:provider:created_by" with blob sizes checked empty. */
+static void collect_version(void *ctx, const struct store_version *v)
+{
+	char text[128];
+
+	assert_int_equal(v->wrapped_key.len, 0);
+	assert_null(v->wrapped_key.data);
+	assert_int_equal(v->ciphertext.len, 0);
+	assert_null(v->ciphertext.data);
+	snprintf(text, sizeof(text), "%lld:%s:%lld", (long long)v->version, v->provider, (long long)v->created_at);
+	names_add(ctx, text);
+}
+
+static void test_version_list(void **state)
+{
+	struct fixture *f = *state;
+	struct store_version v;
+	struct names n = {0};
+	struct tr_error err = {0};
+	int64_t id, other;
+	int k;
+
+	make_workspace(f->s, "ws");
+	id = add_secret(f->s, "ws", "", "", "s");
+	other = add_secret(f->s, "ws", "", "", "t");
+	assert_int_equal(store_version_list(f->s, id, collect_version, &n, &err), TR_OK);
+	assert_string_equal(n.text, "1:local-1:101");
+	for (k = 2; k <= 5; k++) {
+		version_init(&v, k);
+		if (k == 4)
+			snprintf(v.provider, sizeof(v.provider), "local-2");
+		assert_int_equal(store_version_add(f->s, id, &v, k == 5 ? 3 : 0, &err), TR_OK);
+		store_version_clear(&v);
+	}
+	/* Newest first; versions 1 and 2 were pruned (keep 3). */
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(store_version_list(f->s, id, collect_version, &n, &err), TR_OK);
+	assert_string_equal(n.text, "5:local-1:105,4:local-2:104,3:local-1:103");
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(store_version_list(f->s, other, collect_version, &n, &err), TR_OK);
+	assert_string_equal(n.text, "1:local-1:101");
+	/* A secret that is gone has no versions. */
+	assert_int_equal(store_secret_delete(f->s, id, &err), TR_OK);
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(store_version_list(f->s, id, collect_version, &n, &err), TR_OK);
+	assert_int_equal(n.count, 0);
+}
+
+static void test_purge_expired(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret sec, got = {0};
+	struct store_version v;
+	int64_t purged = -1, ids[5];
+	static const int64_t expires[] = {0, 50, 100, 101, 100};
+	char sql[128];
+	int i;
+
+	make_workspace(f->s, "ws");
+	make_workspace(f->s, "ws2");
+	for (i = 0; i < 5; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "s%d", i);
+		secret_init(&sec, i == 4 ? "ws2" : "ws", "", "", name);
+		sec.expires_at = expires[i];
+		ids[i] = insert_secret(f->s, &sec);
+		version_init(&v, 2);
+		assert_int_equal(store_version_add(f->s, ids[i], &v, 0, NULL), TR_OK);
+		store_version_clear(&v);
+	}
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM secret_versions"), 10);
+
+	assert_int_equal(store_secret_purge_expired(f->s, 49, &purged, NULL), TR_OK);
+	assert_int_equal(purged, 0);
+	/* expires_at <= before, in every workspace; never-expiring ones stay. */
+	assert_int_equal(store_secret_purge_expired(f->s, 100, &purged, NULL), TR_OK);
+	assert_int_equal(purged, 3);
+	assert_int_equal(get_secret(f->s, "ws", "s0", &got), TR_OK);
+	store_secret_clear(&got);
+	assert_int_equal(get_secret(f->s, "ws", "s3", &got), TR_OK);
+	store_secret_clear(&got);
+	assert_int_equal(get_secret(f->s, "ws", "s1", &got), TR_ENOTFOUND);
+	assert_int_equal(get_secret(f->s, "ws", "s2", &got), TR_ENOTFOUND);
+	assert_int_equal(get_secret(f->s, "ws2", "s4", &got), TR_ENOTFOUND);
+	/* Their versions went with them. */
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM secret_versions"), 4);
+	for (i = 1; i <= 4; i++) {
+		snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM secret_versions WHERE secret_id = %lld",
+		         (long long)ids[i]);
+		assert_int_equal(raw_int(f->path, sql), i == 3 ? 2 : 0);
+	}
+	purged = -1;
+	assert_int_equal(store_secret_purge_expired(f->s, 100, &purged, NULL), TR_OK);
+	assert_int_equal(purged, 0);
+
+	/* Inside a transaction it is part of it. */
+	assert_int_equal(store_begin(f->s, NULL), TR_OK);
+	assert_int_equal(store_secret_purge_expired(f->s, 1000, &purged, NULL), TR_OK);
+	assert_int_equal(purged, 1);
+	store_rollback(f->s);
+	assert_int_equal(get_secret(f->s, "ws", "s3", &got), TR_OK);
+	store_secret_clear(&got);
+}
+
+/* ---- key rotation ---------------------------------------------------- */
+
+static void collect_provider_count(void *ctx, const char *provider, int64_t versions)
+{
+	char text[128];
+
+	snprintf(text, sizeof(text), "%s=%lld", provider, (long long)versions);
+	names_add(ctx, text);
+}
+
+/* Adds version n of secret id under provider, blobs "wk-n" / "ct-n". */
+static void add_version_under(struct store *s, int64_t id, int64_t n, const char *provider)
+{
+	struct store_version v;
+
+	version_init(&v, n);
+	snprintf(v.provider, sizeof(v.provider), "%s", provider);
+	assert_int_equal(store_version_add(s, id, &v, 0, NULL), TR_OK);
+	store_version_clear(&v);
+}
+
+static void test_provider_counts(void **state)
+{
+	struct fixture *f = *state;
+	struct names n = {0};
+	struct tr_error err = {0};
+	int64_t a, b;
+
+	assert_int_equal(store_provider_counts(f->s, collect_provider_count, &n, &err), TR_OK);
+	assert_int_equal(n.count, 0);
+	make_workspace(f->s, "ws");
+	make_workspace(f->s, "ws2");
+	a = add_secret(f->s, "ws", "", "", "a");   /* v1 local-1 */
+	b = add_secret(f->s, "ws2", "p", "", "b"); /* v1 local-1 */
+	add_version_under(f->s, a, 2, "kms");
+	add_version_under(f->s, a, 3, "local-2");
+	add_version_under(f->s, b, 2, "kms");
+	assert_int_equal(store_provider_counts(f->s, collect_provider_count, &n, &err), TR_OK);
+	assert_string_equal(n.text, "kms=2,local-1=2,local-2=1");
+	/* Pruned and deleted versions no longer count. */
+	add_version_under(f->s, b, 3, "kms");
+	assert_int_equal(store_secret_delete(f->s, a, &err), TR_OK);
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(store_provider_counts(f->s, collect_provider_count, &n, &err), TR_OK);
+	assert_string_equal(n.text, "kms=2,local-1=1");
+}
+
+/* Scan results as "id/version:provider", with the cursor of the last. */
+struct scan {
+	struct names seen;
+	int64_t last_secret, last_version;
+	int page;
+	struct store *s; /* to check each ref's identity against */
+};
+
+static void collect_ref(void *ctx, const struct store_version_ref *ref)
+{
+	struct scan *sc = ctx;
+	struct store_secret sec = {0};
+	char text[160], blob[32];
+
+	/* The identity is the secret's, the blobs the version's. */
+	assert_int_equal(store_secret_get(sc->s, ref->workspace, ref->project, ref->cluster, ref->name, &sec, NULL),
+	                 TR_OK);
+	assert_int_equal(sec.id, ref->secret_id);
+	assert_string_equal(sec.type, ref->type);
+	store_secret_clear(&sec);
+	snprintf(blob, sizeof(blob), "wk-%lld", (long long)ref->v.version);
+	assert_int_equal(ref->v.wrapped_key.len, strlen(blob));
+	assert_memory_equal(ref->v.wrapped_key.data, blob, strlen(blob));
+	snprintf(blob, sizeof(blob), "ct-%lld", (long long)ref->v.version);
+	assert_int_equal(ref->v.ciphertext.len, strlen(blob) + 1);
+	assert_memory_equal(ref->v.ciphertext.data, blob, strlen(blob) + 1);
+	assert_int_equal(ref->v.created_at, 100 + ref->v.version);
+	assert_string_equal(ref->v.created_by, "alice");
+
+	snprintf(text, sizeof(text), "%lld/%lld:%s", (long long)ref->secret_id, (long long)ref->v.version,
+	         ref->v.provider);
+	names_add(&sc->seen, text);
+	sc->last_secret = ref->secret_id;
+	sc->last_version = ref->v.version;
+	sc->page++;
+}
+
+/* Pages through every version not under provider, limit at a time. */
+static void scan_all(struct store *s, const char *provider, int64_t limit, struct scan *sc)
+{
+	int batches = 0;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->s = s;
+	do {
+		assert_true(++batches < 100); /* a cursor that does not move would loop */
+		sc->page = 0;
+		assert_int_equal(store_version_scan_not_under(s, provider, sc->last_secret, sc->last_version, limit,
+		                                              collect_ref, sc, NULL),
+		                 TR_OK);
+	} while (sc->page == limit);
+}
+
+/* Three secrets, versions under three providers:
+ * a: 1 local-1, 2 kms, 3 local-1; b: 1 local-1; c: 1 local-1, 2 kms. */
+static void populate_rotation(struct store *s, int64_t ids[3])
+{
+	struct store_secret sec;
+
+	make_workspace(s, "ws");
+	make_workspace(s, "ws2");
+	ids[0] = add_secret(s, "ws", "", "", "a");
+	secret_init(&sec, "ws", "proj", "", "b");
+	snprintf(sec.type, sizeof(sec.type), "database");
+	ids[1] = insert_secret(s, &sec);
+	ids[2] = add_secret(s, "ws2", "", "gpu", "c");
+	add_version_under(s, ids[0], 2, "kms");
+	add_version_under(s, ids[0], 3, "local-1");
+	add_version_under(s, ids[2], 2, "kms");
+}
+
+static void test_version_scan_not_under(void **state)
+{
+	struct fixture *f = *state;
+	struct scan sc;
+	struct tr_error err = {0};
+	char expected[256];
+	int64_t ids[3], limit;
+
+	populate_rotation(f->s, ids);
+	snprintf(expected, sizeof(expected), "%lld/1:local-1,%lld/3:local-1,%lld/1:local-1,%lld/1:local-1",
+	         (long long)ids[0], (long long)ids[0], (long long)ids[1], (long long)ids[2]);
+	/* In (secret_id, version) order, each once, whatever the batch size. */
+	for (limit = 1; limit <= 5; limit++) {
+		scan_all(f->s, "kms", limit, &sc);
+		assert_string_equal(sc.seen.text, expected);
+	}
+	scan_all(f->s, "local-1", 2, &sc);
+	snprintf(expected, sizeof(expected), "%lld/2:kms,%lld/2:kms", (long long)ids[0], (long long)ids[2]);
+	assert_string_equal(sc.seen.text, expected);
+	scan_all(f->s, "other", 100, &sc);
+	assert_int_equal(sc.seen.count, 6);
+
+	/* The cursor is strict and resumes inside a secret. */
+	memset(&sc, 0, sizeof(sc));
+	sc.s = f->s;
+	assert_int_equal(store_version_scan_not_under(f->s, "kms", ids[0], 1, 2, collect_ref, &sc, &err), TR_OK);
+	snprintf(expected, sizeof(expected), "%lld/3:local-1,%lld/1:local-1", (long long)ids[0], (long long)ids[1]);
+	assert_string_equal(sc.seen.text, expected);
+	memset(&sc, 0, sizeof(sc));
+	sc.s = f->s;
+	assert_int_equal(store_version_scan_not_under(f->s, "kms", ids[2], 1, 2, collect_ref, &sc, &err), TR_OK);
+	assert_int_equal(sc.seen.count, 0);
+
+	assert_int_equal(store_version_scan_not_under(f->s, "", 0, 0, 1, collect_ref, &sc, &err), TR_EINVAL);
+	assert_int_equal(store_version_scan_not_under(f->s, NULL, 0, 0, 1, collect_ref, &sc, &err), TR_EINVAL);
+	assert_int_equal(store_version_scan_not_under(f->s, "kms", 0, 0, 0, collect_ref, &sc, &err), TR_EINVAL);
+}
+
+/* The blobs of version n of a secret, read back. */
+static void assert_blobs(struct store *s, int64_t id, int64_t n, const char *provider, const char *wk,
+                         const char *ct, size_t ct_len)
+{
+	struct store_version v = {0};
+
+	assert_int_equal(store_version_get(s, id, n, &v, NULL), TR_OK);
+	assert_string_equal(v.provider, provider);
+	assert_int_equal(v.wrapped_key.len, strlen(wk));
+	assert_memory_equal(v.wrapped_key.data, wk, strlen(wk));
+	assert_int_equal(v.ciphertext.len, ct_len);
+	assert_memory_equal(v.ciphertext.data, ct, ct_len);
+	store_version_clear(&v);
+}
+
+static void test_version_rewrap(void **state)
+{
+	struct fixture *f = *state;
+	struct store_blob wk = {0}, ct = {0};
+	struct store_version v;
+	struct tr_error err = {0};
+	struct names n = {0};
+	char long_id[TR_PROVIDER_ID_MAX + 2];
+	int64_t ids[3];
+
+	populate_rotation(f->s, ids);
+	assert_int_equal(store_blob_set(&wk, "new-wk", 6), TR_OK);
+	assert_int_equal(store_blob_set(&ct, "new-ct", 6), TR_OK);
+
+	/* Re-wrap only: the ciphertext stays. */
+	assert_int_equal(store_version_rewrap(f->s, ids[0], 1, "local-1", "kms", &wk, NULL, &err), TR_OK);
+	assert_blobs(f->s, ids[0], 1, "kms", "new-wk", "ct-1", 5);
+	/* The provider is no longer local-1: a second swap conflicts, unchanged. */
+	assert_int_equal(store_version_rewrap(f->s, ids[0], 1, "local-1", "kms", &ct, &ct, &err), TR_ECONFLICT);
+	assert_non_null(strstr(err.message, "local-1"));
+	assert_blobs(f->s, ids[0], 1, "kms", "new-wk", "ct-1", 5);
+	/* Re-encryption: the ciphertext too. */
+	assert_int_equal(store_version_rewrap(f->s, ids[0], 3, "local-1", "kms", &wk, &ct, &err), TR_OK);
+	assert_blobs(f->s, ids[0], 3, "kms", "new-wk", "new-ct", 6);
+	/* Versions that are not there, or gone. */
+	assert_int_equal(store_version_rewrap(f->s, ids[0], 9, "local-1", "kms", &wk, NULL, &err), TR_ENOTFOUND);
+	assert_int_equal(store_version_rewrap(f->s, ids[2] + 10, 1, "local-1", "kms", &wk, NULL, &err),
+	                 TR_ENOTFOUND);
+	version_init(&v, 4);
+	assert_int_equal(store_version_add(f->s, ids[0], &v, 1, NULL), TR_OK); /* prunes 1..3 */
+	store_version_clear(&v);
+	assert_int_equal(store_version_rewrap(f->s, ids[0], 2, "kms", "local-2", &wk, NULL, &err), TR_ENOTFOUND);
+	assert_int_equal(store_secret_delete(f->s, ids[1], &err), TR_OK);
+	assert_int_equal(store_version_rewrap(f->s, ids[1], 1, "local-1", "kms", &wk, NULL, &err), TR_ENOTFOUND);
+	/* Bad arguments. */
+	assert_int_equal(store_version_rewrap(f->s, ids[2], 1, "", "kms", &wk, NULL, &err), TR_EINVAL);
+	assert_int_equal(store_version_rewrap(f->s, ids[2], 1, "local-1", NULL, &wk, NULL, &err), TR_EINVAL);
+	assert_int_equal(store_version_rewrap(f->s, ids[2], 1, "local-1", "kms", NULL, NULL, &err), TR_EINVAL);
+	memset(long_id, 'p', sizeof(long_id) - 1); /* one byte more than a provider id may have */
+	long_id[sizeof(long_id) - 1] = '\0';
+	assert_int_equal(store_version_rewrap(f->s, ids[2], 1, "local-1", long_id, &wk, NULL, &err), TR_EINVAL);
+	long_id[sizeof(long_id) - 2] = '\0';
+	assert_int_equal(store_version_rewrap(f->s, ids[2], 1, long_id, "kms", &wk, NULL, &err), TR_ECONFLICT);
+	assert_blobs(f->s, ids[2], 1, "local-1", "wk-1", "ct-1", 5);
+
+	/* In a caller's transaction a conflict leaves it open and intact. */
+	assert_int_equal(store_begin(f->s, NULL), TR_OK);
+	assert_int_equal(store_version_rewrap(f->s, ids[2], 1, "local-1", "kms", &wk, NULL, &err), TR_OK);
+	assert_int_equal(store_version_rewrap(f->s, ids[2], 2, "local-1", "kms", &wk, NULL, &err), TR_ECONFLICT);
+	assert_int_equal(store_commit(f->s, &err), TR_OK);
+	assert_blobs(f->s, ids[2], 1, "kms", "new-wk", "ct-1", 5);
+	assert_int_equal(store_provider_counts(f->s, collect_provider_count, &n, &err), TR_OK);
+	assert_string_equal(n.text, "kms=2,local-1=1");
+	free(wk.data);
+	free(ct.data);
+}
+
+/* What a rotation does: scan a batch not under the current provider,
+ * re-wrap each, go on from the cursor, until a batch comes back short. */
+struct rotate {
+	struct store *s;
+	int rewrapped, conflicts;
+	int64_t last_secret, last_version;
+	int page;
+};
+
+static void rotate_one(void *ctx, const struct store_version_ref *ref)
+{
+	struct rotate *r = ctx;
+	struct store_blob wk = {0};
+	enum tr_status status;
+
+	assert_int_equal(store_blob_set(&wk, "rewrapped", 9), TR_OK);
+	/* Re-wrapping inside the scan's callback is allowed (another statement). */
+	status = store_version_rewrap(r->s, ref->secret_id, ref->v.version, ref->v.provider, "current", &wk, NULL,
+	                              NULL);
+	assert_true(status == TR_OK || status == TR_ECONFLICT);
+	if (status == TR_OK)
+		r->rewrapped++;
+	else
+		r->conflicts++;
+	free(wk.data);
+	r->last_secret = ref->secret_id;
+	r->last_version = ref->v.version;
+	r->page++;
+}
+
+static void test_rotation_loop(void **state)
+{
+	struct fixture *f = *state;
+	struct rotate r = {.s = f->s};
+	struct names n = {0};
+	int64_t ids[3];
+	int i, batches = 0;
+
+	populate_rotation(f->s, ids);
+	/* Versions already under the target are skipped. */
+	add_version_under(f->s, ids[1], 2, "current");
+	for (i = 3; i <= 6; i++)
+		add_version_under(f->s, ids[2], i, "current");
+	do {
+		assert_true(++batches < 100);
+		r.page = 0;
+		assert_int_equal(store_version_scan_not_under(f->s, "current", r.last_secret, r.last_version, 2,
+		                                              rotate_one, &r, NULL),
+		                 TR_OK);
+	} while (r.page == 2);
+	assert_int_equal(r.rewrapped, 6);
+	assert_int_equal(r.conflicts, 0);
+	assert_int_equal(store_provider_counts(f->s, collect_provider_count, &n, NULL), TR_OK);
+	assert_string_equal(n.text, "current=11");
+	/* Safe to run again: nothing left. */
+	memset(&r, 0, sizeof(r));
+	r.s = f->s;
+	assert_int_equal(store_version_scan_not_under(f->s, "current", 0, 0, 100, rotate_one, &r, NULL), TR_OK);
+	assert_int_equal(r.page, 0);
+}
+
 /* ---- audit log ------------------------------------------------------- */
 
 /* Six records: three in ws (two on secret s), one in ws2, two global. */
@@ -1825,7 +2547,8 @@ static void test_migrate_from_v1(void **state)
 	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'members'"), 0);
 
 	assert_int_equal(store_open(dsn, &s, &err), TR_OK);
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'secrets_ws_expires'"), 1);
 
 	/* The old rows are all there; old tokens were minted by nobody known. */
 	memset(hash, 0, sizeof(hash));
@@ -1861,7 +2584,7 @@ static void test_migrate_from_v1(void **state)
 
 	/* Opening again migrates nothing more. */
 	assert_int_equal(store_open(dsn, &s, &err), TR_OK);
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
 	assert_int_equal(store_audit_last(s, &got, &err), TR_OK);
 	store_close(s);
 }
@@ -1919,7 +2642,7 @@ static void test_reopen_keeps_everything(void **state)
 	assert_int_equal(got_rec.seq, 1);
 	assert_string_equal(got_rec.request_id, rec.request_id);
 	assert_memory_equal(got_rec.hash, rec.hash, sizeof(rec.hash));
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 }
 
 int main(void)
@@ -1958,6 +2681,18 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_member_put_in_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_created_by, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_visible_to, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_keyset_walks_every_row, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_keyset_positions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_keyset_concurrent_inserts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_keyset_rejects_offset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_hide_expired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_all_parameters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_purge_expired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_provider_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version_scan_not_under, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version_rewrap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_append_last, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_list_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_list_paging, setup, teardown),
