@@ -37,7 +37,10 @@ enum tr_status auth_authenticate(struct domain *d, const char *token_text, struc
 	snprintf(out->name, sizeof(out->name), "%s", p.name);
 	snprintf(out->kind, sizeof(out->kind), "%s", p.kind);
 	snprintf(out->token_id, sizeof(out->token_id), "%s", tok.id);
-	if (tok.created_by[0] && strcmp(tok.created_by, p.name) != 0)
+	/* A service token minted by a user acts for that user's private
+	 * secrets (SPEC §4); no other token acts for its minter. */
+	out->token_minter[0] = '\0';
+	if (strcmp(p.kind, "service") == 0 && tok.created_by[0] && strcmp(tok.created_by, p.name) != 0)
 		snprintf(out->token_minter, sizeof(out->token_minter), "%s", tok.created_by);
 	out->platform_admin = p.platform_admin;
 	return TR_OK;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "domain/audit.h"
+#include "domain/policy.h"
 
 static const char *const action_names[] = {"create", "update", "delete"};
 static const char *const action_past[] = {"created", "updated", "deleted"};
@@ -29,6 +30,10 @@ static enum tr_status run_item(struct domain *d, const struct principal *actor, 
 	struct store_secret m = {0};
 	enum tr_status st;
 
+	if (it->action != BATCH_DELETE && (!it->in->type || !*it->in->type))
+		return tr_error_set(err, TR_EVALIDATION, "field 'type': required for %s", action_names[it->action]);
+	if (it->action == BATCH_UPDATE && !it->in->has_data)
+		return tr_error_set(err, TR_EVALIDATION, "field 'data': required for update");
 	switch (it->action) {
 	case BATCH_CREATE:
 		st = secrets_create(d, actor, workspace, it->in, &m, NULL, err);
@@ -128,6 +133,10 @@ enum tr_status secrets_batch(struct domain *d, const struct principal *actor, co
 {
 	enum tr_status st;
 
+	/* Who may not write here, or where the workspace does not exist, gets
+	 * one answer for the whole request, not one per item. */
+	if ((st = policy_check_workspace(d, actor, ACT_SECRET_UPDATE, workspace, err)) != TR_OK)
+		return st;
 	if (count > BATCH_MAX_ITEMS)
 		return tr_error_set(err, TR_EVALIDATION, "field 'secrets_payload': at most %d items", BATCH_MAX_ITEMS);
 	st = atomic ? run_atomic(d, actor, workspace, items, count, err) : run_each(d, actor, workspace, items, count);

@@ -30,7 +30,8 @@ struct batch_item {
  * the batch and nothing is written: that item keeps its error and every
  * other item reports TR_ECONFLICT "not applied". Returns TR_OK when every
  * item succeeded, TR_EINVAL when some failed (see each item), or another
- * error when the batch could not run at all.
+ * error when the batch could not run at all (TR_ENOTFOUND for a workspace
+ * the caller cannot see, TR_EDENIED for a role that may not write).
  */
 enum tr_status secrets_batch(struct domain *d, const struct principal *actor, const char *workspace,
                              struct batch_item *items, size_t count, bool atomic, struct tr_error *err);

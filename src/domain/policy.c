@@ -116,5 +116,6 @@ bool policy_secret_visible(const struct principal *caller, const char *visibilit
 		return true;
 	if (strcmp(created_by, caller->name) == 0)
 		return true;
-	return caller->token_minter[0] && strcmp(created_by, caller->token_minter) == 0;
+	return strcmp(caller->kind, "service") == 0 && caller->token_minter[0] &&
+	       strcmp(created_by, caller->token_minter) == 0;
 }

@@ -127,6 +127,14 @@ static bool starts_with(const struct secbuf *v, const char *prefix)
 	return v->len >= n && memcmp(v->data, prefix, n) == 0;
 }
 
+/* http:// or https:// followed by a host. */
+static bool is_http_url(const struct secbuf *v)
+{
+	size_t skip = starts_with(v, "https://") ? 8 : starts_with(v, "http://") ? 7 : 0;
+
+	return skip && v->len > skip && v->data[skip] != '/' && !isspace(v->data[skip]);
+}
+
 static enum tr_status check_huggingface(const struct secdata *data, struct warnings *w, struct tr_error *err)
 {
 	const struct secbuf *token = value_of(data, "token");
@@ -143,8 +151,8 @@ static enum tr_status check_s3(const struct secdata *data, struct warnings *w, s
 	const struct secbuf *endpoint = value_of(data, "endpoint_url");
 
 	(void)w;
-	if (endpoint && !starts_with(endpoint, "http://") && !starts_with(endpoint, "https://"))
-		return tr_error_set(err, TR_EVALIDATION, "field 'data.endpoint_url': must be an http(s) URL");
+	if (endpoint && !is_http_url(endpoint))
+		return tr_error_set(err, TR_EVALIDATION, "field 'data.endpoint_url': must be an http(s) URL with a host");
 	return TR_OK;
 }
 
@@ -161,15 +169,19 @@ static enum tr_status check_database(const struct secdata *data, struct warnings
 	return TR_OK;
 }
 
-/* True when s is valid standard base64. */
-static bool is_base64(const char *s, size_t len)
+/* True when s is standard base64 of "user:password". */
+static bool is_basic_auth(const char *s, size_t len)
 {
 	unsigned char out[512];
-	size_t out_len;
+	size_t out_len = 0;
+	bool ok;
 
 	if (len == 0 || len > 680)
 		return false;
-	return sodium_base642bin(out, sizeof(out), s, len, NULL, &out_len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0;
+	ok = sodium_base642bin(out, sizeof(out), s, len, NULL, &out_len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
+	     memchr(out, ':', out_len) != NULL;
+	sodium_memzero(out, sizeof(out));
+	return ok;
 }
 
 static enum tr_status check_auth_entry(const char *registry, json_t *entry, struct tr_error *err)
@@ -180,7 +192,7 @@ static enum tr_status check_auth_entry(const char *registry, json_t *entry, stru
 		return tr_error_set(err, TR_EVALIDATION, "field 'data..dockerconfigjson': auths['%s'] must be an object",
 		                    registry);
 	if (auth) {
-		if (!json_is_string(auth) || !is_base64(json_string_value(auth), json_string_length(auth)))
+		if (!json_is_string(auth) || !is_basic_auth(json_string_value(auth), json_string_length(auth)))
 			return tr_error_set(err, TR_EVALIDATION,
 			                    "field 'data..dockerconfigjson': auths['%s'].auth must be base64 of user:password",
 			                    registry);
@@ -236,15 +248,42 @@ static enum tr_status check_api_key(const struct secdata *data, struct warnings 
 	                    "field 'data.provider': must be one of openai, ngc, nvidia_build, github, datadog, wandb, custom");
 }
 
+/* "-----BEGIN OPENSSH PRIVATE KEY-----" ... "-----END OPENSSH PRIVATE KEY-----". */
+static bool is_openssh_private_key(const struct secbuf *v)
+{
+	static const char end[] = "-----END OPENSSH PRIVATE KEY-----";
+
+	return starts_with(v, "-----BEGIN OPENSSH PRIVATE KEY-----") &&
+	       memmem(v->data, v->len, end, sizeof(end) - 1) != NULL;
+}
+
+/* "<algorithm> <base64 key>[ comment]", algorithm ssh-*, ecdsa-* or sk-*. */
+static bool is_openssh_public_key(const struct secbuf *v)
+{
+	const char *text = (const char *)v->data;
+	const char *key = memchr(text, ' ', v->len);
+	unsigned char blob[2048];
+	size_t key_len, blob_len = 0;
+
+	if (!starts_with(v, "ssh-") && !starts_with(v, "ecdsa-") && !starts_with(v, "sk-"))
+		return false;
+	if (!key)
+		return false;
+	key++;
+	key_len = strcspn(key, " \n");
+	return key_len > 0 && sodium_base642bin(blob, sizeof(blob), key, key_len, NULL, &blob_len, NULL,
+	                                         sodium_base64_VARIANT_ORIGINAL) == 0 && blob_len > 0;
+}
+
 static enum tr_status check_ssh(const struct secdata *data, struct warnings *w, struct tr_error *err)
 {
 	const struct secbuf *priv = value_of(data, "private_key");
 	const struct secbuf *pub = value_of(data, "public_key");
 
 	(void)w;
-	if (priv && !starts_with(priv, "-----BEGIN OPENSSH PRIVATE KEY-----"))
+	if (priv && !is_openssh_private_key(priv))
 		return tr_error_set(err, TR_EVALIDATION, "field 'data.private_key': must be an OpenSSH private key");
-	if (pub && !starts_with(pub, "ssh-") && !starts_with(pub, "ecdsa-"))
+	if (pub && !is_openssh_public_key(pub))
 		return tr_error_set(err, TR_EVALIDATION, "field 'data.public_key': must be an OpenSSH public key");
 	return TR_OK;
 }

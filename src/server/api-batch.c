@@ -55,9 +55,6 @@ static enum tr_status parse_entry(const json_t *entry, struct batch_slot *slot, 
 		return tr_error_set(err, TR_EVALIDATION, "field 'secrets_payload[].name': required");
 	if (slot->item.action == BATCH_DELETE)
 		strip_for_delete(&slot->parsed);
-	else if (!slot->parsed.in.type)
-		return tr_error_set(err, TR_EVALIDATION, "field 'secrets_payload[].type': required for %s",
-		                    slot->item.action == BATCH_CREATE ? "create" : "update");
 	slot->item.in = &slot->parsed.in;
 	return TR_OK;
 }

@@ -271,6 +271,8 @@ static enum tr_status parse_query(const struct api_request *r, struct store_secr
 	q->cluster = http_query(r, "cluster");
 	q->created_by = http_query(r, "created_by");
 	q->visibility = http_query(r, "visibility");
+	if (q->visibility && strcmp(q->visibility, "private") != 0 && strcmp(q->visibility, "public") != 0)
+		return tr_error_set(err, TR_EINVAL, "query parameter 'visibility' must be private or public");
 	if ((st = parse_type_filter(r, q, err)) != TR_OK || (st = parse_sort(http_query(r, "sort"), q, err)) != TR_OK ||
 	    (st = http_query_bool(r, "include_expired", &include_expired, err)) != TR_OK)
 		return st;
@@ -314,12 +316,14 @@ static void collect_secret(void *ctx, const struct store_secret *m)
 	snprintf(c->last.name, sizeof(c->last.name), "%s", m->name);
 }
 
+/* total < 0: not counted (keyset pages). */
 static json_t *pagination_json(int64_t page, int64_t page_size, const struct page_collector *c, int64_t total)
 {
-	return json_pack("{s:o,s:I,s:I,s:I,s:I,s:o}", "page", page ? json_integer(page) : json_null(), "page_size",
+	return json_pack("{s:o,s:I,s:I,s:o,s:o,s:o}", "page", page ? json_integer(page) : json_null(), "page_size",
 	                 (json_int_t)page_size, "current_page_size", (json_int_t)c->shown, "total_pages",
-	                 (json_int_t)((total + page_size - 1) / page_size), "total_results", (json_int_t)total,
-	                 "next_page_token", c->next[0] ? json_string(c->next) : json_null());
+	                 total < 0 ? json_null() : json_integer((total + page_size - 1) / page_size), "total_results",
+	                 total < 0 ? json_null() : json_integer(total), "next_page_token",
+	                 c->next[0] ? json_string(c->next) : json_null());
 }
 
 void api_secrets_list(struct api_request *r)
@@ -332,12 +336,15 @@ void api_secrets_list(struct api_request *r)
 	enum tr_status st = parse_query(r, &q, &page, after_name, sizeof(after_name), &err);
 
 	if (st == TR_OK) {
+		/* Keyset pages skip the count: it grows with the workspace, and
+		 * deep pages must stay fast (total_results is null then). */
 		c.wanted = q.limit++;
-		st = secrets_list(r->domain, &r->actor, &q, collect_secret, &c, &total, &err);
+		st = secrets_list(r->domain, &r->actor, &q, collect_secret, &c, q.has_after ? NULL : &total, &err);
 		q.limit--;
 	}
 	if (st == TR_OK) {
-		json_t *body = json_pack("{s:O,s:o}", "data", c.data, "pagination", pagination_json(page, q.limit, &c, total));
+		json_t *body = json_pack("{s:O,s:o}", "data", c.data, "pagination",
+		                         pagination_json(page, q.limit, &c, q.has_after ? -1 : total));
 
 		http_reply_json_etag(r, body);
 		json_decref(body);
