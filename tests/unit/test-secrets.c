@@ -392,6 +392,7 @@ static void test_atomic_batch_writes_nothing_on_failure(void **state)
 	struct secret_ref ref = {.workspace = "default", .name = "batch-a"};
 	struct store_secret m = {0};
 
+	a.type = b.type = "opaque"; /* batch creates name their type */
 	assert_int_equal(secrets_batch(&f->d, &f->admin, "default", items, 3, true, NULL), TR_EINVAL);
 	assert_int_equal(items[2].status, TR_ENOTFOUND);
 	assert_int_equal(items[0].status, TR_ECONFLICT);
