@@ -5,7 +5,8 @@
  * table (commands.c) and runs it. A command function receives argv with its
  * verb at argv[0] ("create", ...), parses its own options with
  * cli_parse_args (which also knows the global ones, --help and the command's
- * argument count), talks to the server only through cli_request, and prints
+ * argument count), talks to the server only through cli_request (or
+ * cli_request_any), and prints
  * only through output.h. It returns the process exit code.
  *
  * Adding a command: write cmd_<command>_<verb> in cmd-<command>.c, declare it
@@ -58,7 +59,8 @@ struct cli_ctx {
 typedef int cli_fn(struct cli_ctx *ctx, int argc, char **argv);
 
 /* Flags of a command table entry. */
-#define CLI_CLIENT 0x1 /* talks to a server: JSON memory is wiped when freed */
+#define CLI_CLIENT     0x1 /* talks to a server: JSON memory is wiped when freed */
+#define CLI_ARGS_AFTER 0x2 /* options end at the first argument (`run CMD -x`: -x is CMD's) */
 
 struct cli_command {
 	const char *name; /* "secrets" */
@@ -106,6 +108,16 @@ int cli_connect(struct cli_ctx *ctx);
 int cli_request(struct cli_ctx *ctx, const char *method, const struct client_path *path, json_t *body, long *status,
 		json_t **response);
 
+/*
+ * Like cli_request, but any HTTP status is an answer: on CLI_CONTINUE
+ * *status and *response (NULL when empty) hold it, 4xx and 5xx included, and
+ * nothing is printed. For commands that act on a particular status (a 403 to
+ * fall back from, a 400 that still carries results). Only a failure to talk
+ * to the server is printed and returned as an exit code.
+ */
+int cli_request_any(struct cli_ctx *ctx, const char *method, const struct client_path *path, json_t *body, long *status,
+		    json_t **response);
+
 /* Prints a successful answer for people (a table or a listing). */
 typedef enum tr_status (*cli_print_fn)(const json_t *resp);
 
@@ -116,6 +128,14 @@ int cli_get_and_print(struct cli_ctx *ctx, const struct client_path *path, cli_p
 /* Parses arg, the argument of option, as a positive decimal integer into
  * *out. Returns CLI_CONTINUE, or prints a usage error and returns its code. */
 int cli_parse_positive(const struct cli_ctx *ctx, const char *option, const char *arg, long long *out);
+
+/*
+ * Reads the file at path ("-": standard input) into a fresh buffer (NUL
+ * after the bytes, not counted in *len) of at most max bytes. The caller
+ * wipes and frees it. TR_EINVAL when it cannot be read, TR_ETOOLARGE when
+ * it is larger; err names the file.
+ */
+enum tr_status cli_read_file(const char *path, size_t max, char **out, size_t *len, struct tr_error *err);
 
 /* Sets obj[key] to a copy of value (nothing when value is NULL). TR_EINVAL
  * when value is not UTF-8 text, TR_EINTERNAL when out of memory. */
@@ -134,6 +154,8 @@ int cmd_secrets_update(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_secrets_set(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_secrets_delete(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_secrets_reveal(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_secrets_versions(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_secrets_batch(struct cli_ctx *ctx, int argc, char **argv);
 
 int cmd_tokens_create(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_tokens_list(struct cli_ctx *ctx, int argc, char **argv);
@@ -149,6 +171,15 @@ int cmd_members_delete(struct cli_ctx *ctx, int argc, char **argv);
 
 int cmd_audit_list(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_audit_verify(struct cli_ctx *ctx, int argc, char **argv);
+
+int cmd_run(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_explain(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_export(struct cli_ctx *ctx, int argc, char **argv);
+
+int cmd_keys_rotate(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_keys_status(struct cli_ctx *ctx, int argc, char **argv);
+
+int cmd_import(struct cli_ctx *ctx, int argc, char **argv);
 
 /* The entry point: runs one command line and returns the exit code. */
 int cli_main(int argc, char **argv);

@@ -1,6 +1,6 @@
 /*
- * cmd-secrets.c - `tresor secrets create|list|get|update|set|delete|reveal`,
- * over /v2/workspaces/{ws}/secrets (docs/api.md).
+ * cmd-secrets.c - `tresor secrets create|list|get|update|set|delete|reveal|
+ * versions|batch`, over /v2/workspaces/{ws}/secrets (docs/api.md).
  *
  * A secret is named WORKSPACE/NAME (split on the first '/') or NAME in the
  * workspace of -w/--workspace (default "default"). Values come from
@@ -40,7 +40,11 @@ enum {
 	OPT_SORT,
 	OPT_PAGE,
 	OPT_PAGE_SIZE,
+	OPT_PAGE_TOKEN,
+	OPT_FILE,
 };
+
+#define BATCH_MAX_FILE (1024 * 1024) /* the server's body limit */
 
 /* Every option of every secrets verb; each verb accepts only its own. */
 struct secret_args {
@@ -62,6 +66,8 @@ struct secret_args {
 	const char *sort;       /* list: --sort */
 	long long page;         /* list: --page, or 0 */
 	long long page_size;    /* list: --page-size, or 0 */
+	const char *page_token; /* list: --page-token */
+	const char *file;       /* batch: -f, --file */
 };
 
 /* The secret named on the command line. */
@@ -110,6 +116,13 @@ static const struct option list_options[] = {
 	{"sort", required_argument, NULL, OPT_SORT},
 	{"page", required_argument, NULL, OPT_PAGE},
 	{"page-size", required_argument, NULL, OPT_PAGE_SIZE},
+	{"page-token", required_argument, NULL, OPT_PAGE_TOKEN},
+	OPTIONS_END,
+};
+
+static const struct option batch_options[] = {
+	OPTION_WORKSPACE,
+	{"file", required_argument, NULL, 'f'},
 	OPTIONS_END,
 };
 /* clang-format on */
@@ -157,6 +170,8 @@ static int secret_option(struct cli_ctx *ctx, void *state, int opt, const char *
 	case OPT_SORT: a->sort = arg; break;
 	case OPT_PAGE: return cli_parse_positive(ctx, "--page", arg, &a->page);
 	case OPT_PAGE_SIZE: return cli_parse_positive(ctx, "--page-size", arg, &a->page_size);
+	case OPT_PAGE_TOKEN: a->page_token = arg; break;
+	case 'f': a->file = arg; break;
 	default: return cli_usage_error(ctx, "unknown option");
 	}
 	return CLI_CONTINUE;
@@ -485,13 +500,17 @@ static enum tr_status secret_row_add(struct output_table *t, const json_t *s)
 	return output_table_add(t, row);
 }
 
-/* "page 1 of 3 (250 secrets)" under the table when there is more than one page. */
+/* "page 1 of 3 (250 secrets)" under the table when there is more than one
+ * page, and the token of the next page when there is one. */
 static void pages_print(const json_t *page)
 {
 	const json_t *p = json_object_get(page, "pagination");
 	json_int_t total_pages = json_integer_value(json_object_get(p, "total_pages"));
+	const char *next = output_str(p, "next_page_token", NULL);
 
-	if (total_pages <= 1)
+	if (next && *next)
+		output_line("more secrets follow; see --page-token %s", next);
+	if (total_pages <= 1 || (next && *next))
 		return;
 	output_line("page %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT " (%" JSON_INTEGER_FORMAT
 		    " secrets); see --page",
@@ -692,6 +711,7 @@ static void list_query(struct client_path *p, const struct secret_args *a)
 	client_path_query(p, "sort", a->sort);
 	client_path_query(p, "page", a->page ? page : NULL);
 	client_path_query(p, "page_size", a->page_size ? page_size : NULL);
+	client_path_query(p, "page_token", a->page_token);
 }
 
 int cmd_secrets_list(struct cli_ctx *ctx, int argc, char **argv)
@@ -708,6 +728,8 @@ int cmd_secrets_list(struct cli_ctx *ctx, int argc, char **argv)
 		return rc;
 	if (a.ntags > 1)
 		return cli_usage_error(ctx, "secrets list takes one --tag");
+	if (a.page && a.page_token)
+		return cli_usage_error(ctx, "--page and --page-token are mutually exclusive");
 	ref.workspace = a.workspace ? a.workspace : DEFAULT_WORKSPACE;
 	ref.workspace_len = strlen(ref.workspace);
 	ref.name = "";
@@ -798,6 +820,162 @@ int cmd_secrets_reveal(struct cli_ctx *ctx, int argc, char **argv)
 			     ref.workspace, ref.name);
 		rc = output_error(&err);
 	}
+	json_decref(resp);
+	return rc;
+}
+
+/* ---- versions ---- */
+
+static enum tr_status version_row_add(struct output_table *t, const json_t *v)
+{
+	char version[OUTPUT_INT_MAX];
+	const char *row[] = {
+	    output_int(v, "version", version),
+	    output_str(v, "created_at", NULL),
+	    output_str(v, "created_by", NULL),
+	    json_is_true(json_object_get(v, "current")) ? "yes" : "no",
+	};
+
+	return output_table_add(t, row);
+}
+
+static enum tr_status versions_table(const json_t *resp)
+{
+	static const char *const headers[] = {"VERSION", "CREATED", "CREATED-BY", "CURRENT"};
+	struct output_table *t = output_table_new(4, headers);
+	enum tr_status st = t ? TR_OK : TR_EINTERNAL;
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach (json_object_get(resp, "data"), i, v) {
+		if (st == TR_OK)
+			st = version_row_add(t, v);
+	}
+	if (st == TR_OK)
+		output_table_print(t);
+	output_table_free(t);
+	return st;
+}
+
+int cmd_secrets_versions(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct secret_args a = {0};
+	struct secret_ref ref;
+	struct client_path path;
+	char **args;
+	int nargs;
+	int rc;
+
+	rc = cli_parse_args(ctx, argc, argv, scope_options, secret_option, &a, &args, &nargs);
+	if (rc == CLI_CONTINUE)
+		rc = scope_check(ctx, &a);
+	if (rc == CLI_CONTINUE)
+		rc = secret_ref_parse(ctx, args[0], a.workspace, &ref);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	secret_path(&path, &ref, "/versions", &a);
+	return cli_get_and_print(ctx, &path, versions_table);
+}
+
+/* ---- batch ---- */
+
+static enum tr_status result_row_add(struct output_table *t, const json_t *r)
+{
+	char code[OUTPUT_INT_MAX];
+	const char *row[] = {
+	    output_str(r, "action", NULL), output_str(r, "name", NULL),    output_str(r, "status", NULL),
+	    output_int(r, "code", code),   output_str(r, "message", NULL),
+	};
+
+	return output_table_add(t, row);
+}
+
+static enum tr_status results_table(const json_t *resp)
+{
+	static const char *const headers[] = {"ACTION", "NAME", "STATUS", "CODE", "MESSAGE"};
+	struct output_table *t = output_table_new(5, headers);
+	enum tr_status st = t ? TR_OK : TR_EINTERNAL;
+	const json_t *r;
+	size_t i;
+
+	json_array_foreach (json_object_get(resp, "results"), i, r) {
+		if (st == TR_OK)
+			st = result_row_add(t, r);
+	}
+	if (st == TR_OK)
+		output_table_print(t);
+	output_table_free(t);
+	return st;
+}
+
+/* The payload file: a JSON object, sent as it is. */
+static int batch_payload(const char *file, json_t **out)
+{
+	struct tr_error err = {0};
+	json_error_t jerr;
+	char *text = NULL;
+	size_t len = 0;
+
+	if (cli_read_file(file, BATCH_MAX_FILE, &text, &len, &err) != TR_OK)
+		return output_error(&err);
+	*out = json_loadb(text, len, 0, &jerr);
+	sodium_memzero(text, len);
+	free(text);
+	if (!json_is_object(*out)) {
+		tr_error_set(&err, TR_EINVAL, "'%s' is not a JSON object (line %d: %s)", file, jerr.line,
+			     *out ? "not an object" : jerr.text);
+		json_decref(*out);
+		*out = NULL;
+		return output_error(&err);
+	}
+	return CLI_CONTINUE;
+}
+
+/*
+ * The answer of a batch: 200 when every item succeeded, 400 (with the same
+ * results) when one failed. Either way the results are printed; anything
+ * else is an ordinary error.
+ */
+static int batch_answer(const struct cli_ctx *ctx, long status, const json_t *resp)
+{
+	if ((status != 200 && status != 400) || !json_is_array(json_object_get(resp, "results")))
+		return output_http_error(status, resp);
+	if (ctx->format == CLI_FORMAT_JSON)
+		output_json(resp);
+	else if (results_table(resp) != TR_OK)
+		return output_no_memory();
+	return output_exit_code(status);
+}
+
+int cmd_secrets_batch(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct secret_args a = {0};
+	struct secret_ref ref;
+	struct client_path path;
+	json_t *body = NULL;
+	json_t *resp = NULL;
+	long status = 0;
+	char **args;
+	int nargs;
+	int rc;
+
+	rc = cli_parse_args(ctx, argc, argv, batch_options, secret_option, &a, &args, &nargs);
+	if (rc == CLI_CONTINUE && !a.file)
+		rc = cli_usage_error(ctx, "-f/--file is required");
+	if (rc == CLI_CONTINUE)
+		rc = cli_connect(ctx);
+	if (rc == CLI_CONTINUE)
+		rc = batch_payload(a.file, &body);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	ref.workspace = a.workspace ? a.workspace : DEFAULT_WORKSPACE;
+	ref.workspace_len = strlen(ref.workspace);
+	secrets_path(&path, &ref);
+	client_path_literal(&path, ":batch");
+	rc = cli_request_any(ctx, "POST", &path, body, &status, &resp);
+	if (rc == CLI_CONTINUE)
+		rc = batch_answer(ctx, status, resp);
+	json_decref(body);
 	json_decref(resp);
 	return rc;
 }

@@ -13,10 +13,15 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
 
 #include "cli/output.h"
 #include "server/server.h"
@@ -83,7 +88,9 @@ static const char secrets_list_details[] =
 	"  --sort S              name (default), created_at or updated_at; prefix '-'\n"
 	"                        for descending\n"
 	"  --page N              the page to show, from 1\n"
-	"  --page-size N         secrets per page, 1 to 1000 (default 100)\n";
+	"  --page-size N         secrets per page, 1 to 1000 (default 100)\n"
+	"  --page-token T        the page after the one that printed this token (keyset\n"
+	"                        paging: same filters and sort)\n";
 
 static const char workspaces_delete_details[] =
 	"  --force               delete the workspace with the secrets it holds\n";
@@ -125,6 +132,74 @@ static const char audit_verify_details[] =
 	"'audit log intact: N records' and exits 0, or 'audit log broken at record N:\n"
 	"PROBLEM' and exits 8.\n";
 
+#define HELP_MAPPINGS \
+	"  -w, --workspace W     resolve in workspace W (default: default)\n" \
+	"  --project P           the workload runs in project P (its secrets come first)\n" \
+	"  --cluster C           the workload runs on cluster C\n" \
+	"  --recipe FILE         an AI Blueprints recipe (JSON): recipe_environment_secrets,\n" \
+	"                        recipe_container_secret_name, recipe_container_command_args\n" \
+	"  -s, --secret VAR=SECRET[@VERSION][#KEY]\n" \
+	"                        VAR gets the key of a secret (KEY may be left out when\n" \
+	"                        the secret has one key); repeatable\n" \
+	"  -e, --env VAR=VALUE   VAR gets VALUE; VAR=secret:SECRET[@VERSION][#KEY] is a\n" \
+	"                        secret as with -s; repeatable\n"
+
+static const char run_details[] =
+	HELP_MAPPINGS
+	"  --files DIR           secrets as 0400 files in a private directory made under\n"
+	"                        DIR, named by $CREDENTIALS_DIRECTORY, not in the environment\n"
+	"  --no-mask             pass the command's output through untouched\n"
+	"Everything is resolved by one request with a service token. The command gets\n"
+	"the variables, $(VAR) in its arguments is expanded, a registry secret becomes\n"
+	"$DOCKER_CONFIG/config.json, and every value (6 bytes or more) and its encoded\n"
+	"forms are replaced by *** in its output. Recipe args follow CMD's arguments, or\n"
+	"are the command when none is given. tresor exits with the command's status\n"
+	"(128+N for signal N). See docs/injection.md.\n";
+
+static const char explain_details[] =
+	HELP_MAPPINGS
+	"Shows, for each variable, the secret, key, scope and version that supply it and\n"
+	"what it overrode; never a value. Needs a service token, like run.\n";
+
+static const char export_details[] =
+	"  --format F            env (a .env file), k8s (Secret manifests) or dockerconfig\n"
+	"  -w, --workspace W     the workspace (default: default)\n"
+	"  --project P           as a workload in project P sees them (its secrets first)\n"
+	"  --cluster C           as a workload on cluster C sees them\n"
+	"  --via HOW             auto (default), resolve (a service token) or access (a\n"
+	"                        platform admin); auto tries resolve, then access on 403\n"
+	"  --out FILE            write FILE (mode 0600) instead of standard output\n"
+	"Each argument is [VAR=]SECRET[@VERSION][#KEY] (VAR= for env only). Without\n"
+	"arguments a platform admin exports every secret of the workspace. Audited.\n";
+
+static const char import_details[] =
+	"  --format F            env or k8s\n"
+	"  -w, --workspace W     the workspace (default: default)\n"
+	"  --project P           put the secrets in project P's scope\n"
+	"  --cluster C           put the secrets in cluster C's scope\n"
+	"Creates or replaces (PUT) each secret FILE holds ('-': standard input). A .env\n"
+	"variable becomes the secret its '# tresor:' comment names, else a secret of its\n"
+	"own name with the key 'value'.\n";
+
+static const char secrets_versions_details[] =
+	HELP_WORKSPACE HELP_SCOPE
+	"Lists the kept versions, newest first: VERSION, CREATED, CREATED-BY, CURRENT.\n";
+
+static const char secrets_batch_details[] =
+	HELP_WORKSPACE
+	"  -f, --file FILE       the payload: {\"secrets_payload\":[{\"name\",\"action\",\"type\",\n"
+	"                        \"data\"}...], \"atomic\":false} ('-': standard input)\n"
+	"Sends the file as it is to POST .../secrets:batch and prints each item's result:\n"
+	"ACTION, NAME, STATUS, CODE, MESSAGE. Exits 0 when every item succeeded, 5 when\n"
+	"one failed.\n";
+
+static const char keys_rotate_details[] =
+	"  --reencrypt           also replace the data keys and seal every value again\n"
+	"  --wait                then wait until no rotation runs (one already running is\n"
+	"                        waited for), with a progress bar on a terminal\n"
+	"Re-wraps every data key under the current provider (platform admins). Exits 6\n"
+	"when some versions failed.\n";
+
 static const char global_details[] =
 	"  --addr URL            the server (TRESOR_ADDR, default " CLIENT_DEFAULT_ADDR ")\n"
 	"  --token-file PATH     a file holding the API token (else TRESOR_TOKEN, else\n"
@@ -159,7 +234,7 @@ static const struct cli_command commands[] = {
 	 "create a secret", secrets_write_details},
 	{"secrets", "list", cmd_secrets_list, 0, 0, CLI_CLIENT,
 	 "[--search S] [--type T] [--tag T] [--project P] [--cluster C] [--created-by P] "
-	 "[--visibility V] [--sort S] [--page N] [--page-size N]",
+	 "[--visibility V] [--sort S] [--page N | --page-token T] [--page-size N]",
 	 "list the secrets of a workspace (metadata only)", secrets_list_details},
 	{"secrets", "get", cmd_secrets_get, 1, 1, CLI_CLIENT,
 	 "NAME [--project P | --cluster C]",
@@ -178,6 +253,12 @@ static const struct cli_command commands[] = {
 	{"secrets", "reveal", cmd_secrets_reveal, 1, 1, CLI_CLIENT,
 	 "NAME [--project P | --cluster C]",
 	 "print a secret's value (platform admins)", secrets_reveal_details},
+	{"secrets", "versions", cmd_secrets_versions, 1, 1, CLI_CLIENT,
+	 "NAME [--project P | --cluster C]",
+	 "list the kept versions of a secret", secrets_versions_details},
+	{"secrets", "batch", cmd_secrets_batch, 0, 0, CLI_CLIENT,
+	 "-f FILE [-w W]",
+	 "create, update and delete secrets in one AI Blueprints batch", secrets_batch_details},
 
 	{"tokens", "create", cmd_tokens_create, 0, 0, CLI_CLIENT,
 	 "[--principal P] [--expires-in SECONDS] [--description D]",
@@ -209,6 +290,28 @@ static const struct cli_command commands[] = {
 	 "list audit records", audit_list_details},
 	{"audit", "verify", cmd_audit_verify, 0, 0, CLI_CLIENT,
 	 "", "check that the audit log is intact (platform admins)", audit_verify_details},
+
+	{"keys", "rotate", cmd_keys_rotate, 0, 0, CLI_CLIENT,
+	 "[--reencrypt] [--wait]",
+	 "re-wrap every data key under the current provider (platform admins)", keys_rotate_details},
+	{"keys", "status", cmd_keys_status, 0, 0, CLI_CLIENT,
+	 "", "show key providers and rotation progress (platform admins)", NULL},
+
+	{"run", NULL, cmd_run, 0, -1, CLI_CLIENT | CLI_ARGS_AFTER,
+	 "[-w W] [--project P] [--cluster C] [--recipe FILE] [-s VAR=SECRET[@VERSION][#KEY]]... "
+	 "[-e VAR=VALUE]... [--files DIR] [--no-mask] -- CMD [ARGS...]",
+	 "run a command with secrets injected (service token)", run_details},
+	{"explain", NULL, cmd_explain, 0, 0, CLI_CLIENT,
+	 "[-w W] [--project P] [--cluster C] [--recipe FILE] [-s VAR=SECRET[@VERSION][#KEY]]... "
+	 "[-e VAR=VALUE]...",
+	 "show where each variable of a run comes from, without values", explain_details},
+	{"export", NULL, cmd_export, 0, -1, CLI_CLIENT,
+	 "--format env|k8s|dockerconfig [-w W] [--project P] [--cluster C] [--via auto|resolve|access] "
+	 "[--out FILE] [[VAR=]SECRET[@VERSION][#KEY]]...",
+	 "write secrets as a .env file, Kubernetes Secrets or a Docker config", export_details},
+	{"import", NULL, cmd_import, 1, 1, CLI_CLIENT,
+	 "--format env|k8s [-w W] [--project P | --cluster C] FILE",
+	 "create or replace the secrets of a .env file or Kubernetes Secrets", import_details},
 };
 /* clang-format on */
 
@@ -413,16 +516,19 @@ static struct option *options_merge(const struct option *options)
 	return all;
 }
 
-/* ":" (we report errors), each short letter of options, the global ones. */
-static char *shortopts_make(const struct option *options)
+/* ":" (we report errors), each short letter of options, the global ones;
+ * with a leading "+" when options end at the first argument. */
+static char *shortopts_make(const struct option *options, bool args_after)
 {
 	size_t n = options_count(options);
-	char *s = malloc(2 * n + sizeof(GLOBAL_SHORT) + 1);
+	char *s = malloc(2 * n + sizeof(GLOBAL_SHORT) + 2);
 	size_t len = 0;
 	size_t i;
 
 	if (!s)
 		return NULL;
+	if (args_after)
+		s[len++] = '+';
 	s[len++] = ':';
 	for (i = 0; i < n; i++) {
 		if (options[i].val <= 0 || options[i].val >= 0x80 || !isalnum(options[i].val))
@@ -470,7 +576,7 @@ int cli_parse_args(struct cli_ctx *ctx, int argc, char **argv, const struct opti
 		   void *state, char ***args, int *nargs)
 {
 	struct option *all = options_merge(options);
-	char *shortopts = shortopts_make(options);
+	char *shortopts = shortopts_make(options, (ctx->cmd->flags & CLI_ARGS_AFTER) != 0);
 	const struct cli_command *cmd = ctx->cmd;
 	int rc;
 
@@ -658,6 +764,20 @@ int cli_request(struct cli_ctx *ctx, const char *method, const struct client_pat
 	return CLI_CONTINUE;
 }
 
+int cli_request_any(struct cli_ctx *ctx, const char *method, const struct client_path *path, json_t *body, long *status,
+		    json_t **response)
+{
+	struct tr_error err = {0};
+	int rc;
+
+	rc = cli_connect(ctx);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (client_request(ctx->client, method, path, body, status, response, &err) != TR_OK)
+		return output_error(&err);
+	return CLI_CONTINUE;
+}
+
 int cli_get_and_print(struct cli_ctx *ctx, const struct client_path *path, cli_print_fn print)
 {
 	json_t *resp = NULL;
@@ -685,6 +805,59 @@ int cli_parse_positive(const struct cli_ctx *ctx, const char *option, const char
 		return cli_usage_error(ctx, "%s needs a positive whole number, not '%s'", option, arg);
 	*out = n;
 	return CLI_CONTINUE;
+}
+
+/* Reads up to cap bytes until end of file; -1 on a read error. */
+static ssize_t read_up_to(int fd, char *buf, size_t cap)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < cap) {
+		n = read(fd, buf + got, cap - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+enum tr_status cli_read_file(const char *path, size_t max, char **out, size_t *len, struct tr_error *err)
+{
+	bool from_stdin = strcmp(path, "-") == 0;
+	const char *name = from_stdin ? "standard input" : path;
+	int fd = from_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	char *buf;
+	ssize_t n;
+	int saved;
+
+	if (fd < 0)
+		return tr_error_set(err, TR_EINVAL, "cannot read '%s': %s", name, strerror(errno));
+	buf = malloc(max + 1);
+	if (!buf) {
+		if (!from_stdin)
+			close(fd);
+		return tr_error_set(err, TR_EINTERNAL, "out of memory");
+	}
+	n = read_up_to(fd, buf, max + 1);
+	saved = errno;
+	if (!from_stdin)
+		close(fd);
+	if (n < 0 || (size_t)n > max) {
+		sodium_memzero(buf, max + 1);
+		free(buf);
+		if (n < 0)
+			return tr_error_set(err, TR_EINVAL, "cannot read '%s': %s", name, strerror(saved));
+		return tr_error_set(err, TR_ETOOLARGE, "'%s' is larger than %zu KiB", name, max / 1024);
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = (size_t)n;
+	return TR_OK;
 }
 
 enum tr_status cli_json_set_string(json_t *obj, const char *key, const char *value, struct tr_error *err)
