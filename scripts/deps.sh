@@ -3,7 +3,7 @@
 
 TRESOR_BUILD_PACKAGES="gcc pkg-config meson ninja-build libevent-dev libjansson-dev
 libsodium-dev libsqlite3-dev libcurl4-openssl-dev libyaml-dev libcmocka-dev libssl-dev"
-TRESOR_TEST_PACKAGES="python3 python3-pytest python3-requests openssl"
+TRESOR_TEST_PACKAGES="python3 python3-pytest python3-requests python3-dotenv openssl"
 
 # install_packages PKG... : apt-get installs whichever of PKG are missing.
 install_packages() {
