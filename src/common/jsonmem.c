@@ -41,14 +41,28 @@ void jsonmem_init(void)
 	json_set_alloc_funcs(wiping_malloc, wiping_free);
 }
 
+/* Most documents fit this; larger ones are dumped a second time. */
+#define DUMP_FIRST_TRY 2048
+
 char *jsonmem_dump(const json_t *j, size_t spare, size_t *len)
 {
-	size_t need = json_dumpb(j, NULL, 0, JSON_COMPACT);
-	char *text = need ? malloc(need + spare + 1) : NULL;
+	char *text = malloc(DUMP_FIRST_TRY + spare + 1);
+	size_t need;
 
 	if (!text)
 		return NULL;
-	*len = json_dumpb(j, text, need, JSON_COMPACT);
-	text[*len] = '\0';
+	need = json_dumpb(j, text, DUMP_FIRST_TRY, JSON_COMPACT);
+	if (need == 0 || need > DUMP_FIRST_TRY) {
+		/* Too big (or failed): start over with the exact size. The first
+		 * attempt may hold part of a value: wipe it. */
+		sodium_memzero(text, DUMP_FIRST_TRY);
+		free(text);
+		text = need ? malloc(need + spare + 1) : NULL;
+		if (!text)
+			return NULL;
+		need = json_dumpb(j, text, need, JSON_COMPACT);
+	}
+	*len = need;
+	text[need] = '\0';
 	return text;
 }
