@@ -94,36 +94,28 @@ static enum tr_status aad_build(const struct envelope_identity *id, struct aad *
 
 /* ---- data keys ---- */
 
-/* A fresh random data key in guarded memory, or NULL. */
-static unsigned char *data_key_new(void)
-{
-	unsigned char *dk = sodium_malloc(DATA_KEY_BYTES);
-
-	if (dk)
-		crypto_aead_xchacha20poly1305_ietf_keygen(dk);
-	return dk;
-}
-
-/* Unwraps wrapped into a fresh guarded buffer *dk with the provider named
- * `provider`. TR_EUNAVAIL if the keyring lacks it. */
-static enum tr_status data_key_unwrap(const struct keyring *kr, const char *provider, const unsigned char *wrapped,
-                                      size_t wrapped_len, unsigned char **dk, struct tr_error *err)
+/* Unwraps wrapped into dk (the caller's guarded DATA_KEY_BYTES) with the
+ * provider named `provider`. TR_EUNAVAIL if the keyring lacks it; dk is
+ * wiped on failure. */
+static enum tr_status data_key_unwrap_into(const struct keyring *kr, const char *provider,
+                                           const unsigned char *wrapped, size_t wrapped_len, unsigned char *dk,
+                                           struct tr_error *err)
 {
 	const struct key_provider *p = keyring_get(kr, provider);
 	enum tr_status st;
 
 	if (!p)
 		return tr_error_set(err, TR_EUNAVAIL, "key provider '%s' is not configured", or_empty(provider));
-	*dk = sodium_malloc(DATA_KEY_BYTES);
-	if (!*dk)
-		return tr_error_set(err, TR_EINTERNAL, "cannot allocate guarded memory for data key");
-	st = p->ops->unwrap(p->ctx, p->id, wrapped, wrapped_len, *dk, err);
-	if (st != TR_OK) {
-		sodium_free(*dk);
-		*dk = NULL;
-	}
+	st = p->ops->unwrap(p->ctx, p->id, wrapped, wrapped_len, dk, err);
+	if (st != TR_OK)
+		sodium_memzero(dk, DATA_KEY_BYTES);
 	return st;
 }
+
+/* Guarded memory for one data key: the scratch's when given (bulk work),
+ * else a fresh page. Release with data_key_release. */
+static unsigned char *data_key_buffer(struct envelope_scratch *scratch);
+static void data_key_release(struct envelope_scratch *scratch, unsigned char *dk);
 
 static const struct key_provider *current_provider(const struct keyring *kr, struct tr_error *err)
 {
@@ -189,6 +181,104 @@ static enum tr_status record_open(const unsigned char *dk, const struct aad *aad
 	return TR_OK;
 }
 
+/* ---- scratch ---- */
+
+struct envelope_scratch {
+	unsigned char *dk; /* guarded, DATA_KEY_BYTES, wiped after every use */
+};
+
+enum tr_status envelope_scratch_new(struct envelope_scratch **out, struct tr_error *err)
+{
+	struct envelope_scratch *s;
+
+	if (!out)
+		return tr_error_set(err, TR_EINVAL, "envelope_scratch_new needs an output");
+	if (!(s = calloc(1, sizeof(*s))) || !(s->dk = sodium_malloc(DATA_KEY_BYTES))) {
+		free(s);
+		return tr_error_set(err, TR_EINTERNAL, "cannot allocate guarded memory for data keys");
+	}
+	*out = s;
+	return TR_OK;
+}
+
+void envelope_scratch_free(struct envelope_scratch *s)
+{
+	if (!s)
+		return;
+	sodium_free(s->dk);
+	free(s);
+}
+
+static unsigned char *data_key_buffer(struct envelope_scratch *scratch)
+{
+	return scratch ? scratch->dk : sodium_malloc(DATA_KEY_BYTES);
+}
+
+static void data_key_release(struct envelope_scratch *scratch, unsigned char *dk)
+{
+	if (scratch)
+		sodium_memzero(dk, DATA_KEY_BYTES);
+	else
+		sodium_free(dk); /* wipes; NULL is fine */
+}
+
+/* ---- sealing and opening with a given data key buffer ---- */
+
+/* Seals plaintext for id under a fresh key drawn into dk, wrapped by p. */
+static enum tr_status seal_with(const struct key_provider *p, const struct envelope_identity *id,
+                                const unsigned char *plaintext, size_t len, unsigned char *dk,
+                                struct envelope_sealed *out, struct tr_error *err)
+{
+	struct aad aad = {0};
+	unsigned char *rec = NULL, *wk = NULL;
+	size_t rec_len = 0, wk_len = 0;
+	enum tr_status st;
+
+	if ((st = aad_build(id, &aad, err)) != TR_OK)
+		return st;
+	crypto_aead_xchacha20poly1305_ietf_keygen(dk);
+	st = record_seal(dk, &aad, plaintext, len, &rec, &rec_len, err);
+	if (st == TR_OK)
+		st = p->ops->wrap(p->ctx, p->id, dk, &wk, &wk_len, err);
+	free(aad.buf);
+	if (st != TR_OK) {
+		free(rec);
+		return st;
+	}
+	memcpy(out->provider, p->id, sizeof(out->provider));
+	out->wrapped_key = wk;
+	out->wrapped_key_len = wk_len;
+	out->record = rec;
+	out->record_len = rec_len;
+	return TR_OK;
+}
+
+/* Opens a record, unwrapping its key into dk. */
+static enum tr_status open_with(const struct keyring *kr, const struct envelope_identity *id, const char *provider,
+                                const unsigned char *wrapped_key, size_t wrapped_key_len, const unsigned char *record,
+                                size_t record_len, unsigned char *dk, struct secbuf *out, struct tr_error *err)
+{
+	struct aad aad = {0};
+	enum tr_status st;
+
+	if ((st = aad_build(id, &aad, err)) != TR_OK)
+		return st;
+	st = data_key_unwrap_into(kr, provider, wrapped_key, wrapped_key_len, dk, err);
+	if (st == TR_ECRYPTO)
+		tr_error_set(err, st, "data key unwrap failed for secret '%s/%s' (provider '%s')", id->workspace,
+		             id->name, provider);
+	if (st == TR_OK) {
+		st = record_open(dk, &aad, record, record_len, out);
+		if (st == TR_ECRYPTO)
+			tr_error_set(err, st, "record authentication failed for secret '%s/%s'", id->workspace,
+			             id->name);
+		else if (st != TR_OK)
+			tr_error_set(err, st, "out of memory opening secret '%s/%s'", id->workspace, id->name);
+	}
+	free(aad.buf);
+	return st;
+}
+
 /* ---- public ---- */
 
 enum tr_status envelope_seal(const struct keyring *kr, const struct envelope_identity *id,
@@ -196,9 +286,7 @@ enum tr_status envelope_seal(const struct keyring *kr, const struct envelope_ide
                              struct tr_error *err)
 {
 	const struct key_provider *p;
-	struct aad aad = {0};
-	unsigned char *dk = NULL, *rec = NULL, *wk = NULL;
-	size_t rec_len = 0, wk_len = 0;
+	unsigned char *dk;
 	enum tr_status st;
 
 	if (!out || (!plaintext && len > 0))
@@ -206,32 +294,10 @@ enum tr_status envelope_seal(const struct keyring *kr, const struct envelope_ide
 	p = current_provider(kr, err);
 	if (!p)
 		return TR_EUNAVAIL;
-	st = aad_build(id, &aad, err);
-	if (st != TR_OK)
-		return st;
-	dk = data_key_new();
-	if (!dk) {
-		st = tr_error_set(err, TR_EINTERNAL, "cannot allocate guarded memory for data key");
-		goto out;
-	}
-	st = record_seal(dk, &aad, plaintext, len, &rec, &rec_len, err);
-	if (st != TR_OK)
-		goto out;
-	st = p->ops->wrap(p->ctx, p->id, dk, &wk, &wk_len, err);
-	if (st != TR_OK)
-		goto out;
-
-	memcpy(out->provider, p->id, sizeof(out->provider));
-	out->wrapped_key = wk;
-	out->wrapped_key_len = wk_len;
-	out->record = rec;
-	out->record_len = rec_len;
-	rec = NULL;
-
-out:
-	sodium_free(dk);
-	free(rec);
-	free(aad.buf);
+	if (!(dk = data_key_buffer(NULL)))
+		return tr_error_set(err, TR_EINTERNAL, "cannot allocate guarded memory for data key");
+	st = seal_with(p, id, plaintext, len, dk, out, err);
+	data_key_release(NULL, dk);
 	return st;
 }
 
@@ -240,38 +306,24 @@ enum tr_status envelope_open(const struct keyring *kr, const struct envelope_ide
                              const unsigned char *record, size_t record_len, struct secbuf *out,
                              struct tr_error *err)
 {
-	struct aad aad = {0};
-	unsigned char *dk = NULL;
+	unsigned char *dk;
 	enum tr_status st;
 
 	if (!out || !provider)
 		return tr_error_set(err, TR_EINVAL, "envelope_open needs a provider and an output");
-	st = aad_build(id, &aad, err);
-	if (st != TR_OK)
-		return st;
-	st = data_key_unwrap(kr, provider, wrapped_key, wrapped_key_len, &dk, err);
-	if (st == TR_ECRYPTO)
-		tr_error_set(err, st, "data key unwrap failed for secret '%s/%s' (provider '%s')", id->workspace,
-		             id->name, provider);
-	if (st != TR_OK)
-		goto out;
-	st = record_open(dk, &aad, record, record_len, out);
-	if (st == TR_ECRYPTO)
-		tr_error_set(err, st, "record authentication failed for secret '%s/%s'", id->workspace, id->name);
-	else if (st != TR_OK)
-		tr_error_set(err, st, "out of memory opening secret '%s/%s'", id->workspace, id->name);
-
-out:
-	sodium_free(dk);
-	free(aad.buf);
+	if (!(dk = data_key_buffer(NULL)))
+		return tr_error_set(err, TR_EINTERNAL, "cannot allocate guarded memory for data key");
+	st = open_with(kr, id, provider, wrapped_key, wrapped_key_len, record, record_len, dk, out, err);
+	data_key_release(NULL, dk);
 	return st;
 }
 
-enum tr_status envelope_rewrap(const struct keyring *kr, const char *provider, const unsigned char *wrapped_key,
-                               size_t wrapped_key_len, struct envelope_sealed *out, struct tr_error *err)
+enum tr_status envelope_rewrap_with(const struct keyring *kr, struct envelope_scratch *scratch, const char *provider,
+                                    const unsigned char *wrapped_key, size_t wrapped_key_len,
+                                    struct envelope_sealed *out, struct tr_error *err)
 {
 	const struct key_provider *cur;
-	unsigned char *dk = NULL, *wk = NULL;
+	unsigned char *dk, *wk = NULL;
 	size_t wk_len = 0;
 	enum tr_status st;
 
@@ -280,11 +332,12 @@ enum tr_status envelope_rewrap(const struct keyring *kr, const char *provider, c
 	cur = current_provider(kr, err);
 	if (!cur)
 		return TR_EUNAVAIL;
-	st = data_key_unwrap(kr, provider, wrapped_key, wrapped_key_len, &dk, err);
-	if (st != TR_OK)
-		return st;
-	st = cur->ops->wrap(cur->ctx, cur->id, dk, &wk, &wk_len, err);
-	sodium_free(dk);
+	if (!(dk = data_key_buffer(scratch)))
+		return tr_error_set(err, TR_EINTERNAL, "cannot allocate guarded memory for data key");
+	st = data_key_unwrap_into(kr, provider, wrapped_key, wrapped_key_len, dk, err);
+	if (st == TR_OK)
+		st = cur->ops->wrap(cur->ctx, cur->id, dk, &wk, &wk_len, err);
+	data_key_release(scratch, dk);
 	if (st != TR_OK)
 		return st;
 
@@ -293,6 +346,80 @@ enum tr_status envelope_rewrap(const struct keyring *kr, const char *provider, c
 	out->wrapped_key = wk;
 	out->wrapped_key_len = wk_len;
 	return TR_OK;
+}
+
+enum tr_status envelope_rewrap(const struct keyring *kr, const char *provider, const unsigned char *wrapped_key,
+                               size_t wrapped_key_len, struct envelope_sealed *out, struct tr_error *err)
+{
+	return envelope_rewrap_with(kr, NULL, provider, wrapped_key, wrapped_key_len, out, err);
+}
+
+enum tr_status envelope_reseal(const struct keyring *kr, struct envelope_scratch *scratch,
+                               const struct envelope_identity *id, const char *provider,
+                               const unsigned char *wrapped_key, size_t wrapped_key_len, const unsigned char *record,
+                               size_t record_len, struct envelope_sealed *out, struct tr_error *err)
+{
+	const struct key_provider *cur;
+	struct secbuf plain = {0};
+	unsigned char *dk;
+	enum tr_status st;
+
+	if (!out || !provider)
+		return tr_error_set(err, TR_EINVAL, "envelope_reseal needs a provider and an output");
+	if (!(cur = current_provider(kr, err)))
+		return TR_EUNAVAIL;
+	if (!(dk = data_key_buffer(scratch)))
+		return tr_error_set(err, TR_EINTERNAL, "cannot allocate guarded memory for data key");
+	st = open_with(kr, id, provider, wrapped_key, wrapped_key_len, record, record_len, dk, &plain, err);
+	if (st == TR_OK)
+		st = seal_with(cur, id, plain.data, plain.len, dk, out, err);
+	secbuf_clear(&plain);
+	data_key_release(scratch, dk);
+	return st;
+}
+
+enum tr_status envelope_check_key(const struct keyring *kr, const char *provider, const unsigned char *wrapped_key,
+                                  size_t wrapped_key_len, struct tr_error *err)
+{
+	unsigned char *dk;
+	enum tr_status st;
+
+	if (!provider)
+		return tr_error_set(err, TR_EINVAL, "envelope_check_key needs a provider");
+	if (!(dk = data_key_buffer(NULL)))
+		return tr_error_set(err, TR_EINTERNAL, "cannot allocate guarded memory for data key");
+	st = data_key_unwrap_into(kr, provider, wrapped_key, wrapped_key_len, dk, err);
+	data_key_release(NULL, dk);
+	return st;
+}
+
+enum tr_status envelope_check_current(const struct keyring *kr, struct tr_error *err)
+{
+	const struct key_provider *cur = current_provider(kr, err);
+	unsigned char *dk = NULL, *back = NULL, *wk = NULL;
+	size_t wk_len = 0;
+	enum tr_status st;
+
+	if (!cur)
+		return TR_EUNAVAIL;
+	dk = data_key_buffer(NULL);
+	back = data_key_buffer(NULL);
+	if (!dk || !back) {
+		st = tr_error_set(err, TR_EINTERNAL, "cannot allocate guarded memory for data key");
+		goto out;
+	}
+	crypto_aead_xchacha20poly1305_ietf_keygen(dk);
+	st = cur->ops->wrap(cur->ctx, cur->id, dk, &wk, &wk_len, err);
+	if (st == TR_OK)
+		st = cur->ops->unwrap(cur->ctx, cur->id, wk, wk_len, back, err);
+	if (st == TR_OK && sodium_memcmp(dk, back, DATA_KEY_BYTES) != 0)
+		st = tr_error_set(err, TR_ECRYPTO, "key provider '%s' unwrapped a different key than it wrapped",
+		                  cur->id);
+out:
+	free(wk);
+	data_key_release(NULL, back);
+	data_key_release(NULL, dk);
+	return st;
 }
 
 void envelope_sealed_clear(struct envelope_sealed *s)

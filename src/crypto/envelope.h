@@ -64,6 +64,45 @@ enum tr_status envelope_open(const struct keyring *kr, const struct envelope_ide
 enum tr_status envelope_rewrap(const struct keyring *kr, const char *provider, const unsigned char *wrapped_key,
                                size_t wrapped_key_len, struct envelope_sealed *out, struct tr_error *err);
 
+/*
+ * Guarded memory for data keys, for callers that handle many records in a
+ * row (rotation): one sodium_malloc'd page for the whole run instead of
+ * one per record (each costs an mmap, mprotects and an munmap). Wiped
+ * after every use. One per thread: not safe to share.
+ */
+struct envelope_scratch;
+
+enum tr_status envelope_scratch_new(struct envelope_scratch **out, struct tr_error *err);
+/* NULL is fine. */
+void envelope_scratch_free(struct envelope_scratch *s);
+
+/* envelope_rewrap with the data key held in scratch (NULL: a fresh page). */
+enum tr_status envelope_rewrap_with(const struct keyring *kr, struct envelope_scratch *scratch, const char *provider,
+                                    const unsigned char *wrapped_key, size_t wrapped_key_len,
+                                    struct envelope_sealed *out, struct tr_error *err);
+
+/* Re-encryption (rotation with reencrypt): opens the record as
+ * envelope_open does, then seals the same plaintext for the same identity
+ * under a fresh data key wrapped by the current provider. The plaintext
+ * never leaves this module and is wiped; data keys are held in scratch
+ * (NULL: fresh pages). *out is filled only on success. */
+enum tr_status envelope_reseal(const struct keyring *kr, struct envelope_scratch *scratch,
+                               const struct envelope_identity *id, const char *provider,
+                               const unsigned char *wrapped_key, size_t wrapped_key_len, const unsigned char *record,
+                               size_t record_len, struct envelope_sealed *out, struct tr_error *err);
+
+/* Checks that `provider` is configured and unwraps wrapped_key (start-up
+ * check of stored data); the data key is wiped at once. TR_EUNAVAIL when
+ * the provider is missing or not working, TR_ECRYPTO when it cannot unwrap
+ * this key. */
+enum tr_status envelope_check_key(const struct keyring *kr, const char *provider, const unsigned char *wrapped_key,
+                                  size_t wrapped_key_len, struct tr_error *err);
+
+/* Health check of the current provider: wraps a throwaway random data key
+ * and unwraps it again. TR_EUNAVAIL (or the provider's status) if either
+ * fails. */
+enum tr_status envelope_check_current(const struct keyring *kr, struct tr_error *err);
+
 /* Frees the heap members; safe on a zeroed struct. */
 void envelope_sealed_clear(struct envelope_sealed *s);
 

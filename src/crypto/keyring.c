@@ -106,3 +106,31 @@ const struct key_provider *keyring_current(const struct keyring *kr)
 {
 	return kr ? kr->current : NULL;
 }
+
+size_t keyring_count(const struct keyring *kr)
+{
+	return kr ? kr->count : 0;
+}
+
+const struct key_provider *keyring_at(const struct keyring *kr, size_t i)
+{
+	return kr && i < kr->count ? kr->providers[i] : NULL;
+}
+
+static int id_char_valid(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+	       c == '.';
+}
+
+int keyring_id_valid(const char *id)
+{
+	size_t i;
+
+	if (!id || !*id)
+		return 0;
+	for (i = 0; id[i]; i++)
+		if (i >= TR_PROVIDER_ID_MAX || !id_char_valid(id[i]))
+			return 0;
+	return 1;
+}

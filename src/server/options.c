@@ -50,7 +50,9 @@ void server_options_usage(void)
 	       "Without TLS the server listens only on loopback (127.0.0.0/8, ::1, localhost)\n"
 	       "unless --insecure-listen is given.\n"
 	       "Flags override the environment, which overrides the config file (server.tls_cert,\n"
-	       "server.tls_key, server.tls_client_ca, server.insecure_listen: true).\n");
+	       "server.tls_key, server.tls_client_ca, server.insecure_listen: true).\n"
+	       "Encryption key providers are set in the config file only (secrets.encryption, see\n"
+	       "docs/keys.md); without them the key file DATA_DIR/master.key is used.\n");
 }
 
 static enum tr_status parse_argv(int argc, char **argv, struct raw_options *raw, int *help, struct tr_error *err)
@@ -247,6 +249,16 @@ enum tr_status server_options_load(struct server_options *o, int argc, char **ar
 			return st;
 	}
 	st = resolve(o, &raw, cfg, err);
+	if (st == TR_OK && cfg)
+		o->encryption = json_incref(config_lookup(cfg, "secrets.encryption"));
 	json_decref(cfg);
 	return st;
+}
+
+void server_options_clear(struct server_options *o)
+{
+	if (!o)
+		return;
+	json_decref(o->encryption);
+	o->encryption = NULL;
 }

@@ -3,8 +3,11 @@
  *
  * Start-up: options -> the listen rule (plain HTTP on loopback only, unless
  * --insecure-listen) -> harden the process -> TLS context (tls.c; one for
- * all workers) -> data directory -> keyring (local key file) -> storage +
- * bootstrap (default workspace, admin and its token file) -> one listening
+ * all workers) -> data directory -> keyring (the config's
+ * secrets.encryption providers, or the local key file; keyring-config.h)
+ * -> storage + bootstrap (default workspace, admin and its token file) ->
+ * the provider check (every provider that wraps stored data is configured
+ * and unwraps; else refuse to start) -> one listening
  * socket per worker on the same port (SO_REUSEPORT, so the kernel spreads
  * connections) -> one thread per worker, each with its own event loop,
  * evhttp (wrapping connections in TLS when on) and store connection.
@@ -39,14 +42,14 @@
 
 #include "common/jsonmem.h"
 #include "common/log.h"
-#include "crypto/keyring.h"
+#include "crypto/keyring-config.h"
 #include "domain/auth.h"
+#include "domain/rotation.h"
 #include "server/options.h"
 #include "server/routes.h"
 #include "server/tls.h"
 
 #define LISTEN_BACKLOG 1024
-#define HTTP_TIMEOUT_SECONDS 30
 #define HTTP_MAX_HEADERS (64 * 1024)
 /* evhttp refuses larger bodies itself (a plain 413); below this, routes.c
  * answers 413 with a JSON error for anything over TR_MAX_BODY. */
@@ -192,21 +195,48 @@ static enum tr_status write_token_file(void *ctx, const char *token, struct tr_e
 
 /* --- keyring and storage ------------------------------------------------- */
 
+/* "key providers: local_v1 (secret_key), local_v2 (secret_key, current)" */
+static void log_providers(const struct keyring *kr)
+{
+	const struct key_provider *cur = keyring_current(kr);
+	char line[900];
+	size_t used = 0;
+
+	for (size_t i = 0; i < keyring_count(kr) && used < sizeof(line); i++) {
+		const struct key_provider *p = keyring_at(kr, i);
+		int n = snprintf(line + used, sizeof(line) - used, "%s%s (%s%s)", i ? ", " : "", p->id, p->ops->family,
+		                 p == cur ? ", current" : "");
+
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	log_info("key providers: %s", used ? line : "none");
+}
+
+/* Builds the keyring from the config (or the local key file) and drops
+ * the config's encryption node, which may hold key material. */
 static enum tr_status open_keyring(struct server *srv, struct tr_error *err)
 {
-	struct key_provider *local = NULL;
-	char path[1100];
-	enum tr_status st;
+	enum tr_status st = keyring_from_config(srv->opt.encryption, srv->opt.data_dir, &srv->keyring, err);
 
-	if (path_join(path, sizeof(path), srv->opt.data_dir, "master.key"))
-		return tr_error_set(err, TR_EINVAL, "data directory path is too long");
-	if ((st = keyring_new(&srv->keyring, err)) != TR_OK)
-		return st;
-	if ((st = provider_key_file_open("local", path, 1, &local, err)) != TR_OK)
-		return st;
-	if ((st = keyring_add(srv->keyring, local, err)) != TR_OK)
-		return st;
-	return keyring_set_current(srv->keyring, "local", err);
+	server_options_clear(&srv->opt);
+	if (st == TR_OK)
+		log_providers(srv->keyring);
+	return st;
+}
+
+/* Every provider that wraps stored data must be here and work. */
+static enum tr_status check_providers(struct domain *d, struct tr_error *err)
+{
+	struct rotation_check check = {0};
+	enum tr_status st = rotation_check_providers(d, &check, err);
+
+	if (st == TR_OK && check.not_current > 0)
+		log_info("%lld of %lld stored versions are not under the current key provider '%s'; "
+		         "POST /v2/secrets/rotate-encryption-keys re-wraps them",
+		         (long long)check.not_current, (long long)check.versions, keyring_current(d->keyring)->id);
+	return st;
 }
 
 static enum tr_status bootstrap(struct server *srv, struct tr_error *err)
@@ -218,6 +248,8 @@ static enum tr_status bootstrap(struct server *srv, struct tr_error *err)
 	if ((st = store_open(srv->db_dsn, &d.store, err)) != TR_OK)
 		return st;
 	st = auth_bootstrap(&d, write_token_file, srv->opt.data_dir, &created, err);
+	if (st == TR_OK)
+		st = check_providers(&d, err);
 	store_close(d.store);
 	if (st == TR_OK && created)
 		log_info("created platform admin 'admin'; its token is in %s/admin.token", srv->opt.data_dir);
@@ -345,7 +377,7 @@ static enum tr_status setup_worker(struct server *srv, struct worker *w, struct 
 	evhttp_set_allowed_methods(w->http, (ev_uint16_t)routes_allowed_methods());
 	evhttp_set_max_body_size(w->http, HTTP_TRANSPORT_MAX_BODY);
 	evhttp_set_max_headers_size(w->http, HTTP_MAX_HEADERS);
-	evhttp_set_timeout(w->http, HTTP_TIMEOUT_SECONDS);
+	evhttp_set_timeout(w->http, SERVER_HTTP_TIMEOUT_SECONDS);
 	evhttp_set_gencb(w->http, handle_request, w);
 	if (srv->tls)
 		tls_server_attach(srv->tls, w->http);
@@ -439,6 +471,7 @@ static int run_workers(struct server *srv, const sigset_t *signals)
 		log_listening(srv);
 		sigwait(signals, &sig);
 		log_info("received %s, draining requests", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		rotation_request_stop(); /* a running rotation stops after its batch */
 	} else {
 		log_error("cannot start worker threads");
 	}
@@ -456,6 +489,7 @@ static void shutdown_server(struct server *srv)
 	free(srv->workers);
 	tls_server_free(srv->tls); /* after every evhttp that used it */
 	keyring_free(srv->keyring);
+	server_options_clear(&srv->opt);
 }
 
 int server_main(int argc, char **argv)
@@ -465,23 +499,29 @@ int server_main(int argc, char **argv)
 	sigset_t signals;
 	int rc = 1;
 
+	/* First: the config tree may hold key material, and must be wiped
+	 * when freed like every other JSON tree. */
+	jsonmem_init();
 	if (server_options_load(&srv.opt, argc, argv, &err) != TR_OK) {
 		fprintf(stderr, "tresor server: %s\n", err.message);
 		return 1;
 	}
 	if (srv.opt.help) {
+		server_options_clear(&srv.opt);
 		server_options_usage();
 		return 0;
 	}
 	log_set_level((enum log_level)srv.opt.log_level);
-	if (!listen_allowed(&srv.opt))
+	if (!listen_allowed(&srv.opt)) {
+		server_options_clear(&srv.opt);
 		return 1;
+	}
 	harden_process();
 	if (sodium_init() < 0 || evthread_use_pthreads() != 0) {
 		log_error("cannot initialise libsodium or libevent threads");
+		server_options_clear(&srv.opt);
 		return 1;
 	}
-	jsonmem_init();
 	block_signals(&signals);
 	if (start(&srv, &err) == TR_OK)
 		rc = run_workers(&srv, &signals);

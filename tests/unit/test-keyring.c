@@ -162,6 +162,46 @@ static void test_keyring_limit(void **state)
 	keyring_free(kr);
 }
 
+static void test_keyring_count_at(void **state)
+{
+	struct keyring *kr = new_keyring();
+	const struct key_provider *a, *b;
+
+	(void)state;
+	assert_int_equal(keyring_count(kr), 0);
+	assert_null(keyring_at(kr, 0));
+	a = add(kr, new_sk("a", 1));
+	b = add(kr, new_sk("b", 2));
+	assert_int_equal(keyring_count(kr), 2);
+	assert_ptr_equal(keyring_at(kr, 0), a);
+	assert_ptr_equal(keyring_at(kr, 1), b);
+	assert_null(keyring_at(kr, 2));
+	assert_int_equal(keyring_count(NULL), 0);
+	assert_null(keyring_at(NULL, 0));
+	keyring_free(kr);
+}
+
+static void test_keyring_id_valid(void **state)
+{
+	char id[TR_PROVIDER_ID_MAX + 2];
+
+	(void)state;
+	assert_true(keyring_id_valid("local"));
+	assert_true(keyring_id_valid("local_v2"));
+	assert_true(keyring_id_valid("hsm-1.eu"));
+	assert_false(keyring_id_valid(""));
+	assert_false(keyring_id_valid(NULL));
+	assert_false(keyring_id_valid("*"));
+	assert_false(keyring_id_valid("a b"));
+	assert_false(keyring_id_valid("a/b"));
+	assert_false(keyring_id_valid("caf\xc3\xa9"));
+	memset(id, 'x', sizeof(id) - 1);
+	id[sizeof(id) - 1] = '\0';
+	assert_false(keyring_id_valid(id));
+	id[TR_PROVIDER_ID_MAX] = '\0';
+	assert_true(keyring_id_valid(id));
+}
+
 /* ---- secret_key provider ---- */
 
 static void test_secret_key_round_trip(void **state)
@@ -488,6 +528,8 @@ int main(void)
 		cmocka_unit_test(test_keyring_add_get_current),
 		cmocka_unit_test(test_keyring_duplicate_id),
 		cmocka_unit_test(test_keyring_limit),
+		cmocka_unit_test(test_keyring_count_at),
+		cmocka_unit_test(test_keyring_id_valid),
 		cmocka_unit_test(test_secret_key_round_trip),
 		cmocka_unit_test(test_secret_key_wrong_key),
 		cmocka_unit_test(test_secret_key_wrong_provider_id),
