@@ -28,6 +28,8 @@
  */
 #include "domain/rotation.h"
 
+#include "domain/policy.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -53,15 +55,6 @@ static atomic_bool stop_requested;
 void rotation_request_stop(void)
 {
 	atomic_store(&stop_requested, true);
-}
-
-static enum tr_status require_platform_admin(const struct principal *caller, struct tr_error *err)
-{
-	/* TODO(lead): move into policy.c's table as ACT_KEYS_ROTATE. */
-	if (!caller || !caller->platform_admin)
-		return tr_error_set(err, TR_EDENIED, "only platform admins may rotate encryption keys or see their "
-		                                     "progress");
-	return TR_OK;
 }
 
 static const struct key_provider *current_provider(const struct domain *d, struct tr_error *err)
@@ -417,7 +410,7 @@ enum tr_status rotation_run(struct domain *d, const struct principal *caller, co
 
 	if (!d || !out)
 		return tr_error_set(err, TR_EINVAL, "rotation_run needs a domain and an output");
-	if ((st = require_platform_admin(caller, err)) != TR_OK)
+	if ((st = policy_check_global(caller, ACT_KEYS_ROTATE, err)) != TR_OK)
 		return st;
 	if (atomic_load(&stop_requested))
 		return tr_error_set(err, TR_EUNAVAIL, "the server is stopping");
@@ -459,7 +452,7 @@ enum tr_status rotation_progress(struct domain *d, const struct principal *calle
 
 	if (!d || !out)
 		return tr_error_set(err, TR_EINVAL, "rotation_progress needs a domain and an output");
-	if ((st = require_platform_admin(caller, err)) != TR_OK)
+	if ((st = policy_check_global(caller, ACT_KEYS_ROTATE, err)) != TR_OK)
 		return st;
 	if (!(cur = current_provider(d, err)))
 		return TR_EUNAVAIL;
