@@ -300,6 +300,32 @@ static unsigned bound_port(int fd)
 }
 
 /* Opens one listening socket per worker, all on the same address. */
+/*
+ * SO_REUSEPORT lets any process of the same user bind the same port, so a
+ * second tresor started by mistake would silently share connections with
+ * the first. A plain bind (without SO_REUSEPORT) tells whether anyone
+ * listens there already.
+ */
+static bool port_taken(const struct addrinfo *ai, unsigned port)
+{
+	int one = 1;
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+	struct sockaddr_storage addr;
+	bool taken;
+
+	if (fd < 0)
+		return false;
+	memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
+	if (addr.ss_family == AF_INET)
+		((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)port);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	taken = bind(fd, (struct sockaddr *)&addr, ai->ai_addrlen) != 0 && errno == EADDRINUSE;
+	close(fd);
+	return taken;
+}
+
 static enum tr_status open_sockets(struct server *srv, struct tr_error *err)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
@@ -310,6 +336,11 @@ static enum tr_status open_sockets(struct server *srv, struct tr_error *err)
 	if (rc != 0)
 		return tr_error_set(err, TR_EINVAL, "cannot resolve listen host '%s': %s", srv->opt.host,
 		                    gai_strerror(rc));
+	if (port != 0 && port_taken(ai, port)) {
+		freeaddrinfo(ai);
+		return tr_error_set(err, TR_EUNAVAIL, "cannot listen on %s:%u: address already in use", srv->opt.host,
+		                    port);
+	}
 	for (int i = 0; i < srv->nworkers; i++) {
 		srv->workers[i].fd = bind_one(ai, port, err);
 		if (srv->workers[i].fd < 0) {

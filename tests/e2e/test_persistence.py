@@ -11,7 +11,7 @@ import stat
 import pytest
 import requests
 
-from conftest import TOKEN_ANYWHERE_RE, TOKEN_RE, encoded_forms, list_all, secret_value
+from conftest import TOKEN_ANYWHERE_RE, TOKEN_RE, encoded_forms, list_all, run_cli, secret_value
 
 
 def mode(path):
@@ -249,3 +249,12 @@ def test_no_stored_value_appears_in_any_file_of_the_data_dir_or_log(server_facto
     scan("running")
     assert s.stop() == 0
     scan("stopped")
+
+
+def test_a_second_server_on_the_same_port_refuses_to_start(fresh_server, tmp_path):
+    """SO_REUSEPORT must not let a second tresor share the first one's port."""
+    out = run_cli(fresh_server.binary, ["server", "--listen", f"127.0.0.1:{fresh_server.port}",
+                                        "--data-dir", str(tmp_path / "second")], timeout=20)
+    assert out.returncode == 1
+    assert "already in use" in out.stderr
+    assert fresh_server.get("/healthz").status_code == 200
