@@ -18,6 +18,7 @@
 #include "storage/store.h"
 
 #define DOMAIN_KEEP_VERSIONS_DEFAULT 10
+#define DOMAIN_PURGE_AFTER_DEFAULT 86400 /* a day */
 
 struct domain {
 	struct store *store;           /* this thread's connection */

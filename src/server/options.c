@@ -207,6 +207,7 @@ static enum tr_status resolve(struct server_options *o, const struct raw_options
 	const char *workers = pick(raw->workers, "TRESOR_WORKERS", cfg, "server.workers");
 	const char *level = pick(raw->log_level, "TRESOR_LOG_LEVEL", cfg, "server.log_level");
 	const char *keep = pick(NULL, NULL, cfg, "secrets.keep_versions");
+	const char *purge = pick(NULL, NULL, cfg, "secrets.purge_after");
 	enum tr_status st;
 	long v;
 
@@ -230,6 +231,11 @@ static enum tr_status resolve(struct server_options *o, const struct raw_options
 		return st;
 	if (keep)
 		o->keep_versions = v;
+	o->purge_after = DOMAIN_PURGE_AFTER_DEFAULT;
+	if (purge && (st = parse_positive(purge, "secrets.purge_after", 10L * 365 * 86400, &v, err)) != TR_OK)
+		return st;
+	if (purge)
+		o->purge_after = v;
 	return resolve_transport(o, raw, cfg, err);
 }
 

@@ -24,6 +24,7 @@ struct server_options {
 	int workers;         /* worker threads, one event loop each */
 	int log_level;       /* enum log_level */
 	int64_t keep_versions;
+	int64_t purge_after; /* seconds an expired secret is kept before it is purged */
 	char tls_cert[1024];      /* PEM certificate chain; "" = no TLS */
 	char tls_key[1024];       /* its unencrypted PEM key; set iff tls_cert is */
 	char tls_client_ca[1024]; /* "" = no client certificates (needs TLS) */

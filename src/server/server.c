@@ -44,6 +44,7 @@
 #include "common/log.h"
 #include "crypto/keyring-config.h"
 #include "domain/auth.h"
+#include "domain/secrets.h"
 #include "domain/rotation.h"
 #include "server/options.h"
 #include "server/routes.h"
@@ -55,6 +56,7 @@
  * answers 413 with a JSON error for anything over TR_MAX_BODY. */
 #define HTTP_TRANSPORT_MAX_BODY (8 * 1024 * 1024)
 #define DRAIN_SECONDS 10
+#define PURGE_INTERVAL 60 /* seconds between sweeps of expired secrets */
 
 struct worker {
 	int index;
@@ -64,6 +66,7 @@ struct worker {
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
 	struct event *stop_event;
+	struct event *purge_timer; /* worker 0 only: the expired-secret sweep */
 	struct event *drain_timer;
 	struct domain domain;
 	int in_flight; /* touched only on this worker's thread */
@@ -395,12 +398,40 @@ static void stop_worker(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(w->base, &drain);
 }
 
+/* Runs every PURGE_INTERVAL seconds on worker 0: deletes secrets that
+ * expired more than purge_after seconds ago. Frequent small sweeps keep
+ * each write transaction short. */
+static void purge_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct tr_error err = {0};
+	int64_t purged = 0;
+
+	(void)fd;
+	(void)what;
+	if (secrets_purge_expired(&w->domain, &purged, &err) != TR_OK)
+		log_warn("purging expired secrets failed: %s", err.message);
+	else if (purged > 0)
+		log_info("purged %lld expired secret(s)", (long long)purged);
+}
+
+static enum tr_status start_purge_timer(struct worker *w, struct tr_error *err)
+{
+	struct timeval every = {PURGE_INTERVAL, 0};
+
+	if (!(w->purge_timer = event_new(w->base, -1, EV_PERSIST, purge_expired, w)) ||
+	    event_add(w->purge_timer, &every) != 0)
+		return tr_error_set(err, TR_EINTERNAL, "cannot create the purge timer");
+	return TR_OK;
+}
+
 static enum tr_status setup_worker(struct server *srv, struct worker *w, struct tr_error *err)
 {
 	enum tr_status st;
 
 	w->domain.keyring = srv->keyring;
 	w->domain.keep_versions = srv->opt.keep_versions;
+	w->domain.purge_after = srv->opt.purge_after;
 	if ((st = store_open(srv->db_dsn, &w->domain.store, err)) != TR_OK)
 		return st;
 	if (!(w->base = event_base_new()) || !(w->http = evhttp_new(w->base)))
@@ -417,7 +448,7 @@ static enum tr_status setup_worker(struct server *srv, struct worker *w, struct 
 	w->fd = -1; /* evhttp owns it now */
 	if (!(w->stop_event = event_new(w->base, -1, 0, stop_worker, w)))
 		return tr_error_set(err, TR_EINTERNAL, "cannot create stop event");
-	return TR_OK;
+	return w->index == 0 ? start_purge_timer(w, err) : TR_OK;
 }
 
 static void *worker_main(void *arg)
@@ -430,6 +461,8 @@ static void *worker_main(void *arg)
 
 static void teardown_worker(struct worker *w)
 {
+	if (w->purge_timer)
+		event_free(w->purge_timer);
 	if (w->stop_event)
 		event_free(w->stop_event);
 	if (w->http)

@@ -407,6 +407,28 @@ static void test_atomic_batch_writes_nothing_on_failure(void **state)
 	secdata_clear(&b.data);
 }
 
+static void test_expired_secrets_are_purged_after_the_grace_period(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input in = value_input("short-lived", "value-1");
+	struct secret_ref ref = {.workspace = "default", .name = "short-lived"};
+	struct store_secret m = {0};
+	int64_t purged = -1;
+
+	in.expires_in = 1;
+	in.has_expires_in = true;
+	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, NULL), TR_OK);
+	store_secret_clear(&m);
+	f->d.purge_after = 3600;
+	assert_int_equal(secrets_purge_expired(&f->d, &purged, NULL), TR_OK);
+	assert_int_equal(purged, 0); /* not even expired yet */
+	f->d.purge_after = -5;           /* a sweep "5 s in the future" sees it expired and past grace */
+	assert_int_equal(secrets_purge_expired(&f->d, &purged, NULL), TR_OK);
+	assert_int_equal(purged, 1);
+	assert_int_equal(secrets_get(&f->d, &f->admin, &ref, &m, NULL), TR_ENOTFOUND);
+	secdata_clear(&in.data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,6 +447,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_private_secrets_are_not_found_by_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workspace_delete_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_batch_writes_nothing_on_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expired_secrets_are_purged_after_the_grace_period, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
