@@ -1,7 +1,7 @@
 # scripts/deps.sh - installs the Debian packages tresor needs, if missing.
 # Sourced by scripts/run and scripts/test; installing needs root.
 
-TRESOR_BUILD_PACKAGES="gcc pkg-config meson ninja-build libevent-dev libjansson-dev
+TRESOR_BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libevent-dev libjansson-dev
 libsodium-dev libsqlite3-dev libcurl4-openssl-dev libyaml-dev libcmocka-dev libssl-dev"
 TRESOR_TEST_PACKAGES="python3 python3-pytest python3-requests python3-dotenv openssl"
 
