@@ -125,29 +125,20 @@ out:
 	return rc;
 }
 
+static void member_row(const json_t *m, const char **cells, char *scratch)
+{
+	cells[0] = output_str(m, "principal", NULL);
+	cells[1] = output_str(m, "role", NULL);
+	cells[2] = output_scope(m, scratch, OUTPUT_SCRATCH);
+	cells[3] = output_str(m, "created_at", NULL);
+	cells[4] = output_str(m, "created_by", NULL);
+}
+
 static enum tr_status members_table(const json_t *list)
 {
 	static const char *const headers[] = {"PRINCIPAL", "ROLE", "SCOPE", "CREATED", "CREATED BY"};
-	struct output_table *t = output_table_new(5, headers);
-	enum tr_status st = t ? TR_OK : TR_EINTERNAL;
-	char scope[TR_SCOPE_NAME_MAX + 16];
-	const json_t *m;
-	size_t i;
 
-	json_array_foreach (json_object_get(list, "data"), i, m) {
-		const char *row[] = {
-		    output_str(m, "principal", NULL),      output_str(m, "role", NULL),
-		    output_scope(m, scope, sizeof(scope)), output_str(m, "created_at", NULL),
-		    output_str(m, "created_by", NULL),
-		};
-
-		if (st == TR_OK)
-			st = output_table_add(t, row);
-	}
-	if (st == TR_OK)
-		output_table_print(t);
-	output_table_free(t);
-	return st;
+	return output_list_table(list, 5, headers, member_row);
 }
 
 int cmd_members_list(struct cli_ctx *ctx, int argc, char **argv)

@@ -107,29 +107,21 @@ out:
 	return rc;
 }
 
+static void principal_row(const json_t *p, const char **cells, char *scratch)
+{
+	(void)scratch;
+
+	cells[0] = output_str(p, "name", NULL);
+	cells[1] = output_str(p, "kind", NULL);
+	cells[2] = yes_no(p, "platform_admin");
+	cells[3] = output_str(p, "created_at", NULL);
+}
+
 static enum tr_status principals_table(const json_t *list)
 {
 	static const char *const headers[] = {"NAME", "KIND", "PLATFORM ADMIN", "CREATED"};
-	struct output_table *t = output_table_new(4, headers);
-	enum tr_status st = t ? TR_OK : TR_EINTERNAL;
-	const json_t *p;
-	size_t i;
 
-	json_array_foreach (json_object_get(list, "data"), i, p) {
-		const char *row[] = {
-		    output_str(p, "name", NULL),
-		    output_str(p, "kind", NULL),
-		    yes_no(p, "platform_admin"),
-		    output_str(p, "created_at", NULL),
-		};
-
-		if (st == TR_OK)
-			st = output_table_add(t, row);
-	}
-	if (st == TR_OK)
-		output_table_print(t);
-	output_table_free(t);
-	return st;
+	return output_list_table(list, 4, headers, principal_row);
 }
 
 int cmd_principals_list(struct cli_ctx *ctx, int argc, char **argv)

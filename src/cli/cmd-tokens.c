@@ -109,28 +109,23 @@ out:
 	return rc;
 }
 
+static void token_row(const json_t *tok, const char **cells, char *scratch)
+{
+	(void)scratch;
+
+	cells[0] = output_str(tok, "id", NULL);
+	cells[1] = output_str(tok, "principal", NULL);
+	cells[2] = output_str(tok, "description", "");
+	cells[3] = output_str(tok, "created_at", NULL);
+	cells[4] = output_str(tok, "created_by", NULL);
+	cells[5] = output_str(tok, "expires_at", "never");
+}
+
 static enum tr_status tokens_table(const json_t *list)
 {
 	static const char *const headers[] = {"ID", "PRINCIPAL", "DESCRIPTION", "CREATED", "CREATED BY", "EXPIRES"};
-	struct output_table *t = output_table_new(6, headers);
-	enum tr_status st = t ? TR_OK : TR_EINTERNAL;
-	const json_t *tok;
-	size_t i;
 
-	json_array_foreach (json_object_get(list, "data"), i, tok) {
-		const char *row[] = {
-		    output_str(tok, "id", NULL),         output_str(tok, "principal", NULL),
-		    output_str(tok, "description", ""),  output_str(tok, "created_at", NULL),
-		    output_str(tok, "created_by", NULL), output_str(tok, "expires_at", "never"),
-		};
-
-		if (st == TR_OK)
-			st = output_table_add(t, row);
-	}
-	if (st == TR_OK)
-		output_table_print(t);
-	output_table_free(t);
-	return st;
+	return output_list_table(list, 6, headers, token_row);
 }
 
 int cmd_tokens_list(struct cli_ctx *ctx, int argc, char **argv)

@@ -68,28 +68,20 @@ out:
 	return rc;
 }
 
+static void workspace_row(const json_t *ws, const char **cells, char *scratch)
+{
+	(void)scratch;
+
+	cells[0] = output_str(ws, "name", NULL);
+	cells[1] = output_str(ws, "created_at", NULL);
+	cells[2] = output_str(ws, "created_by", NULL);
+}
+
 static enum tr_status workspaces_table(const json_t *list)
 {
 	static const char *const headers[] = {"NAME", "CREATED", "CREATED BY"};
-	struct output_table *t = output_table_new(3, headers);
-	enum tr_status st = t ? TR_OK : TR_EINTERNAL;
-	const json_t *ws;
-	size_t i;
 
-	json_array_foreach (json_object_get(list, "data"), i, ws) {
-		const char *row[] = {
-		    output_str(ws, "name", NULL),
-		    output_str(ws, "created_at", NULL),
-		    output_str(ws, "created_by", NULL),
-		};
-
-		if (st == TR_OK)
-			st = output_table_add(t, row);
-	}
-	if (st == TR_OK)
-		output_table_print(t);
-	output_table_free(t);
-	return st;
+	return output_list_table(list, 3, headers, workspace_row);
 }
 
 int cmd_workspaces_list(struct cli_ctx *ctx, int argc, char **argv)

@@ -322,6 +322,29 @@ enum tr_status output_table_add(struct output_table *t, const char *const *cells
 	return TR_OK;
 }
 
+enum tr_status output_list_table(const json_t *resp, size_t ncols, const char *const *headers, output_row_fn row)
+{
+	struct output_table *t = output_table_new(ncols, headers);
+	enum tr_status st = t ? TR_OK : TR_EINTERNAL;
+	char scratch[OUTPUT_SCRATCH];
+	const char *cells[16] = {0};
+	const json_t *item;
+	size_t i;
+
+	if (ncols > sizeof(cells) / sizeof(cells[0]))
+		st = TR_EINTERNAL;
+	json_array_foreach (json_object_get(resp, "data"), i, item) {
+		if (st != TR_OK)
+			break;
+		row(item, cells, scratch);
+		st = output_table_add(t, cells);
+	}
+	if (st == TR_OK)
+		output_table_print(t);
+	output_table_free(t);
+	return st;
+}
+
 /* Prints one row; the last column is not padded. */
 static void row_print(char *const *row, const size_t *widths, size_t ncols)
 {

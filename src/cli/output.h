@@ -64,6 +64,13 @@ void output_table_print(const struct output_table *t);
 /* Wipes the cells (a table may show a new token) and frees; NULL is fine. */
 void output_table_free(struct output_table *t);
 
+#define OUTPUT_SCRATCH 128
+/* Fills the cells of one table row from one item of a listing; scratch
+ * (OUTPUT_SCRATCH bytes) may back a cell that must be formatted. */
+typedef void (*output_row_fn)(const json_t *item, const char **cells, char *scratch);
+/* Prints the array resp["data"] as a table, a row per item. */
+enum tr_status output_list_table(const json_t *resp, size_t ncols, const char *const *headers, output_row_fn row);
+
 /* One line of a key/value listing (`secrets get`). */
 struct output_pair {
 	const char *label;
