@@ -13,8 +13,9 @@
 #
 # and prints each median and the overhead (median of run less median of
 # direct), split into the start-up of the tresor binary itself (the dynamic
-# loader mapping its ~40 shared libraries, most of them libcurl's) and what
-# `run` adds beyond it (the /resolve round trip, fork, exec, relaying).
+# loader mapping its ~10 shared libraries; ~40 while the CLI used libcurl,
+# docs/architecture.md) and what `run` adds beyond it (the /resolve round
+# trip, fork, exec, relaying).
 # Every run of tresor makes one /resolve request, which the server
 # answers after writing 10 audit records (SQLite, synchronous=FULL): the
 # number includes that fsync. DATA_DIR puts the server's data elsewhere (the

@@ -2,7 +2,7 @@
 # Sourced by scripts/run and scripts/test; installing needs root.
 
 TRESOR_BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libevent-dev libjansson-dev
-libsodium-dev libsqlite3-dev libcurl4-openssl-dev libyaml-dev libcmocka-dev libssl-dev"
+libsodium-dev libsqlite3-dev libyaml-dev libcmocka-dev libssl-dev"
 TRESOR_TEST_PACKAGES="python3 python3-pytest python3-requests python3-dotenv openssl"
 
 # install_packages PKG... : apt-get installs whichever of PKG are missing.

@@ -1,6 +1,6 @@
 /*
- * client.h - the command line's one HTTP client (libcurl) for the API in
- * docs/api.md.
+ * client.h - the command line's one HTTP client (libevent's evhttp) for
+ * the API in docs/api.md.
  *
  * It owns the server address and the bearer token: the token is read here
  * (--token-file, TRESOR_TOKEN, the data directory's admin.token), sent only

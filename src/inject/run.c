@@ -248,7 +248,7 @@ static void child_ends_close(struct session *s)
 
 /*
  * Starts the command with posix_spawnp (a vfork: nothing of tresor's memory
- * is copied, which matters for a process that has mapped libcurl, OpenSSL
+ * is copied, which matters for a process that has mapped libevent, SQLite
  * and the rest). The command is looked up in tresor's PATH. A command that
  * cannot be executed is reported in res, not as an error.
  */

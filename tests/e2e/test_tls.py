@@ -6,6 +6,7 @@ openssl): a CA and a server certificate for 127.0.0.1/localhost, a second
 CA nobody trusts, a client CA with a client certificate, and a key that
 belongs to no certificate. The real binary then runs with those files:
   - https works end to end (health, an authenticated create/access);
+  - the CLI checks the name or IP address the server's certificate is for;
   - plain HTTP, a wrong CA, TLS 1.1 and non-AEAD TLS 1.2 ciphers fail,
     and the server keeps serving afterwards;
   - with --tls-client-ca, no client certificate or one from another CA is
@@ -50,6 +51,10 @@ class Pki:
                                   "extendedKeyUsage=serverAuth\n")
         issue_cert(d, "client", "client_ca", "extendedKeyUsage=clientAuth\n")
         issue_cert(d, "stranger", "other_ca", "extendedKeyUsage=clientAuth\n")
+        # certificates from the trusted CA that name only one of the two
+        issue_cert(d, "localhost_only", "ca", "subjectAltName=DNS:localhost\n"
+                                          "extendedKeyUsage=serverAuth\n")
+        issue_cert(d, "ip_only", "ca", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
         make_key(d, "lonely")  # belongs to no certificate
         for f in d.glob("*.key"):
             f.chmod(0o600)
@@ -467,3 +472,30 @@ def test_cli_without_the_ca_does_not_trust_the_server(tls_server, pki):
     assert out.returncode != 0, out.stdout
     out = tls_server.cli("--addr", tls_server.url, "--cacert", pki.other_ca, "secrets", "list")
     assert out.returncode != 0, out.stdout
+
+
+class LocalhostTlsServer(TlsServer):
+    """A TLS server reached as https://localhost (its certificate may not
+    name 127.0.0.1)."""
+
+    @property
+    def url(self):
+        assert self.port is not None, "server not started"
+        return f"https://localhost:{self.port}"
+
+
+@pytest.mark.parametrize("cert, good, bad, why", [
+    ("localhost_only", "localhost", "127.0.0.1", "IP address mismatch"),
+    ("ip_only", "127.0.0.1", "localhost", "hostname mismatch"),
+])
+def test_cli_checks_the_name_in_the_certificate(tresor_bin, pki, tmp_path, cert, good, bad, why):
+    """A certificate from the trusted CA is not enough: it must be for the
+    host name or IP address of --addr."""
+    s = (LocalhostTlsServer if good == "localhost" else TlsServer)(tresor_bin, tmp_path, pki.ca)
+    with started(s, "--tls-cert", getattr(pki, cert), "--tls-key", getattr(pki, f"{cert}_key"),
+                 "--workers", "1"):
+        out = s.cli("--addr", f"https://{good}:{s.port}", "--cacert", pki.ca, "secrets", "list")
+        assert out.returncode == 0, out.stderr
+        out = s.cli("--addr", f"https://{bad}:{s.port}", "--cacert", pki.ca, "secrets", "list")
+        assert out.returncode == 6, out.stdout + out.stderr
+        assert why in out.stderr and f"https://{bad}:{s.port}" in out.stderr, out.stderr
