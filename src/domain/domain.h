@@ -47,13 +47,35 @@ int64_t domain_now(void);
 /*
  * Domain transactions nest: the outermost domain_begin opens a store
  * transaction and its domain_finish commits or rolls it back; inner ones
- * (an operation inside an atomic batch) join it, and an inner failure makes
- * the outermost finish roll everything back.
+ * (an operation inside an atomic batch, a request inside a group commit)
+ * are store savepoints. An inner failure undoes that unit's own work at
+ * once, and makes the outermost finish roll everything back.
  */
 enum tr_status domain_begin(struct domain *d, struct tr_error *err);
-/* Ends a unit opened by domain_begin: commits when st is TR_OK (and no
- * inner unit failed), else (or when the commit fails) rolls back. Returns
- * the final status. */
+/* Ends a unit opened by domain_begin: commits (outermost) or keeps (inner)
+ * its work when st is TR_OK (and no inner unit failed), else (or when that
+ * fails) undoes it. Returns the final status. */
 enum tr_status domain_finish(struct domain *d, enum tr_status st, struct tr_error *err);
+
+/*
+ * Group commit (server/writer.c): the work of many requests in one store
+ * transaction, so that they share one commit (one fsync). Each request
+ * runs as a unit of its own between domain_group_enter and
+ * domain_group_leave: a failed request undoes only its own work, and does
+ * not fail the group.
+ */
+enum tr_status domain_group_begin(struct domain *d, struct tr_error *err);
+/* Opens the unit of one request in the group. */
+enum tr_status domain_group_enter(struct domain *d, struct tr_error *err);
+/* Closes it: keeps its work when keep is true and that works, else undoes
+ * it. Returns whether the work was kept. */
+bool domain_group_leave(struct domain *d, bool keep);
+/* Whether the group's transaction is still open: after some storage
+ * failures (a full disk, an I/O error) the store has rolled it all back. */
+bool domain_group_intact(struct domain *d);
+/* Commits the group (rolls it back when that fails). */
+enum tr_status domain_group_commit(struct domain *d, struct tr_error *err);
+/* Rolls back whatever the group holds. */
+void domain_group_abort(struct domain *d);
 
 #endif

@@ -862,6 +862,26 @@ static void store_sqlite_rollback(struct store *s)
 	rollback_open(to_sqlite(s));
 }
 
+static enum tr_status store_sqlite_savepoint(struct store *s, struct tr_error *err)
+{
+	return run_stmt(to_sqlite(s), STMT_SAVEPOINT, err);
+}
+
+static enum tr_status store_sqlite_release(struct store *s, struct tr_error *err)
+{
+	return run_stmt(to_sqlite(s), STMT_RELEASE, err);
+}
+
+static void store_sqlite_rollback_to(struct store *s)
+{
+	unit_undo(to_sqlite(s), UNIT_SAVEPOINT);
+}
+
+static bool store_sqlite_in_transaction(struct store *s)
+{
+	return !sqlite3_get_autocommit(to_sqlite(s)->db);
+}
+
 /* ---- existence checks ------------------------------------------------ */
 
 /* Sets *found to whether statement id, bound with one text key, has a row. */
@@ -2399,6 +2419,10 @@ static const struct store_ops sqlite_ops = {
 	.begin = store_sqlite_begin,
 	.commit = store_sqlite_commit,
 	.rollback = store_sqlite_rollback,
+	.savepoint = store_sqlite_savepoint,
+	.release = store_sqlite_release,
+	.rollback_to = store_sqlite_rollback_to,
+	.in_transaction = store_sqlite_in_transaction,
 	.workspace_create = store_sqlite_workspace_create,
 	.workspace_get = store_sqlite_workspace_get,
 	.workspace_list = store_sqlite_workspace_list,
