@@ -10,10 +10,26 @@ int64_t domain_now(void)
 	return (int64_t)time(NULL);
 }
 
+void domain_read_begin(struct domain *d)
+{
+	if (d->tx_depth == 0 && !d->reading)
+		d->reading = store_begin_read(d->store, NULL) == TR_OK;
+}
+
+void domain_read_end(struct domain *d)
+{
+	if (!d->reading)
+		return;
+	d->reading = false;
+	if (store_commit(d->store, NULL) != TR_OK)
+		store_rollback(d->store);
+}
+
 enum tr_status domain_begin(struct domain *d, struct tr_error *err)
 {
 	enum tr_status st;
 
+	domain_read_end(d);
 	if (d->tx_depth == 0) {
 		st = store_begin(d->store, err);
 		d->tx_failed = false;

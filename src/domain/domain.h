@@ -27,6 +27,7 @@ struct domain {
 	int64_t purge_after;           /* seconds an expired secret is kept before purging */
 	int tx_depth;                  /* nesting of domain_begin (see below) */
 	bool tx_failed;                /* an inner unit failed: the outer one rolls back */
+	bool reading;                  /* a read transaction is open (domain_read_begin) */
 };
 
 /* The caller of one request: who it is (once authenticated) and where the
@@ -56,6 +57,16 @@ enum tr_status domain_begin(struct domain *d, struct tr_error *err);
  * its work when st is TR_OK (and no inner unit failed), else (or when that
  * fails) undoes it. Returns the final status. */
 enum tr_status domain_finish(struct domain *d, enum tr_status st, struct tr_error *err);
+
+/*
+ * A read transaction around the reads of one request (authentication,
+ * membership, the resource): one snapshot, and one set of storage locks
+ * instead of a set per statement. A domain_begin meanwhile ends it first
+ * (a write, such as a failure record, needs a transaction of its own).
+ * Failing to open one is harmless: the reads then run one by one.
+ */
+void domain_read_begin(struct domain *d);
+void domain_read_end(struct domain *d);
 
 /*
  * Group commit (server/writer.c): the work of many requests in one store

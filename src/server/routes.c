@@ -6,7 +6,10 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <sys/queue.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,19 +286,41 @@ static enum tr_status prepare(struct api_request *r, const struct route *route, 
 	return TR_OK;
 }
 
+/*
+ * A request id: 16 hex digits, a random half drawn once per process and a
+ * counter, so ids are unique across restarts (almost surely) and within a
+ * run (certainly, for 2^32 requests) without a system call per request.
+ * Ids only need to be unique, never secret.
+ */
+static uint32_t request_id_process_half;
+static pthread_once_t request_id_once = PTHREAD_ONCE_INIT;
+static atomic_uint_fast32_t request_id_counter;
+
+static void draw_process_half(void)
+{
+	request_id_process_half = randombytes_random();
+}
+
+static void next_request_id(char out[17])
+{
+	uint32_t n;
+
+	pthread_once(&request_id_once, draw_process_half);
+	n = (uint32_t)atomic_fetch_add_explicit(&request_id_counter, 1, memory_order_relaxed);
+	snprintf(out, 17, "%08" PRIx32 "%08" PRIx32, request_id_process_half, n);
+}
+
 /* Where the request comes from, and its id (also sent as X-Request-Id). */
 static void identify(struct api_request *r)
 {
 	struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
-	unsigned char raw[8];
 	char *addr = NULL;
 	ev_uint16_t port = 0;
 
 	if (conn)
 		evhttp_connection_get_peer(conn, &addr, &port);
 	snprintf(r->actor.client, sizeof(r->actor.client), "%s", addr ? addr : "");
-	randombytes_buf(raw, sizeof(raw));
-	sodium_bin2hex(r->actor.request_id, sizeof(r->actor.request_id), raw, sizeof(raw));
+	next_request_id(r->actor.request_id);
 	evhttp_add_header(evhttp_request_get_output_headers(r->req), "X-Request-Id", r->actor.request_id);
 }
 
@@ -423,14 +448,22 @@ void routes_dispatch(struct evhttp_request *req, struct domain *domain, struct w
 		             method_name(evhttp_request_get_command(req)), allow);
 	} else if (!route) {
 		tr_error_set(&err, TR_ENOTFOUND, "no route for %s", path ? path : "");
-	} else if (prepare(r, route, evhttp_uri_get_query(uri), &err) == TR_OK) {
-		dp->route = route;
-		if ((route->flags & ROUTE_WRITE) && writer && defer_to_writer(dp, writer, &err))
-			return;
-		if (err.status == TR_OK)
-			route->handler(r);
+	} else {
+		/* Authentication and a GET's reads share one read transaction;
+		 * anything else runs its handler with no transaction open. */
+		domain_read_begin(domain);
+		if (prepare(r, route, evhttp_uri_get_query(uri), &err) == TR_OK) {
+			dp->route = route;
+			if (route->method != EVHTTP_REQ_GET || (route->flags & ROUTE_WRITE))
+				domain_read_end(domain);
+			if ((route->flags & ROUTE_WRITE) && writer && defer_to_writer(dp, writer, &err))
+				return;
+			if (err.status == TR_OK)
+				route->handler(r);
+		}
 	}
 	if (!r->replied)
 		http_reply_error(r, &err);
+	domain_read_end(domain);
 	release(dp);
 }

@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,6 +199,7 @@ static const char *const migrations[] = {
 
 enum stmt_id {
 	STMT_BEGIN,
+	STMT_BEGIN_READ,
 	STMT_COMMIT,
 	STMT_ROLLBACK,
 	STMT_SAVEPOINT,
@@ -245,6 +247,7 @@ enum stmt_id {
 
 static const char *const stmt_sql[STMT_COUNT_] = {
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
+	[STMT_BEGIN_READ] = "BEGIN DEFERRED",
 	[STMT_COMMIT] = "COMMIT",
 	[STMT_ROLLBACK] = "ROLLBACK",
 	[STMT_SAVEPOINT] = "SAVEPOINT store_unit",
@@ -860,6 +863,11 @@ static enum tr_status store_sqlite_commit(struct store *s, struct tr_error *err)
 static void store_sqlite_rollback(struct store *s)
 {
 	rollback_open(to_sqlite(s));
+}
+
+static enum tr_status store_sqlite_begin_read(struct store *s, struct tr_error *err)
+{
+	return run_stmt(to_sqlite(s), STMT_BEGIN_READ, err);
 }
 
 static enum tr_status store_sqlite_savepoint(struct store *s, struct tr_error *err)
@@ -2315,10 +2323,22 @@ static enum tr_status pragma_int(struct sqlite_store *ss, const char *sql, int64
 	return TR_OK;
 }
 
+/* Process-wide settings, before SQLite initialises: no memory statistics,
+ * whose one global mutex every allocation of every connection took, so
+ * the server's threads queued on it. */
+static void configure_library(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); /* fails harmlessly if SQLite is already in use */
+}
+
 static enum tr_status connect_db(struct sqlite_store *ss, const char *path, struct tr_error *err)
 {
+	static pthread_once_t library_once = PTHREAD_ONCE_INIT;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-	int rc = sqlite3_open_v2(path, &ss->db, flags, NULL);
+	int rc;
+
+	pthread_once(&library_once, configure_library);
+	rc = sqlite3_open_v2(path, &ss->db, flags, NULL);
 
 	if (rc != SQLITE_OK) {
 		/* ss->db may be NULL (out of memory); sqlite3_errmsg copes. */
@@ -2425,6 +2445,7 @@ static const struct store_ops sqlite_ops = {
 	.begin = store_sqlite_begin,
 	.commit = store_sqlite_commit,
 	.rollback = store_sqlite_rollback,
+	.begin_read = store_sqlite_begin_read,
 	.savepoint = store_sqlite_savepoint,
 	.release = store_sqlite_release,
 	.rollback_to = store_sqlite_rollback_to,

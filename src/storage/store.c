@@ -56,6 +56,11 @@ void store_rollback(struct store *s)
 		s->ops->rollback(s);
 }
 
+enum tr_status store_begin_read(struct store *s, struct tr_error *err)
+{
+	return s->ops->begin_read(s, err);
+}
+
 enum tr_status store_savepoint(struct store *s, struct tr_error *err)
 {
 	return s->ops->savepoint(s, err);
