@@ -3,11 +3,35 @@
  */
 #include "domain/domain.h"
 
+#include <stdatomic.h>
 #include <time.h>
+
+/* Starts at 1: 0 marks an empty cache slot. */
+static atomic_uint_fast64_t auth_generation = 1;
 
 int64_t domain_now(void)
 {
 	return (int64_t)time(NULL);
+}
+
+void domain_auth_changed(struct domain *d)
+{
+	d->auth_changed = true;
+}
+
+uint64_t domain_auth_generation(void)
+{
+	return atomic_load(&auth_generation);
+}
+
+/* After the outermost unit ends: a committed change of what tokens stand
+ * for makes every cached verification stale. (A rolled-back one changed
+ * nothing.) */
+static void settle_auth_change(struct domain *d, enum tr_status st)
+{
+	if (d->auth_changed && st == TR_OK)
+		atomic_fetch_add(&auth_generation, 1);
+	d->auth_changed = false;
 }
 
 void domain_read_begin(struct domain *d)
@@ -63,6 +87,7 @@ enum tr_status domain_finish(struct domain *d, enum tr_status st, struct tr_erro
 		st = store_commit(d->store, err);
 	if (st != TR_OK)
 		store_rollback(d->store);
+	settle_auth_change(d, st);
 	return st;
 }
 
@@ -102,4 +127,5 @@ void domain_group_abort(struct domain *d)
 {
 	d->tx_depth = 0;
 	store_rollback(d->store);
+	settle_auth_change(d, TR_EUNAVAIL);
 }

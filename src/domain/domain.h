@@ -20,16 +20,6 @@
 #define DOMAIN_KEEP_VERSIONS_DEFAULT 10
 #define DOMAIN_PURGE_AFTER_DEFAULT 86400 /* a day */
 
-struct domain {
-	struct store *store;           /* this thread's connection */
-	const struct keyring *keyring; /* shared, immutable */
-	int64_t keep_versions;         /* versions kept per secret (> 0) */
-	int64_t purge_after;           /* seconds an expired secret is kept before purging */
-	int tx_depth;                  /* nesting of domain_begin (see below) */
-	bool tx_failed;                /* an inner unit failed: the outer one rolls back */
-	bool reading;                  /* a read transaction is open (domain_read_begin) */
-};
-
 /* The caller of one request: who it is (once authenticated) and where the
  * request came from, for policy decisions and audit records. */
 struct principal {
@@ -42,8 +32,44 @@ struct principal {
 	char request_id[40];                    /* this request's id */
 };
 
+/*
+ * A token verified recently (auth.c): its hash and whom it stands for,
+ * valid while the auth generation (domain_auth_generation) is the one it
+ * was filled under and the token has not expired.
+ */
+#define DOMAIN_AUTH_CACHE_SLOTS 64
+
+struct auth_cache_entry {
+	unsigned char token_hash[32];
+	uint64_t generation; /* 0: empty */
+	int64_t expires_at;  /* the token's, 0 for never */
+	struct principal who; /* identity only: no client or request id */
+};
+
+struct domain {
+	struct store *store;           /* this thread's connection */
+	const struct keyring *keyring; /* shared, immutable */
+	int64_t keep_versions;         /* versions kept per secret (> 0) */
+	int64_t purge_after;           /* seconds an expired secret is kept before purging */
+	int tx_depth;                  /* nesting of domain_begin (see below) */
+	bool tx_failed;                /* an inner unit failed: the outer one rolls back */
+	bool reading;                  /* a read transaction is open (domain_read_begin) */
+	bool auth_changed;             /* this transaction changes what a token stands for */
+	struct auth_cache_entry auth_cache[DOMAIN_AUTH_CACHE_SLOTS]; /* this thread's verified tokens */
+};
+
 /* Current time in Unix seconds. */
 int64_t domain_now(void);
+
+/*
+ * Verified tokens are cached per thread (auth.c). Whatever changes what a
+ * token stands for (deleting a token or a principal) calls
+ * domain_auth_changed inside its transaction; when that transaction
+ * commits, the process-wide generation moves on and every cached entry is
+ * stale, so a revocation holds from the moment its answer is sent.
+ */
+void domain_auth_changed(struct domain *d);
+uint64_t domain_auth_generation(void);
 
 /*
  * Domain transactions nest: the outermost domain_begin opens a store
