@@ -10,6 +10,7 @@
  */
 #include "envelope.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +114,8 @@ static enum tr_status data_key_unwrap_into(const struct keyring *kr, const char 
 }
 
 /* Guarded memory for one data key: the scratch's when given (bulk work),
- * else a fresh page. Release with data_key_release. */
+ * else this thread's own page (NULL when that cannot be allocated).
+ * Release with data_key_release. */
 static unsigned char *data_key_buffer(struct envelope_scratch *scratch);
 static void data_key_release(struct envelope_scratch *scratch, unsigned char *dk);
 
@@ -209,17 +211,52 @@ void envelope_scratch_free(struct envelope_scratch *s)
 	free(s);
 }
 
+/*
+ * Each thread that seals or opens gets one guarded page for its data keys,
+ * made on first use and freed when the thread ends. A fresh sodium_malloc
+ * per operation costs an mmap, mprotects and an munmap, and in a threaded
+ * server each of those makes every core flush its TLB: it was the largest
+ * cost of a durable create.
+ */
+static pthread_key_t thread_scratch_key;
+static pthread_once_t thread_scratch_once = PTHREAD_ONCE_INIT;
+
+static void thread_scratch_free(void *s)
+{
+	envelope_scratch_free(s);
+}
+
+static void thread_scratch_key_create(void)
+{
+	if (pthread_key_create(&thread_scratch_key, thread_scratch_free) != 0)
+		abort(); /* only when the process is out of keys: a bug */
+}
+
+static struct envelope_scratch *thread_scratch(void)
+{
+	struct envelope_scratch *s;
+
+	pthread_once(&thread_scratch_once, thread_scratch_key_create);
+	s = pthread_getspecific(thread_scratch_key);
+	if (!s && envelope_scratch_new(&s, NULL) == TR_OK && pthread_setspecific(thread_scratch_key, s) != 0) {
+		envelope_scratch_free(s);
+		s = NULL;
+	}
+	return s;
+}
+
 static unsigned char *data_key_buffer(struct envelope_scratch *scratch)
 {
-	return scratch ? scratch->dk : sodium_malloc(DATA_KEY_BYTES);
+	if (!scratch)
+		scratch = thread_scratch();
+	return scratch ? scratch->dk : NULL;
 }
 
 static void data_key_release(struct envelope_scratch *scratch, unsigned char *dk)
 {
-	if (scratch)
+	(void)scratch;
+	if (dk)
 		sodium_memzero(dk, DATA_KEY_BYTES);
-	else
-		sodium_free(dk); /* wipes; NULL is fine */
 }
 
 /* ---- sealing and opening with a given data key buffer ---- */
@@ -402,8 +439,9 @@ enum tr_status envelope_check_current(const struct keyring *kr, struct tr_error 
 
 	if (!cur)
 		return TR_EUNAVAIL;
-	dk = data_key_buffer(NULL);
-	back = data_key_buffer(NULL);
+	/* Two keys at once: pages of their own (this runs once, at start). */
+	dk = sodium_malloc(DATA_KEY_BYTES);
+	back = sodium_malloc(DATA_KEY_BYTES);
 	if (!dk || !back) {
 		st = tr_error_set(err, TR_EINTERNAL, "cannot allocate guarded memory for data key");
 		goto out;
@@ -417,8 +455,8 @@ enum tr_status envelope_check_current(const struct keyring *kr, struct tr_error 
 		                  cur->id);
 out:
 	free(wk);
-	data_key_release(NULL, back);
-	data_key_release(NULL, dk);
+	sodium_free(back); /* wipes; NULL is fine */
+	sodium_free(dk);
 	return st;
 }
 

@@ -66,9 +66,9 @@ enum tr_status envelope_rewrap(const struct keyring *kr, const char *provider, c
 
 /*
  * Guarded memory for data keys, for callers that handle many records in a
- * row (rotation): one sodium_malloc'd page for the whole run instead of
- * one per record (each costs an mmap, mprotects and an munmap). Wiped
- * after every use. One per thread: not safe to share.
+ * row (rotation): one sodium_malloc'd page for the whole run, wiped after
+ * every use. One per thread: not safe to share. (Single operations use a
+ * page of their thread's own, kept for the life of the thread.)
  */
 struct envelope_scratch;
 

@@ -116,15 +116,13 @@ enum tr_status audit_append(struct domain *d, const struct principal *caller, co
 enum tr_status audit_record(struct domain *d, const struct principal *caller, const struct audit_event *ev,
                             struct tr_error *err)
 {
-	enum tr_status st = store_begin(d->store, NULL);
+	enum tr_status st = domain_begin(d, NULL);
 
 	if (st != TR_OK)
 		return tr_error_set(err, TR_EUNAVAIL, AUDIT_UNAVAILABLE);
 	st = audit_append(d, caller, ev, err);
-	if (st == TR_OK && store_commit(d->store, NULL) != TR_OK)
+	if (domain_finish(d, st, NULL) != TR_OK && st == TR_OK)
 		st = tr_error_set(err, TR_EUNAVAIL, AUDIT_UNAVAILABLE);
-	if (st != TR_OK)
-		store_rollback(d->store);
 	return st;
 }
 

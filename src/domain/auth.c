@@ -1,5 +1,11 @@
 /*
  * auth.c - bearer-token authentication and the first-start bootstrap.
+ *
+ * A verified token is cached in the thread's struct domain, keyed by the
+ * token's hash (never the token), with the token's expiry and the auth
+ * generation it was read under. Deleting a token or a principal moves the
+ * generation on when it commits (domain_auth_changed), which empties every
+ * thread's cache at once: revocation takes effect immediately.
  */
 #include "domain/auth.h"
 
@@ -9,18 +15,58 @@
 
 #define AUTH_FAILED "missing, invalid or expired token"
 
-enum tr_status auth_authenticate(struct domain *d, const char *token_text, struct principal *out,
-                                 struct tr_error *err)
+/* --- verified tokens, cached per thread ------------------------------------ */
+
+static struct auth_cache_entry *cache_slot(struct domain *d, const unsigned char hash[TOKEN_HASH_BYTES])
 {
-	unsigned char hash[TOKEN_HASH_BYTES];
+	/* The hash is uniform: its first bytes pick the slot. */
+	return &d->auth_cache[(hash[0] | (unsigned)hash[1] << 8) % DOMAIN_AUTH_CACHE_SLOTS];
+}
+
+static bool cache_lookup(struct domain *d, const unsigned char hash[TOKEN_HASH_BYTES], struct principal *out)
+{
+	const struct auth_cache_entry *e = cache_slot(d, hash);
+
+	if (e->generation != domain_auth_generation() || !token_hash_equal(hash, e->token_hash))
+		return false;
+	if (e->expires_at != 0 && e->expires_at <= domain_now())
+		return false;
+	snprintf(out->name, sizeof(out->name), "%s", e->who.name);
+	snprintf(out->kind, sizeof(out->kind), "%s", e->who.kind);
+	snprintf(out->token_id, sizeof(out->token_id), "%s", e->who.token_id);
+	snprintf(out->token_minter, sizeof(out->token_minter), "%s", e->who.token_minter);
+	out->platform_admin = e->who.platform_admin;
+	return true;
+}
+
+/* generation: read before the store was, so that a change committed in
+ * between leaves the entry stale rather than wrong. */
+static void cache_fill(struct domain *d, const unsigned char hash[TOKEN_HASH_BYTES], uint64_t generation,
+                       int64_t expires_at, const struct principal *who)
+{
+	struct auth_cache_entry *e = cache_slot(d, hash);
+
+	memset(e, 0, sizeof(*e));
+	memcpy(e->token_hash, hash, TOKEN_HASH_BYTES);
+	e->expires_at = expires_at;
+	snprintf(e->who.name, sizeof(e->who.name), "%s", who->name);
+	snprintf(e->who.kind, sizeof(e->who.kind), "%s", who->kind);
+	snprintf(e->who.token_id, sizeof(e->who.token_id), "%s", who->token_id);
+	snprintf(e->who.token_minter, sizeof(e->who.token_minter), "%s", who->token_minter);
+	e->who.platform_admin = who->platform_admin;
+	e->generation = generation;
+}
+
+/* --- authentication ---------------------------------------------------------- */
+
+/* Who the token with this hash stands for, read from the store. */
+static enum tr_status lookup_token(struct domain *d, const unsigned char hash[TOKEN_HASH_BYTES], struct principal *out,
+                                   int64_t *expires_at, struct tr_error *err)
+{
 	struct store_token tok;
 	struct store_principal p;
-	enum tr_status st;
+	enum tr_status st = store_token_get_by_hash(d->store, hash, &tok, err);
 
-	if (!token_text || !token_well_formed(token_text))
-		return tr_error_set(err, TR_EUNAUTH, AUTH_FAILED);
-	token_hash(token_text, hash);
-	st = store_token_get_by_hash(d->store, hash, &tok, err);
 	if (st == TR_ENOTFOUND)
 		return tr_error_set(err, TR_EUNAUTH, AUTH_FAILED);
 	if (st != TR_OK)
@@ -43,6 +89,27 @@ enum tr_status auth_authenticate(struct domain *d, const char *token_text, struc
 	if (strcmp(p.kind, "service") == 0 && tok.created_by[0] && strcmp(tok.created_by, p.name) != 0)
 		snprintf(out->token_minter, sizeof(out->token_minter), "%s", tok.created_by);
 	out->platform_admin = p.platform_admin;
+	*expires_at = tok.expires_at;
+	return TR_OK;
+}
+
+enum tr_status auth_authenticate(struct domain *d, const char *token_text, struct principal *out,
+                                 struct tr_error *err)
+{
+	unsigned char hash[TOKEN_HASH_BYTES];
+	uint64_t generation;
+	int64_t expires_at = 0;
+	enum tr_status st;
+
+	if (!token_text || !token_well_formed(token_text))
+		return tr_error_set(err, TR_EUNAUTH, AUTH_FAILED);
+	token_hash(token_text, hash);
+	if (cache_lookup(d, hash, out))
+		return TR_OK;
+	generation = domain_auth_generation();
+	if ((st = lookup_token(d, hash, out, &expires_at, err)) != TR_OK)
+		return st;
+	cache_fill(d, hash, generation, expires_at, out);
 	return TR_OK;
 }
 

@@ -3,38 +3,129 @@
  */
 #include "domain/domain.h"
 
+#include <stdatomic.h>
 #include <time.h>
+
+/* Starts at 1: 0 marks an empty cache slot. */
+static atomic_uint_fast64_t auth_generation = 1;
 
 int64_t domain_now(void)
 {
 	return (int64_t)time(NULL);
 }
 
+void domain_auth_changed(struct domain *d)
+{
+	d->auth_changed = true;
+}
+
+uint64_t domain_auth_generation(void)
+{
+	return atomic_load(&auth_generation);
+}
+
+/* After the outermost unit ends: a committed change of what tokens stand
+ * for makes every cached verification stale. (A rolled-back one changed
+ * nothing.) */
+static void settle_auth_change(struct domain *d, enum tr_status st)
+{
+	if (d->auth_changed && st == TR_OK)
+		atomic_fetch_add(&auth_generation, 1);
+	d->auth_changed = false;
+}
+
+void domain_read_begin(struct domain *d)
+{
+	if (d->tx_depth == 0 && !d->reading)
+		d->reading = store_begin_read(d->store, NULL) == TR_OK;
+}
+
+void domain_read_end(struct domain *d)
+{
+	if (!d->reading)
+		return;
+	d->reading = false;
+	if (store_commit(d->store, NULL) != TR_OK)
+		store_rollback(d->store);
+}
+
 enum tr_status domain_begin(struct domain *d, struct tr_error *err)
 {
-	enum tr_status st = TR_OK;
+	enum tr_status st;
 
+	domain_read_end(d);
 	if (d->tx_depth == 0) {
 		st = store_begin(d->store, err);
 		d->tx_failed = false;
+	} else {
+		st = store_savepoint(d->store, err);
 	}
 	if (st == TR_OK)
 		d->tx_depth++;
 	return st;
 }
 
+/* Ends an inner unit: its work stays in the transaction or is undone. */
+static enum tr_status finish_inner(struct domain *d, enum tr_status st, struct tr_error *err)
+{
+	if (st == TR_OK)
+		st = store_release(d->store, err);
+	if (st != TR_OK) {
+		store_rollback_to(d->store);
+		d->tx_failed = true;
+	}
+	return st;
+}
+
 enum tr_status domain_finish(struct domain *d, enum tr_status st, struct tr_error *err)
 {
-	if (--d->tx_depth > 0) {
-		if (st != TR_OK)
-			d->tx_failed = true;
-		return st;
-	}
+	if (--d->tx_depth > 0)
+		return finish_inner(d, st, err);
 	if (st == TR_OK && d->tx_failed)
 		st = tr_error_set(err, TR_ECONFLICT, "not applied: an earlier part of this transaction failed");
 	if (st == TR_OK)
 		st = store_commit(d->store, err);
 	if (st != TR_OK)
 		store_rollback(d->store);
+	settle_auth_change(d, st);
 	return st;
+}
+
+/* --- group commit ---------------------------------------------------------- */
+
+enum tr_status domain_group_begin(struct domain *d, struct tr_error *err)
+{
+	return domain_begin(d, err);
+}
+
+enum tr_status domain_group_enter(struct domain *d, struct tr_error *err)
+{
+	return domain_begin(d, err);
+}
+
+bool domain_group_leave(struct domain *d, bool keep)
+{
+	enum tr_status st = finish_inner(d, keep ? TR_OK : TR_EINTERNAL, NULL);
+
+	d->tx_depth--;
+	/* One request's failure is its own: the group goes on. */
+	d->tx_failed = false;
+	return st == TR_OK;
+}
+
+bool domain_group_intact(struct domain *d)
+{
+	return store_in_transaction(d->store);
+}
+
+enum tr_status domain_group_commit(struct domain *d, struct tr_error *err)
+{
+	return domain_finish(d, TR_OK, err);
+}
+
+void domain_group_abort(struct domain *d)
+{
+	d->tx_depth = 0;
+	store_rollback(d->store);
+	settle_auth_change(d, TR_EUNAVAIL);
 }

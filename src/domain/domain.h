@@ -20,15 +20,6 @@
 #define DOMAIN_KEEP_VERSIONS_DEFAULT 10
 #define DOMAIN_PURGE_AFTER_DEFAULT 86400 /* a day */
 
-struct domain {
-	struct store *store;           /* this thread's connection */
-	const struct keyring *keyring; /* shared, immutable */
-	int64_t keep_versions;         /* versions kept per secret (> 0) */
-	int64_t purge_after;           /* seconds an expired secret is kept before purging */
-	int tx_depth;                  /* nesting of domain_begin (see below) */
-	bool tx_failed;                /* an inner unit failed: the outer one rolls back */
-};
-
 /* The caller of one request: who it is (once authenticated) and where the
  * request came from, for policy decisions and audit records. */
 struct principal {
@@ -41,19 +32,87 @@ struct principal {
 	char request_id[40];                    /* this request's id */
 };
 
+/*
+ * A token verified recently (auth.c): its hash and whom it stands for,
+ * valid while the auth generation (domain_auth_generation) is the one it
+ * was filled under and the token has not expired.
+ */
+#define DOMAIN_AUTH_CACHE_SLOTS 64
+
+struct auth_cache_entry {
+	unsigned char token_hash[32];
+	uint64_t generation; /* 0: empty */
+	int64_t expires_at;  /* the token's, 0 for never */
+	struct principal who; /* identity only: no client or request id */
+};
+
+struct domain {
+	struct store *store;           /* this thread's connection */
+	const struct keyring *keyring; /* shared, immutable */
+	int64_t keep_versions;         /* versions kept per secret (> 0) */
+	int64_t purge_after;           /* seconds an expired secret is kept before purging */
+	int tx_depth;                  /* nesting of domain_begin (see below) */
+	bool tx_failed;                /* an inner unit failed: the outer one rolls back */
+	bool reading;                  /* a read transaction is open (domain_read_begin) */
+	bool auth_changed;             /* this transaction changes what a token stands for */
+	struct auth_cache_entry auth_cache[DOMAIN_AUTH_CACHE_SLOTS]; /* this thread's verified tokens */
+};
+
 /* Current time in Unix seconds. */
 int64_t domain_now(void);
 
 /*
+ * Verified tokens are cached per thread (auth.c). Whatever changes what a
+ * token stands for (deleting a token or a principal) calls
+ * domain_auth_changed inside its transaction; when that transaction
+ * commits, the process-wide generation moves on and every cached entry is
+ * stale, so a revocation holds from the moment its answer is sent.
+ */
+void domain_auth_changed(struct domain *d);
+uint64_t domain_auth_generation(void);
+
+/*
  * Domain transactions nest: the outermost domain_begin opens a store
  * transaction and its domain_finish commits or rolls it back; inner ones
- * (an operation inside an atomic batch) join it, and an inner failure makes
- * the outermost finish roll everything back.
+ * (an operation inside an atomic batch, a request inside a group commit)
+ * are store savepoints. An inner failure undoes that unit's own work at
+ * once, and makes the outermost finish roll everything back.
  */
 enum tr_status domain_begin(struct domain *d, struct tr_error *err);
-/* Ends a unit opened by domain_begin: commits when st is TR_OK (and no
- * inner unit failed), else (or when the commit fails) rolls back. Returns
- * the final status. */
+/* Ends a unit opened by domain_begin: commits (outermost) or keeps (inner)
+ * its work when st is TR_OK (and no inner unit failed), else (or when that
+ * fails) undoes it. Returns the final status. */
 enum tr_status domain_finish(struct domain *d, enum tr_status st, struct tr_error *err);
+
+/*
+ * A read transaction around the reads of one request (authentication,
+ * membership, the resource): one snapshot, and one set of storage locks
+ * instead of a set per statement. A domain_begin meanwhile ends it first
+ * (a write, such as a failure record, needs a transaction of its own).
+ * Failing to open one is harmless: the reads then run one by one.
+ */
+void domain_read_begin(struct domain *d);
+void domain_read_end(struct domain *d);
+
+/*
+ * Group commit (server/writer.c): the work of many requests in one store
+ * transaction, so that they share one commit (one fsync). Each request
+ * runs as a unit of its own between domain_group_enter and
+ * domain_group_leave: a failed request undoes only its own work, and does
+ * not fail the group.
+ */
+enum tr_status domain_group_begin(struct domain *d, struct tr_error *err);
+/* Opens the unit of one request in the group. */
+enum tr_status domain_group_enter(struct domain *d, struct tr_error *err);
+/* Closes it: keeps its work when keep is true and that works, else undoes
+ * it. Returns whether the work was kept. */
+bool domain_group_leave(struct domain *d, bool keep);
+/* Whether the group's transaction is still open: after some storage
+ * failures (a full disk, an I/O error) the store has rolled it all back. */
+bool domain_group_intact(struct domain *d);
+/* Commits the group (rolls it back when that fails). */
+enum tr_status domain_group_commit(struct domain *d, struct tr_error *err);
+/* Rolls back whatever the group holds. */
+void domain_group_abort(struct domain *d);
 
 #endif

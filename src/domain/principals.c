@@ -73,7 +73,10 @@ static enum tr_status delete_locked(struct domain *d, const struct principal *ac
 	struct audit_event ev = {
 		.action = "principal.delete", .target = name, .outcome = AUDIT_SUCCESS, .status = 204,
 	};
-	enum tr_status st = store_principal_delete(d->store, name, err);
+	enum tr_status st;
+
+	domain_auth_changed(d);
+	st = store_principal_delete(d->store, name, err);
 
 	if (st == TR_ENOTFOUND)
 		return tr_error_set(err, st, "Principal '%s' not found", name);

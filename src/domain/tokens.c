@@ -169,6 +169,7 @@ static enum tr_status delete_locked(struct domain *d, const struct principal *ac
 		return st;
 	if (!f.ok || !owns_token(actor, &f.found))
 		return tr_error_set(err, TR_ENOTFOUND, "Token '%s' not found", id);
+	domain_auth_changed(d);
 	if ((st = store_token_delete(d->store, id, err)) != TR_OK)
 		return st;
 	return audit_append(d, actor, &ev, err);

@@ -40,9 +40,56 @@ static char *dump_json(const json_t *obj, size_t *len)
 	return text;
 }
 
+/* Sends status with text (may be NULL) now; text is taken over. */
+static void send_now(struct api_request *r, int status, char *text, size_t len, bool sensitive)
+{
+	struct evkeyvalq *headers = evhttp_request_get_output_headers(r->req);
+
+	if (status == 401)
+		evhttp_add_header(headers, "WWW-Authenticate", "Bearer");
+	if (text) {
+		evhttp_add_header(headers, "Content-Type", "application/json");
+		if (sensitive)
+			evhttp_add_header(headers, "Cache-Control", "no-store");
+		evbuffer_add_reference(evhttp_request_get_output_buffer(r->req), text, len,
+		                       sensitive ? free_wiped : free_plain, NULL);
+	}
+	evhttp_send_reply(r->req, status, NULL, NULL);
+	r->replied = true;
+}
+
+/* Sends the reply, or keeps it for the worker when the request runs on the
+ * writer thread (evhttp is not to be touched from there). */
+static void reply_out(struct api_request *r, int status, char *text, size_t len, bool sensitive)
+{
+	if (!r->deferred) {
+		send_now(r, status, text, len, sensitive);
+		return;
+	}
+	r->reply.status = status;
+	r->reply.text = text;
+	r->reply.len = len;
+	r->reply.sensitive = sensitive;
+	r->replied = true;
+}
+
+void http_send_deferred(struct api_request *r)
+{
+	send_now(r, r->reply.status, r->reply.text, r->reply.len, r->reply.sensitive);
+	r->reply.text = NULL;
+}
+
+void http_drop_deferred(struct api_request *r)
+{
+	if (r->reply.text && r->reply.sensitive)
+		sodium_memzero(r->reply.text, r->reply.len);
+	free(r->reply.text);
+	r->reply.text = NULL;
+	r->replied = false;
+}
+
 void http_reply_json(struct api_request *r, int status, const json_t *obj, bool sensitive)
 {
-	struct evbuffer *out = evhttp_request_get_output_buffer(r->req);
 	size_t len = 0;
 	char *text = dump_json(obj, &len);
 
@@ -50,12 +97,7 @@ void http_reply_json(struct api_request *r, int status, const json_t *obj, bool 
 		http_reply_status(r, TR_EINTERNAL, "cannot encode the response");
 		return;
 	}
-	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type", "application/json");
-	if (sensitive)
-		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Cache-Control", "no-store");
-	evbuffer_add_reference(out, text, len, sensitive ? free_wiped : free_plain, NULL);
-	evhttp_send_reply(r->req, status, NULL, NULL);
-	r->replied = true;
+	reply_out(r, status, text, len, sensitive);
 }
 
 /* Whether an If-None-Match header value names etag ("*" names any). */
@@ -93,13 +135,10 @@ void http_reply_json_etag(struct api_request *r, const json_t *obj)
 	evhttp_add_header(out_headers, "ETag", etag);
 	if (etag_matches(evhttp_find_header(evhttp_request_get_input_headers(r->req), "If-None-Match"), etag)) {
 		free(text);
-		http_reply_empty(r, 304);
+		send_now(r, 304, NULL, 0, false);
 		return;
 	}
-	evhttp_add_header(out_headers, "Content-Type", "application/json");
-	evbuffer_add_reference(evhttp_request_get_output_buffer(r->req), text, len, free_plain, NULL);
-	evhttp_send_reply(r->req, 200, NULL, NULL);
-	r->replied = true;
+	send_now(r, 200, text, len, false);
 }
 
 void http_reply_list(struct api_request *r, json_t *items)
@@ -112,8 +151,7 @@ void http_reply_list(struct api_request *r, json_t *items)
 
 void http_reply_empty(struct api_request *r, int status)
 {
-	evhttp_send_reply(r->req, status, NULL, NULL);
-	r->replied = true;
+	reply_out(r, status, NULL, 0, false);
 }
 
 /* Records a failed audited request (failed authentication is recorded
@@ -143,6 +181,15 @@ void http_reply_error(struct api_request *r, const struct tr_error *err)
 	enum tr_status st = err->status == TR_OK ? TR_EINTERNAL : err->status;
 	int http;
 
+	if (r->hold_failure) {
+		/* On the writer thread: the failure is recorded and answered only
+		 * after the request's own work is undone (routes.c). */
+		r->failure = *err;
+		r->failure.status = st;
+		r->failed = true;
+		r->replied = true;
+		return;
+	}
 	if (audit_failure(r, st, &audit_err) != TR_OK) {
 		err = &audit_err;
 		st = audit_err.status;
@@ -153,8 +200,6 @@ void http_reply_error(struct api_request *r, const struct tr_error *err)
 		log_error("%s: %s", evhttp_request_get_uri(r->req), err->message);
 	body = json_pack("{s:{s:s,s:s}}", "error", "code", tr_status_code(st), "message",
 	                 err->message[0] ? err->message : tr_status_code(st));
-	if (st == TR_EUNAUTH)
-		evhttp_add_header(evhttp_request_get_output_headers(r->req), "WWW-Authenticate", "Bearer");
 	http_reply_json(r, http, body, false);
 	json_decref(body);
 }

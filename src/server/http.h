@@ -33,13 +33,26 @@ struct api_request {
 	const char *audit_secret;
 	const char *audit_target;           /* the principal or token of the path, if any */
 	bool replied;
+	/* Group commit (routes.c, writer.c): the handler runs on the writer
+	 * thread, and the reply is kept here until the worker sends it. */
+	bool deferred;
+	bool hold_failure;        /* an error is kept in `failure`, not answered yet */
+	bool failed;              /* `failure` holds an error */
+	struct tr_error failure;
+	struct {
+		int status;
+		char *text; /* malloc'd body, or NULL */
+		size_t len;
+		bool sensitive; /* wipe text when freed; Cache-Control: no-store */
+	} reply;
 };
 
 /* Sends obj (not consumed) as JSON with the given HTTP status. When
  * sensitive is true the serialised text is wiped once it has been sent. */
 void http_reply_json(struct api_request *r, int status, const json_t *obj, bool sensitive);
 /* Sends obj with 200 and an ETag (a hash of the body); when the request's
- * If-None-Match names that tag, sends 304 with no body instead. */
+ * If-None-Match names that tag, sends 304 with no body instead. For reads
+ * only: not on routes that run on the writer (ROUTE_WRITE). */
 void http_reply_json_etag(struct api_request *r, const json_t *obj);
 /* Sends 200 {"data": items} (items not consumed). */
 void http_reply_list(struct api_request *r, json_t *items);
@@ -52,6 +65,11 @@ void http_reply_error(struct api_request *r, const struct tr_error *err);
 /* Shorthand: builds the error from status and a message. */
 void http_reply_status(struct api_request *r, enum tr_status status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Sends the reply a deferred handler made (on the worker's thread). */
+void http_send_deferred(struct api_request *r);
+/* Frees the reply a deferred handler made, without sending it. */
+void http_drop_deferred(struct api_request *r);
 
 /* A query parameter, or NULL. */
 const char *http_query(const struct api_request *r, const char *name);

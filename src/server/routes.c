@@ -6,7 +6,10 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <sys/queue.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,40 +21,43 @@
 #include "domain/auth.h"
 #include "server/api.h"
 #include "server/ratelimit.h"
+#include "server/writer.h"
 
 /* THE route table. Successful audited operations are recorded by the
  * domain inside their transaction; a failure of a route with an audit
- * action is recorded here, as the reply goes out. */
+ * action is recorded here, as the reply goes out. Routes that write when
+ * they succeed (ROUTE_WRITE) run on the group-commit writer; a key
+ * rotation runs in batches of its own on the worker. */
 static const struct route routes[] = {
 	{EVHTTP_REQ_GET, "/healthz", api_health, ROUTE_PUBLIC, NULL},
 
-	{EVHTTP_REQ_POST, "/v2/workspaces", api_workspaces_create, ROUTE_BODY, "workspace.create"},
+	{EVHTTP_REQ_POST, "/v2/workspaces", api_workspaces_create, ROUTE_BODY | ROUTE_WRITE, "workspace.create"},
 	{EVHTTP_REQ_GET, "/v2/workspaces", api_workspaces_list, 0, NULL},
 	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}", api_workspaces_get, 0, NULL},
-	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}", api_workspaces_delete, 0, "workspace.delete"},
+	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}", api_workspaces_delete, ROUTE_WRITE, "workspace.delete"},
 
-	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/secrets", api_secrets_create, ROUTE_BODY, "secret.create"},
+	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/secrets", api_secrets_create, ROUTE_BODY | ROUTE_WRITE, "secret.create"},
 	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets", api_secrets_list, 0, NULL},
 	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_get, 0, NULL},
-	{EVHTTP_REQ_PATCH, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_patch, ROUTE_BODY, "secret.update"},
-	{EVHTTP_REQ_PUT, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_put, ROUTE_BODY, "secret.update"},
-	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_delete, 0, "secret.delete"},
-	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}/access", api_secrets_access, 0, "secret.access"},
+	{EVHTTP_REQ_PATCH, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_patch, ROUTE_BODY | ROUTE_WRITE, "secret.update"},
+	{EVHTTP_REQ_PUT, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_put, ROUTE_BODY | ROUTE_WRITE, "secret.update"},
+	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_delete, ROUTE_WRITE, "secret.delete"},
+	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}/access", api_secrets_access, ROUTE_WRITE, "secret.access"},
 	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}/versions", api_secrets_versions, 0, NULL},
-	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/secrets:batch", api_secrets_batch, ROUTE_BODY, NULL},
-	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/resolve", api_resolve, ROUTE_BODY, "secret.resolve"},
+	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/secrets:batch", api_secrets_batch, ROUTE_BODY | ROUTE_WRITE, NULL},
+	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/resolve", api_resolve, ROUTE_BODY | ROUTE_WRITE, "secret.resolve"},
 
-	{EVHTTP_REQ_PUT, "/v2/workspaces/{ws}/members/{principal}", api_members_put, ROUTE_BODY, "member.put"},
+	{EVHTTP_REQ_PUT, "/v2/workspaces/{ws}/members/{principal}", api_members_put, ROUTE_BODY | ROUTE_WRITE, "member.put"},
 	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/members", api_members_list, 0, NULL},
-	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}/members/{principal}", api_members_delete, 0, "member.delete"},
+	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}/members/{principal}", api_members_delete, ROUTE_WRITE, "member.delete"},
 
-	{EVHTTP_REQ_POST, "/v2/principals", api_principals_create, ROUTE_BODY, "principal.create"},
+	{EVHTTP_REQ_POST, "/v2/principals", api_principals_create, ROUTE_BODY | ROUTE_WRITE, "principal.create"},
 	{EVHTTP_REQ_GET, "/v2/principals", api_principals_list, 0, NULL},
-	{EVHTTP_REQ_DELETE, "/v2/principals/{name}", api_principals_delete, 0, "principal.delete"},
+	{EVHTTP_REQ_DELETE, "/v2/principals/{name}", api_principals_delete, ROUTE_WRITE, "principal.delete"},
 
-	{EVHTTP_REQ_POST, "/v2/tokens", api_tokens_create, ROUTE_BODY | ROUTE_BODY_OPTIONAL, "token.create"},
+	{EVHTTP_REQ_POST, "/v2/tokens", api_tokens_create, ROUTE_BODY | ROUTE_BODY_OPTIONAL | ROUTE_WRITE, "token.create"},
 	{EVHTTP_REQ_GET, "/v2/tokens", api_tokens_list, 0, NULL},
-	{EVHTTP_REQ_DELETE, "/v2/tokens/{id}", api_tokens_delete, 0, "token.delete"},
+	{EVHTTP_REQ_DELETE, "/v2/tokens/{id}", api_tokens_delete, ROUTE_WRITE, "token.delete"},
 
 	{EVHTTP_REQ_POST, "/v2/secrets/rotate-encryption-keys", api_keys_rotate, ROUTE_BODY | ROUTE_BODY_OPTIONAL,
 	 "keys.rotate"},
@@ -280,19 +286,41 @@ static enum tr_status prepare(struct api_request *r, const struct route *route, 
 	return TR_OK;
 }
 
+/*
+ * A request id: 16 hex digits, a random half drawn once per process and a
+ * counter, so ids are unique across restarts (almost surely) and within a
+ * run (certainly, for 2^32 requests) without a system call per request.
+ * Ids only need to be unique, never secret.
+ */
+static uint32_t request_id_process_half;
+static pthread_once_t request_id_once = PTHREAD_ONCE_INIT;
+static atomic_uint_fast32_t request_id_counter;
+
+static void draw_process_half(void)
+{
+	request_id_process_half = randombytes_random();
+}
+
+static void next_request_id(char out[17])
+{
+	uint32_t n;
+
+	pthread_once(&request_id_once, draw_process_half);
+	n = (uint32_t)atomic_fetch_add_explicit(&request_id_counter, 1, memory_order_relaxed);
+	snprintf(out, 17, "%08" PRIx32 "%08" PRIx32, request_id_process_half, n);
+}
+
 /* Where the request comes from, and its id (also sent as X-Request-Id). */
 static void identify(struct api_request *r)
 {
 	struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
-	unsigned char raw[8];
 	char *addr = NULL;
 	ev_uint16_t port = 0;
 
 	if (conn)
 		evhttp_connection_get_peer(conn, &addr, &port);
 	snprintf(r->actor.client, sizeof(r->actor.client), "%s", addr ? addr : "");
-	randombytes_buf(raw, sizeof(raw));
-	sodium_bin2hex(r->actor.request_id, sizeof(r->actor.request_id), raw, sizeof(raw));
+	next_request_id(r->actor.request_id);
 	evhttp_add_header(evhttp_request_get_output_headers(r->req), "X-Request-Id", r->actor.request_id);
 }
 
@@ -311,38 +339,131 @@ static void set_audit_subject(struct api_request *r, const struct route *route)
 		r->audit_target = r->params[0];
 }
 
-static void release(struct api_request *r)
+/* A request between the worker and, for ROUTE_WRITE routes, the writer. */
+struct dispatch {
+	struct api_request r;
+	const struct route *route;
+	struct domain *worker_domain;
+};
+
+static void release(struct dispatch *dp)
 {
+	struct api_request *r = &dp->r;
+
+	http_drop_deferred(r);
 	free_params(r->params);
 	evhttp_clear_headers(&r->query);
 	json_decref(r->body);
 	sodium_memzero(&r->actor, sizeof(r->actor));
+	free(dp);
 }
 
-void routes_dispatch(struct evhttp_request *req, struct domain *domain)
+/* On the writer thread, inside the group's transaction: the handler's work
+ * is one unit, undone if it fails; then the failure is recorded. */
+static void run_on_writer(struct domain *d, void *arg)
 {
-	struct api_request r = {.req = req, .domain = domain};
+	struct dispatch *dp = arg;
+	struct api_request *r = &dp->r;
+	struct tr_error err = {0};
+	bool kept;
+
+	r->domain = d;
+	if (domain_group_enter(d, &err) != TR_OK) {
+		http_reply_error(r, &err);
+		return;
+	}
+	r->hold_failure = true;
+	dp->route->handler(r);
+	r->hold_failure = false;
+	if (!r->replied)
+		tr_error_set(&r->failure, TR_EINTERNAL, "the request was not answered");
+	kept = domain_group_leave(d, r->replied && !r->failed);
+	if (!r->replied || r->failed) {
+		r->replied = false;
+		http_reply_error(r, &r->failure);
+	} else if (!kept) {
+		http_drop_deferred(r);
+		http_reply_status(r, TR_EUNAVAIL, "storage unavailable; nothing was changed");
+	}
+}
+
+/* Back on the worker once the group is over: sends the reply, or 503 when
+ * the group was not committed. */
+static void finish_on_worker(void *arg, bool committed)
+{
+	struct dispatch *dp = arg;
+	struct api_request *r = &dp->r;
+
+	if (committed) {
+		http_send_deferred(r);
+	} else {
+		http_drop_deferred(r);
+		r->deferred = false;
+		r->domain = dp->worker_domain;
+		http_reply_status(r, TR_EUNAVAIL, "storage unavailable; nothing was changed");
+	}
+	release(dp);
+}
+
+/* Hands a ROUTE_WRITE request to the writer; false if it could not. */
+static bool defer_to_writer(struct dispatch *dp, struct writer *writer, struct tr_error *err)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(dp->r.req);
+
+	if (!conn)
+		return false;
+	dp->r.deferred = true;
+	if (writer_submit(writer, evhttp_connection_get_base(conn), run_on_writer, finish_on_worker, dp, err) == TR_OK)
+		return true;
+	dp->r.deferred = false;
+	return false;
+}
+
+void routes_dispatch(struct evhttp_request *req, struct domain *domain, struct writer *writer)
+{
+	struct dispatch *dp = calloc(1, sizeof(*dp));
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = evhttp_uri_get_path(uri);
 	struct tr_error err = {0};
+	struct api_request *r;
 	const struct route *route;
 	char allow[64];
 
-	TAILQ_INIT(&r.query);
-	identify(&r);
-	route = find_route(evhttp_request_get_command(req), path ? path : "", r.params, allow, sizeof(allow));
+	if (!dp) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	r = &dp->r;
+	r->req = req;
+	r->domain = domain;
+	dp->worker_domain = domain;
+	TAILQ_INIT(&r->query);
+	identify(r);
+	route = find_route(evhttp_request_get_command(req), path ? path : "", r->params, allow, sizeof(allow));
 	if (route)
-		set_audit_subject(&r, route);
+		set_audit_subject(r, route);
 	if (!route && allow[0]) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
 		tr_error_set(&err, TR_EMETHOD, "method %s is not allowed here; use %s",
 		             method_name(evhttp_request_get_command(req)), allow);
 	} else if (!route) {
 		tr_error_set(&err, TR_ENOTFOUND, "no route for %s", path ? path : "");
-	} else if (prepare(&r, route, evhttp_uri_get_query(uri), &err) == TR_OK) {
-		route->handler(&r);
+	} else {
+		/* Authentication and a GET's reads share one read transaction;
+		 * anything else runs its handler with no transaction open. */
+		domain_read_begin(domain);
+		if (prepare(r, route, evhttp_uri_get_query(uri), &err) == TR_OK) {
+			dp->route = route;
+			if (route->method != EVHTTP_REQ_GET || (route->flags & ROUTE_WRITE))
+				domain_read_end(domain);
+			if ((route->flags & ROUTE_WRITE) && writer && defer_to_writer(dp, writer, &err))
+				return;
+			if (err.status == TR_OK)
+				route->handler(r);
+		}
 	}
-	if (!r.replied)
-		http_reply_error(&r, &err);
-	release(&r);
+	if (!r->replied)
+		http_reply_error(r, &err);
+	domain_read_end(domain);
+	release(dp);
 }

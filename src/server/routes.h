@@ -18,6 +18,7 @@ enum route_flags {
 	ROUTE_PUBLIC = 1 << 0,        /* no token needed */
 	ROUTE_BODY = 1 << 1,          /* takes a JSON object body */
 	ROUTE_BODY_OPTIONAL = 1 << 2, /* with ROUTE_BODY: an empty body means {} */
+	ROUTE_WRITE = 1 << 3,         /* writes when it succeeds: runs on the group-commit writer */
 };
 
 typedef void (*route_handler)(struct api_request *r);
@@ -30,8 +31,12 @@ struct route {
 	const char *audit; /* action recorded when the request fails, or NULL (not audited) */
 };
 
-/* Handles one request on behalf of a worker. */
-void routes_dispatch(struct evhttp_request *req, struct domain *domain);
+struct writer;
+
+/* Handles one request on behalf of a worker. Routes with ROUTE_WRITE go to
+ * writer (writer.h) when it is not NULL, and are answered once their group
+ * has committed; the rest are answered before this returns. */
+void routes_dispatch(struct evhttp_request *req, struct domain *domain, struct writer *writer);
 
 /* Matching, exposed for tests: true when path fits pattern; captures are
  * written to params (heap strings, caller frees) when params is not NULL. */

@@ -49,6 +49,7 @@
 #include "server/options.h"
 #include "server/routes.h"
 #include "server/tls.h"
+#include "server/writer.h"
 
 #define LISTEN_BACKLOG 1024
 #define HTTP_MAX_HEADERS (64 * 1024)
@@ -69,6 +70,7 @@ struct worker {
 	struct event *purge_timer; /* worker 0 only: the expired-secret sweep */
 	struct event *drain_timer;
 	struct domain domain;
+	struct writer *writer; /* the server's group-commit writer */
 	int in_flight; /* touched only on this worker's thread */
 	int stopping;
 };
@@ -78,6 +80,7 @@ struct server {
 	char db_dsn[1100];
 	struct keyring *keyring;
 	struct tls_server *tls; /* NULL: plain HTTP */
+	struct writer *writer;  /* runs every writing request (writer.h) */
 	struct worker *workers;
 	int nworkers;
 };
@@ -259,6 +262,18 @@ static enum tr_status bootstrap(struct server *srv, struct tr_error *err)
 	return st;
 }
 
+/* The writer has a domain like the workers' and a connection of its own. */
+static enum tr_status start_writer(struct server *srv, struct tr_error *err)
+{
+	struct domain d = {
+		.keyring = srv->keyring,
+		.keep_versions = srv->opt.keep_versions,
+		.purge_after = srv->opt.purge_after,
+	};
+
+	return writer_start(&d, srv->db_dsn, &srv->writer, err);
+}
+
 /* --- sockets ------------------------------------------------------------- */
 
 static int bind_one(const struct addrinfo *ai, unsigned port, struct tr_error *err)
@@ -376,7 +391,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
 
 	w->in_flight++;
 	evhttp_request_set_on_complete_cb(req, request_done, w);
-	routes_dispatch(req, &w->domain);
+	routes_dispatch(req, &w->domain, w->writer);
 }
 
 /* Runs on the worker's thread when the main thread asks it to stop. */
@@ -425,6 +440,23 @@ static enum tr_status start_purge_timer(struct worker *w, struct tr_error *err)
 	return TR_OK;
 }
 
+/* An event loop whose epoll changes wait for the next epoll_wait: evhttp
+ * turns reading and writing on and off around every request, and most of
+ * those changes cancel out before the loop waits again (4 epoll_ctl calls
+ * per request without this). */
+static struct event_base *new_event_base(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base;
+
+	if (!cfg)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 static enum tr_status setup_worker(struct server *srv, struct worker *w, struct tr_error *err)
 {
 	enum tr_status st;
@@ -432,9 +464,10 @@ static enum tr_status setup_worker(struct server *srv, struct worker *w, struct 
 	w->domain.keyring = srv->keyring;
 	w->domain.keep_versions = srv->opt.keep_versions;
 	w->domain.purge_after = srv->opt.purge_after;
+	w->writer = srv->writer;
 	if ((st = store_open(srv->db_dsn, &w->domain.store, err)) != TR_OK)
 		return st;
-	if (!(w->base = event_base_new()) || !(w->http = evhttp_new(w->base)))
+	if (!(w->base = new_event_base()) || !(w->http = evhttp_new(w->base)))
 		return tr_error_set(err, TR_EINTERNAL, "cannot create event loop");
 	evhttp_set_allowed_methods(w->http, (ev_uint16_t)routes_allowed_methods());
 	evhttp_set_max_body_size(w->http, HTTP_TRANSPORT_MAX_BODY);
@@ -499,6 +532,8 @@ static enum tr_status start(struct server *srv, struct tr_error *err)
 	if ((st = make_data_dir(srv->opt.data_dir, err)) != TR_OK || (st = open_keyring(srv, err)) != TR_OK ||
 	    (st = bootstrap(srv, err)) != TR_OK)
 		return st;
+	if ((st = start_writer(srv, err)) != TR_OK)
+		return st;
 	srv->nworkers = srv->opt.workers;
 	srv->workers = calloc((size_t)srv->nworkers, sizeof(*srv->workers));
 	if (!srv->workers)
@@ -524,6 +559,17 @@ static void log_listening(const struct server *srv)
 		log_info("TLS clients must present a certificate signed by %s", srv->opt.tls_client_ca);
 }
 
+/* After the workers: the writer finishes what is queued; then each worker
+ * loop runs once more to hand those last requests their replies. */
+static void stop_writer(struct server *srv)
+{
+	writer_stop(srv->writer);
+	srv->writer = NULL;
+	for (int i = 0; srv->workers && i < srv->nworkers; i++)
+		if (srv->workers[i].base)
+			event_base_loop(srv->workers[i].base, EVLOOP_NONBLOCK);
+}
+
 static int run_workers(struct server *srv, const sigset_t *signals)
 {
 	int started = 0, sig = 0;
@@ -543,11 +589,13 @@ static int run_workers(struct server *srv, const sigset_t *signals)
 		event_active(srv->workers[i].stop_event, 0, 0);
 	for (int i = 0; i < started; i++)
 		pthread_join(srv->workers[i].thread, NULL);
+	stop_writer(srv);
 	return started == srv->nworkers ? 0 : 1;
 }
 
 static void shutdown_server(struct server *srv)
 {
+	stop_writer(srv); /* if the workers never ran */
 	for (int i = 0; srv->workers && i < srv->nworkers; i++)
 		teardown_worker(&srv->workers[i]);
 	free(srv->workers);

@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,6 +199,7 @@ static const char *const migrations[] = {
 
 enum stmt_id {
 	STMT_BEGIN,
+	STMT_BEGIN_READ,
 	STMT_COMMIT,
 	STMT_ROLLBACK,
 	STMT_SAVEPOINT,
@@ -245,6 +247,7 @@ enum stmt_id {
 
 static const char *const stmt_sql[STMT_COUNT_] = {
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
+	[STMT_BEGIN_READ] = "BEGIN DEFERRED",
 	[STMT_COMMIT] = "COMMIT",
 	[STMT_ROLLBACK] = "ROLLBACK",
 	[STMT_SAVEPOINT] = "SAVEPOINT store_unit",
@@ -860,6 +863,31 @@ static enum tr_status store_sqlite_commit(struct store *s, struct tr_error *err)
 static void store_sqlite_rollback(struct store *s)
 {
 	rollback_open(to_sqlite(s));
+}
+
+static enum tr_status store_sqlite_begin_read(struct store *s, struct tr_error *err)
+{
+	return run_stmt(to_sqlite(s), STMT_BEGIN_READ, err);
+}
+
+static enum tr_status store_sqlite_savepoint(struct store *s, struct tr_error *err)
+{
+	return run_stmt(to_sqlite(s), STMT_SAVEPOINT, err);
+}
+
+static enum tr_status store_sqlite_release(struct store *s, struct tr_error *err)
+{
+	return run_stmt(to_sqlite(s), STMT_RELEASE, err);
+}
+
+static void store_sqlite_rollback_to(struct store *s)
+{
+	unit_undo(to_sqlite(s), UNIT_SAVEPOINT);
+}
+
+static bool store_sqlite_in_transaction(struct store *s)
+{
+	return !sqlite3_get_autocommit(to_sqlite(s)->db);
 }
 
 /* ---- existence checks ------------------------------------------------ */
@@ -2295,10 +2323,22 @@ static enum tr_status pragma_int(struct sqlite_store *ss, const char *sql, int64
 	return TR_OK;
 }
 
+/* Process-wide settings, before SQLite initialises: no memory statistics,
+ * whose one global mutex every allocation of every connection took, so
+ * the server's threads queued on it. */
+static void configure_library(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); /* fails harmlessly if SQLite is already in use */
+}
+
 static enum tr_status connect_db(struct sqlite_store *ss, const char *path, struct tr_error *err)
 {
+	static pthread_once_t library_once = PTHREAD_ONCE_INIT;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-	int rc = sqlite3_open_v2(path, &ss->db, flags, NULL);
+	int rc;
+
+	pthread_once(&library_once, configure_library);
+	rc = sqlite3_open_v2(path, &ss->db, flags, NULL);
 
 	if (rc != SQLITE_OK) {
 		/* ss->db may be NULL (out of memory); sqlite3_errmsg copes. */
@@ -2312,7 +2352,11 @@ static enum tr_status connect_db(struct sqlite_store *ss, const char *path, stru
 }
 
 /* Per-connection settings. WAL and synchronous=FULL: a committed write
- * survives power loss (SPEC §10); foreign keys: the cascades. */
+ * survives power loss (SPEC §10); foreign keys: the cascades. temp_store
+ * in memory keeps savepoint journals there: each request of a group
+ * commit is a savepoint, and the original of every page it changes is
+ * kept for its rollback; on disk that was two writes per page, most of a
+ * create's system calls. */
 static enum tr_status configure(struct sqlite_store *ss, bool memory, struct tr_error *err)
 {
 	char mode[16];
@@ -2325,6 +2369,8 @@ static enum tr_status configure(struct sqlite_store *ss, bool memory, struct tr_
 		return tr_error_set(err, TR_EUNAVAIL, "storage: cannot use WAL (journal mode is '%s')", mode);
 	if (status == TR_OK)
 		status = exec_sql(ss, "PRAGMA synchronous = FULL", err);
+	if (status == TR_OK)
+		status = exec_sql(ss, "PRAGMA temp_store = MEMORY", err);
 	if (status == TR_OK)
 		status = exec_sql(ss, "PRAGMA foreign_keys = ON", err);
 	if (status == TR_OK)
@@ -2399,6 +2445,11 @@ static const struct store_ops sqlite_ops = {
 	.begin = store_sqlite_begin,
 	.commit = store_sqlite_commit,
 	.rollback = store_sqlite_rollback,
+	.begin_read = store_sqlite_begin_read,
+	.savepoint = store_sqlite_savepoint,
+	.release = store_sqlite_release,
+	.rollback_to = store_sqlite_rollback_to,
+	.in_transaction = store_sqlite_in_transaction,
 	.workspace_create = store_sqlite_workspace_create,
 	.workspace_get = store_sqlite_workspace_get,
 	.workspace_list = store_sqlite_workspace_list,

@@ -56,6 +56,31 @@ void store_rollback(struct store *s)
 		s->ops->rollback(s);
 }
 
+enum tr_status store_begin_read(struct store *s, struct tr_error *err)
+{
+	return s->ops->begin_read(s, err);
+}
+
+enum tr_status store_savepoint(struct store *s, struct tr_error *err)
+{
+	return s->ops->savepoint(s, err);
+}
+
+enum tr_status store_release(struct store *s, struct tr_error *err)
+{
+	return s->ops->release(s, err);
+}
+
+void store_rollback_to(struct store *s)
+{
+	s->ops->rollback_to(s);
+}
+
+bool store_in_transaction(struct store *s)
+{
+	return s->ops->in_transaction(s);
+}
+
 enum tr_status store_workspace_create(struct store *s, const struct store_workspace *ws, struct tr_error *err)
 {
 	return s->ops->workspace_create(s, ws, err);

@@ -194,6 +194,11 @@ struct store_ops {
 	enum tr_status (*begin)(struct store *s, struct tr_error *err);
 	enum tr_status (*commit)(struct store *s, struct tr_error *err);
 	void (*rollback)(struct store *s);
+	enum tr_status (*begin_read)(struct store *s, struct tr_error *err);
+	enum tr_status (*savepoint)(struct store *s, struct tr_error *err);
+	enum tr_status (*release)(struct store *s, struct tr_error *err);
+	void (*rollback_to)(struct store *s);
+	bool (*in_transaction)(struct store *s);
 
 	enum tr_status (*workspace_create)(struct store *s, const struct store_workspace *ws, struct tr_error *err);
 	enum tr_status (*workspace_get)(struct store *s, const char *name, struct store_workspace *out, struct tr_error *err);
@@ -252,6 +257,18 @@ enum tr_status store_begin(struct store *s, struct tr_error *err);
 enum tr_status store_commit(struct store *s, struct tr_error *err);
 /* Rolls back the open transaction, if any; never fails. */
 void store_rollback(struct store *s);
+/* A read transaction: the reads up to store_commit see one snapshot and
+ * share one set of locks. It cannot become a write transaction. */
+enum tr_status store_begin_read(struct store *s, struct tr_error *err);
+/* Nested units inside an open transaction: savepoint opens one, release
+ * keeps its work (still uncommitted), rollback_to undoes its work and
+ * closes it (never fails). They nest like parentheses. */
+enum tr_status store_savepoint(struct store *s, struct tr_error *err);
+enum tr_status store_release(struct store *s, struct tr_error *err);
+void store_rollback_to(struct store *s);
+/* Whether a transaction is open. Some failures (a full disk, an I/O
+ * error) make the backend roll the whole transaction back by itself. */
+bool store_in_transaction(struct store *s);
 
 /* TR_ECONFLICT if the name exists. */
 enum tr_status store_workspace_create(struct store *s, const struct store_workspace *ws, struct tr_error *err);

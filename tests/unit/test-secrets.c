@@ -407,6 +407,70 @@ static void test_atomic_batch_writes_nothing_on_failure(void **state)
 	secdata_clear(&b.data);
 }
 
+/* Group commit (server/writer.c): requests in one transaction, each a unit
+ * of its own. A failed or abandoned unit undoes only its own work. */
+static void test_group_units_fail_alone(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input a = value_input("group-a", "value-a"), b = value_input("group-b", "value-b");
+	struct secret_input c = value_input("group-c", "value-c");
+	struct secret_ref ref_a = {.workspace = "default", .name = "group-a"};
+	struct secret_ref ref_b = {.workspace = "default", .name = "group-b"};
+	struct secret_ref ref_c = {.workspace = "default", .name = "group-c"};
+	struct store_secret m = {0};
+
+	assert_int_equal(domain_group_begin(&f->d, NULL), TR_OK);
+	/* kept */
+	assert_int_equal(domain_group_enter(&f->d, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &a, &m, NULL, NULL), TR_OK);
+	store_secret_clear(&m);
+	assert_true(domain_group_leave(&f->d, true));
+	/* fails inside (a duplicate): the group goes on */
+	assert_int_equal(domain_group_enter(&f->d, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &a, &m, NULL, NULL), TR_ECONFLICT);
+	assert_true(domain_group_leave(&f->d, true));
+	/* succeeded, but its reply failed: undone */
+	assert_int_equal(domain_group_enter(&f->d, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &b, &m, NULL, NULL), TR_OK);
+	store_secret_clear(&m);
+	assert_false(domain_group_leave(&f->d, false));
+	/* an atomic operation of its own inside the group */
+	assert_int_equal(domain_group_enter(&f->d, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &c, &m, NULL, NULL), TR_OK);
+	store_secret_clear(&m);
+	assert_true(domain_group_leave(&f->d, true));
+	assert_true(domain_group_intact(&f->d));
+	assert_int_equal(domain_group_commit(&f->d, NULL), TR_OK);
+	assert_int_equal(f->d.tx_depth, 0);
+
+	assert_revealed(f, &ref_a, "value-a");
+	assert_revealed(f, &ref_c, "value-c");
+	assert_int_equal(secrets_get(&f->d, &f->admin, &ref_b, &m, NULL), TR_ENOTFOUND);
+	secdata_clear(&a.data);
+	secdata_clear(&b.data);
+	secdata_clear(&c.data);
+}
+
+/* An atomic batch inside a group unit still writes nothing on failure. */
+static void test_group_atomic_batch_writes_nothing_on_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input a = value_input("gbatch-a", "value-a");
+	struct secret_input gone = {.name = "gbatch-missing"};
+	struct batch_item items[2] = {{BATCH_CREATE, &a}, {BATCH_DELETE, &gone}};
+	struct secret_ref ref = {.workspace = "default", .name = "gbatch-a"};
+	struct store_secret m = {0};
+
+	a.type = "opaque";
+	assert_int_equal(domain_group_begin(&f->d, NULL), TR_OK);
+	assert_int_equal(domain_group_enter(&f->d, NULL), TR_OK);
+	assert_int_equal(secrets_batch(&f->d, &f->admin, "default", items, 2, true, NULL), TR_EINVAL);
+	assert_true(domain_group_leave(&f->d, true));
+	assert_int_equal(domain_group_commit(&f->d, NULL), TR_OK);
+	assert_int_equal(secrets_get(&f->d, &f->admin, &ref, &m, NULL), TR_ENOTFOUND);
+	secdata_clear(&a.data);
+}
+
 static void test_expired_secrets_are_purged_after_the_grace_period(void **state)
 {
 	struct fixture *f = *state;
@@ -448,6 +512,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_workspace_delete_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_batch_writes_nothing_on_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expired_secrets_are_purged_after_the_grace_period, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_units_fail_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_atomic_batch_writes_nothing_on_failure, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
