@@ -7,7 +7,9 @@
 #include <jansson.h>
 #include <sodium.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The header keeps the block's size and preserves malloc's alignment. */
 union block_header {
@@ -41,28 +43,64 @@ void jsonmem_init(void)
 	json_set_alloc_funcs(wiping_malloc, wiping_free);
 }
 
-/* Most documents fit this; larger ones are dumped a second time. */
-#define DUMP_FIRST_TRY 2048
+/* A dump under way: text grows by doubling; what it held is wiped when
+ * it moves, since a document may hold values. */
+struct dump_buf {
+	char *text;
+	size_t len;
+	size_t cap; /* bytes of text, the spare and the NUL included */
+	size_t spare;
+};
+
+#define DUMP_FIRST_CAP 2048
+
+static int dump_grow(struct dump_buf *b, size_t need)
+{
+	size_t cap = b->cap ? b->cap : DUMP_FIRST_CAP;
+	char *text;
+
+	while (cap < need) {
+		if (cap > SIZE_MAX / 2)
+			return -1;
+		cap *= 2;
+	}
+	if (!(text = malloc(cap)))
+		return -1;
+	if (b->text) {
+		memcpy(text, b->text, b->len);
+		sodium_memzero(b->text, b->len);
+		free(b->text);
+	}
+	b->text = text;
+	b->cap = cap;
+	return 0;
+}
+
+/* jansson's output callback: appends one piece. */
+static int dump_append(const char *piece, size_t size, void *data)
+{
+	struct dump_buf *b = data;
+	size_t need = b->len + size + b->spare + 1;
+
+	if (need < b->len || (need > b->cap && dump_grow(b, need) != 0))
+		return -1;
+	memcpy(b->text + b->len, piece, size);
+	b->len += size;
+	return 0;
+}
 
 char *jsonmem_dump(const json_t *j, size_t spare, size_t *len)
 {
-	char *text = malloc(DUMP_FIRST_TRY + spare + 1);
-	size_t need;
+	struct dump_buf b = {.spare = spare};
 
-	if (!text)
+	if (dump_grow(&b, spare + 1) != 0)
 		return NULL;
-	need = json_dumpb(j, text, DUMP_FIRST_TRY, JSON_COMPACT);
-	if (need == 0 || need > DUMP_FIRST_TRY) {
-		/* Too big (or failed): start over with the exact size. The first
-		 * attempt may hold part of a value: wipe it. */
-		sodium_memzero(text, DUMP_FIRST_TRY);
-		free(text);
-		text = need ? malloc(need + spare + 1) : NULL;
-		if (!text)
-			return NULL;
-		need = json_dumpb(j, text, need, JSON_COMPACT);
+	if (json_dump_callback(j, dump_append, &b, JSON_COMPACT) != 0) {
+		sodium_memzero(b.text, b.len);
+		free(b.text);
+		return NULL;
 	}
-	*len = need;
-	text[need] = '\0';
-	return text;
+	*len = b.len;
+	b.text[b.len] = '\0';
+	return b.text;
 }
