@@ -58,37 +58,8 @@ static void send_now(struct api_request *r, int status, char *text, size_t len, 
 	r->replied = true;
 }
 
-/* Sends the reply, or keeps it for the worker when the request runs on the
- * writer thread (evhttp is not to be touched from there). */
-static void reply_out(struct api_request *r, int status, char *text, size_t len, bool sensitive)
-{
-	if (!r->deferred) {
-		send_now(r, status, text, len, sensitive);
-		return;
-	}
-	r->reply.status = status;
-	r->reply.text = text;
-	r->reply.len = len;
-	r->reply.sensitive = sensitive;
-	r->replied = true;
-}
-
-void http_send_deferred(struct api_request *r)
-{
-	send_now(r, r->reply.status, r->reply.text, r->reply.len, r->reply.sensitive);
-	r->reply.text = NULL;
-}
-
-void http_drop_deferred(struct api_request *r)
-{
-	if (r->reply.text && r->reply.sensitive)
-		sodium_memzero(r->reply.text, r->reply.len);
-	free(r->reply.text);
-	r->reply.text = NULL;
-	r->replied = false;
-}
-
-void http_reply_json(struct api_request *r, int status, const json_t *obj, bool sensitive)
+/* Encodes obj and sends it now. */
+static void send_json_now(struct api_request *r, int status, const json_t *obj, bool sensitive)
 {
 	size_t len = 0;
 	char *text = dump_json(obj, &len);
@@ -97,7 +68,47 @@ void http_reply_json(struct api_request *r, int status, const json_t *obj, bool 
 		http_reply_status(r, TR_EINTERNAL, "cannot encode the response");
 		return;
 	}
-	reply_out(r, status, text, len, sensitive);
+	send_now(r, status, text, len, sensitive);
+}
+
+/* Sends the reply, or keeps it for the worker when the request runs on the
+ * writer thread (evhttp is not to be touched from there). obj may be NULL
+ * (no body). */
+static void reply_out(struct api_request *r, int status, json_t *obj, bool sensitive)
+{
+	if (!r->deferred) {
+		if (obj)
+			send_json_now(r, status, obj, sensitive);
+		else
+			send_now(r, status, NULL, 0, false);
+		return;
+	}
+	r->reply.status = status;
+	r->reply.body = obj ? json_incref(obj) : NULL;
+	r->reply.sensitive = sensitive;
+	r->replied = true;
+}
+
+void http_send_deferred(struct api_request *r)
+{
+	json_t *body = r->reply.body;
+
+	r->reply.body = NULL;
+	r->deferred = false;
+	reply_out(r, r->reply.status, body, r->reply.sensitive);
+	json_decref(body);
+}
+
+void http_drop_deferred(struct api_request *r)
+{
+	json_decref(r->reply.body); /* a sensitive one is wiped by the allocator */
+	r->reply.body = NULL;
+	r->replied = false;
+}
+
+void http_reply_json(struct api_request *r, int status, json_t *obj, bool sensitive)
+{
+	reply_out(r, status, obj, sensitive);
 }
 
 /* Whether an If-None-Match header value names etag ("*" names any). */
@@ -151,7 +162,7 @@ void http_reply_list(struct api_request *r, json_t *items)
 
 void http_reply_empty(struct api_request *r, int status)
 {
-	reply_out(r, status, NULL, 0, false);
+	reply_out(r, status, NULL, false);
 }
 
 /* Records a failed audited request (failed authentication is recorded

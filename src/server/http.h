@@ -41,15 +41,16 @@ struct api_request {
 	struct tr_error failure;
 	struct {
 		int status;
-		char *text; /* malloc'd body, or NULL */
-		size_t len;
-		bool sensitive; /* wipe text when freed; Cache-Control: no-store */
+		json_t *body;   /* the document, encoded by the worker when it sends; or NULL */
+		bool sensitive; /* wipe the text once sent; Cache-Control: no-store */
 	} reply;
 };
 
 /* Sends obj (not consumed) as JSON with the given HTTP status. When
- * sensitive is true the serialised text is wiped once it has been sent. */
-void http_reply_json(struct api_request *r, int status, const json_t *obj, bool sensitive);
+ * sensitive is true the serialised text is wiped once it has been sent.
+ * On the writer thread obj is kept (a reference) and encoded by the
+ * worker as it sends the reply: the encoding is off the writer's path. */
+void http_reply_json(struct api_request *r, int status, json_t *obj, bool sensitive);
 /* Sends obj with 200 and an ETag (a hash of the body); when the request's
  * If-None-Match names that tag, sends 304 with no body instead. For reads
  * only: not on routes that run on the writer (ROUTE_WRITE). */

@@ -394,12 +394,12 @@ static void finish_on_worker(void *arg, bool committed)
 	struct dispatch *dp = arg;
 	struct api_request *r = &dp->r;
 
+	r->domain = dp->worker_domain; /* the writer's is the writer's again */
 	if (committed) {
 		http_send_deferred(r);
 	} else {
 		http_drop_deferred(r);
 		r->deferred = false;
-		r->domain = dp->worker_domain;
 		http_reply_status(r, TR_EUNAVAIL, "storage unavailable; nothing was changed");
 	}
 	release(dp);

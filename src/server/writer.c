@@ -7,6 +7,12 @@
  * worker that submitted it, and that worker calls the job's done callback.
  * Jobs queued while a group commits form the next group, so the more
  * requests arrive at once, the more share one commit.
+ *
+ * The writer's connection does not checkpoint (copy the WAL into the
+ * database file, with an fsync of its own) inside its commits, as SQLite
+ * would by default every 1000 pages: a second thread, the checkpointer,
+ * does that on a connection of its own when a commit leaves it due, while
+ * the writer goes on.
  */
 #include "server/writer.h"
 
@@ -35,6 +41,10 @@ struct writer {
 	struct writer_job *tail;
 	bool stopping;
 	struct domain domain; /* the writer's own connection */
+	pthread_t checkpointer;
+	pthread_cond_t checkpoint_wanted_cond;
+	bool checkpoint_wanted;        /* under lock */
+	struct store *checkpoint_store; /* the checkpointer's connection */
 };
 
 /* --- the submitting side ---------------------------------------------------- */
@@ -152,6 +162,17 @@ static void hand_back(struct writer_job *group)
 	}
 }
 
+/* After a group: wakes the checkpointer if the WAL has grown enough. */
+static void checkpoint_if_due(struct writer *w)
+{
+	if (!store_checkpoint_due(w->domain.store))
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->checkpoint_wanted = true;
+	pthread_cond_signal(&w->checkpoint_wanted_cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
@@ -160,11 +181,61 @@ static void *writer_main(void *arg)
 	while ((group = take_group(w))) {
 		run_group(w, group);
 		hand_back(group);
+		checkpoint_if_due(w);
 	}
 	return NULL;
 }
 
+/* Waits until a checkpoint is wanted; false once stopping. */
+static bool wait_for_checkpoint(struct writer *w)
+{
+	bool wanted;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->checkpoint_wanted && !w->stopping)
+		pthread_cond_wait(&w->checkpoint_wanted_cond, &w->lock);
+	wanted = w->checkpoint_wanted;
+	w->checkpoint_wanted = false;
+	pthread_mutex_unlock(&w->lock);
+	return wanted;
+}
+
+static void *checkpointer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct tr_error err = {0};
+
+	while (wait_for_checkpoint(w))
+		if (store_checkpoint(w->checkpoint_store, &err) != TR_OK)
+			log_warn("%s", err.message); /* the next commit asks again */
+	return NULL;
+}
+
 /* --- life cycle ------------------------------------------------------------------ */
+
+/* Frees what writer_start made; the threads must not be running. */
+static void writer_free(struct writer *w)
+{
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->queued);
+	pthread_cond_destroy(&w->checkpoint_wanted_cond);
+	store_close(w->checkpoint_store);
+	store_close(w->domain.store);
+	free(w);
+}
+
+/* Asks both threads to stop once the queue is empty, and waits for them. */
+static void stop_threads(struct writer *w, bool checkpointer_started)
+{
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	pthread_cond_signal(&w->queued);
+	pthread_cond_signal(&w->checkpoint_wanted_cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	if (checkpointer_started)
+		pthread_join(w->checkpointer, NULL);
+}
 
 enum tr_status writer_start(const struct domain *template_domain, const char *dsn, struct writer **out,
                             struct tr_error *err)
@@ -174,18 +245,26 @@ enum tr_status writer_start(const struct domain *template_domain, const char *ds
 
 	if (!w)
 		return tr_error_set(err, TR_EINTERNAL, "out of memory");
-	w->domain = *template_domain;
-	w->domain.tx_depth = 0;
-	if ((st = store_open(dsn, &w->domain.store, err)) != TR_OK) {
-		free(w);
-		return st;
-	}
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->queued, NULL);
+	pthread_cond_init(&w->checkpoint_wanted_cond, NULL);
+	w->domain = *template_domain;
+	w->domain.tx_depth = 0;
+	w->domain.store = NULL;
+	if ((st = store_open(dsn, &w->domain.store, err)) != TR_OK ||
+	    (st = store_open(dsn, &w->checkpoint_store, err)) != TR_OK) {
+		writer_free(w);
+		return st;
+	}
+	store_defer_checkpoints(w->domain.store);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
-		store_close(w->domain.store);
-		free(w);
+		writer_free(w);
 		return tr_error_set(err, TR_EINTERNAL, "cannot start the writer thread");
+	}
+	if (pthread_create(&w->checkpointer, NULL, checkpointer_main, w) != 0) {
+		stop_threads(w, false);
+		writer_free(w);
+		return tr_error_set(err, TR_EINTERNAL, "cannot start the checkpoint thread");
 	}
 	*out = w;
 	return TR_OK;
@@ -195,13 +274,6 @@ void writer_stop(struct writer *w)
 {
 	if (!w)
 		return;
-	pthread_mutex_lock(&w->lock);
-	w->stopping = true;
-	pthread_cond_signal(&w->queued);
-	pthread_mutex_unlock(&w->lock);
-	pthread_join(w->thread, NULL);
-	pthread_mutex_destroy(&w->lock);
-	pthread_cond_destroy(&w->queued);
-	store_close(w->domain.store);
-	free(w);
+	stop_threads(w, true);
+	writer_free(w);
 }

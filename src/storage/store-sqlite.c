@@ -439,7 +439,12 @@ struct sqlite_store {
 	sqlite3_stmt *list_stmts[LIST_MASKS][LIST_KINDS];
 	sqlite3_stmt *count_stmts[LIST_MASKS];
 	sqlite3_stmt *audit_stmts[AUDIT_MASKS];
+	int wal_frames; /* after this connection's last commit (when checkpoints are deferred) */
 };
+
+/* WAL frames (pages) after which a deferred checkpoint is due: SQLite's
+ * own default for automatic checkpoints. */
+#define CHECKPOINT_FRAMES 1000
 
 static struct sqlite_store *to_sqlite(struct store *s)
 {
@@ -868,6 +873,41 @@ static void store_sqlite_rollback(struct store *s)
 static enum tr_status store_sqlite_begin_read(struct store *s, struct tr_error *err)
 {
 	return run_stmt(to_sqlite(s), STMT_BEGIN_READ, err);
+}
+
+/* Called by SQLite after each commit of a connection with deferred
+ * checkpoints: notes how long the WAL has grown. */
+static int note_wal_frames(void *arg, sqlite3 *db, const char *schema, int frames)
+{
+	struct sqlite_store *ss = arg;
+
+	(void)db;
+	(void)schema;
+	ss->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+static void store_sqlite_defer_checkpoints(struct store *s)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+
+	/* Replaces the automatic checkpoint, which is itself a WAL hook. */
+	sqlite3_wal_hook(ss->db, note_wal_frames, ss);
+}
+
+static bool store_sqlite_checkpoint_due(struct store *s)
+{
+	return to_sqlite(s)->wal_frames >= CHECKPOINT_FRAMES;
+}
+
+static enum tr_status store_sqlite_checkpoint(struct store *s, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	int rc = sqlite3_wal_checkpoint_v2(ss->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+		return tr_error_set(err, status_from_rc(rc), "storage: checkpoint failed: %s", sqlite3_errmsg(ss->db));
+	return TR_OK;
 }
 
 static enum tr_status store_sqlite_savepoint(struct store *s, struct tr_error *err)
@@ -2446,6 +2486,9 @@ static const struct store_ops sqlite_ops = {
 	.commit = store_sqlite_commit,
 	.rollback = store_sqlite_rollback,
 	.begin_read = store_sqlite_begin_read,
+	.defer_checkpoints = store_sqlite_defer_checkpoints,
+	.checkpoint_due = store_sqlite_checkpoint_due,
+	.checkpoint = store_sqlite_checkpoint,
 	.savepoint = store_sqlite_savepoint,
 	.release = store_sqlite_release,
 	.rollback_to = store_sqlite_rollback_to,

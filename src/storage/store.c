@@ -61,6 +61,21 @@ enum tr_status store_begin_read(struct store *s, struct tr_error *err)
 	return s->ops->begin_read(s, err);
 }
 
+void store_defer_checkpoints(struct store *s)
+{
+	s->ops->defer_checkpoints(s);
+}
+
+bool store_checkpoint_due(struct store *s)
+{
+	return s->ops->checkpoint_due(s);
+}
+
+enum tr_status store_checkpoint(struct store *s, struct tr_error *err)
+{
+	return s->ops->checkpoint(s, err);
+}
+
 enum tr_status store_savepoint(struct store *s, struct tr_error *err)
 {
 	return s->ops->savepoint(s, err);

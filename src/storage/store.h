@@ -195,6 +195,9 @@ struct store_ops {
 	enum tr_status (*commit)(struct store *s, struct tr_error *err);
 	void (*rollback)(struct store *s);
 	enum tr_status (*begin_read)(struct store *s, struct tr_error *err);
+	void (*defer_checkpoints)(struct store *s);
+	bool (*checkpoint_due)(struct store *s);
+	enum tr_status (*checkpoint)(struct store *s, struct tr_error *err);
 	enum tr_status (*savepoint)(struct store *s, struct tr_error *err);
 	enum tr_status (*release)(struct store *s, struct tr_error *err);
 	void (*rollback_to)(struct store *s);
@@ -260,6 +263,19 @@ void store_rollback(struct store *s);
 /* A read transaction: the reads up to store_commit see one snapshot and
  * share one set of locks. It cannot become a write transaction. */
 enum tr_status store_begin_read(struct store *s, struct tr_error *err);
+/*
+ * Checkpoints (moving committed pages from SQLite's WAL into the database
+ * file) run by default inside whichever commit crosses the threshold.
+ * store_defer_checkpoints stops that for this connection, so that its
+ * commits stay short; store_checkpoint_due then says when its last commit
+ * left enough behind, and store_checkpoint (on another connection, from
+ * another thread) does the work without blocking writers. Backends without
+ * such a log do nothing and are never due.
+ */
+void store_defer_checkpoints(struct store *s);
+bool store_checkpoint_due(struct store *s);
+enum tr_status store_checkpoint(struct store *s, struct tr_error *err);
+
 /* Nested units inside an open transaction: savepoint opens one, release
  * keeps its work (still uncommitted), rollback_to undoes its work and
  * closes it (never fails). They nest like parentheses. */
