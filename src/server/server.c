@@ -416,18 +416,54 @@ static void stop_worker(evutil_socket_t fd, short what, void *arg)
 /* Runs every PURGE_INTERVAL seconds on worker 0: deletes secrets that
  * expired more than purge_after seconds ago. Frequent small sweeps keep
  * each write transaction short. */
+/* One sweep, handed to the writer: under write load the writer holds the
+ * write lock almost all the time, and a sweep on a connection of its own
+ * would wait for it in SQLite's busy handler with worker 0's loop stopped. */
+struct purge_sweep {
+	int64_t purged;
+	bool failed;
+	struct tr_error err;
+};
+
+/* On the writer thread, inside a group. */
+static void purge_run(struct domain *d, void *arg)
+{
+	struct purge_sweep *p = arg;
+
+	if (domain_group_enter(d, &p->err) != TR_OK) {
+		p->failed = true;
+		return;
+	}
+	p->failed = secrets_purge_expired(d, &p->purged, &p->err) != TR_OK;
+	domain_group_leave(d, !p->failed);
+}
+
+/* Back on worker 0. */
+static void purge_done(void *arg, bool committed)
+{
+	struct purge_sweep *p = arg;
+
+	if (p->failed)
+		log_warn("purging expired secrets failed: %s", p->err.message);
+	else if (!committed)
+		log_warn("purging expired secrets failed: storage unavailable");
+	else if (p->purged > 0)
+		log_info("purged %lld expired secret(s)", (long long)p->purged);
+	free(p);
+}
+
 static void purge_expired(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	struct purge_sweep *p = calloc(1, sizeof(*p));
 	struct tr_error err = {0};
-	int64_t purged = 0;
 
 	(void)fd;
 	(void)what;
-	if (secrets_purge_expired(&w->domain, &purged, &err) != TR_OK)
-		log_warn("purging expired secrets failed: %s", err.message);
-	else if (purged > 0)
-		log_info("purged %lld expired secret(s)", (long long)purged);
+	if (!p || writer_submit(w->writer, w->base, purge_run, purge_done, p, &err) != TR_OK) {
+		log_warn("purging expired secrets failed: out of memory");
+		free(p);
+	}
 }
 
 static enum tr_status start_purge_timer(struct worker *w, struct tr_error *err)
