@@ -4,9 +4,10 @@
  * For each item the candidates are looked up from the narrowest scope to
  * the widest (project, cluster, workspace); the first one that exists,
  * is visible to the caller and has not expired wins, and the others that
- * also exist are reported as overridden. All items are resolved inside one
- * store transaction that also holds their audit records, so either every
- * value is returned and recorded, or nothing is.
+ * also exist are reported as overridden. Either every value is returned
+ * and recorded, or nothing is: resolve_run reads and records in one store
+ * transaction; the server reads on its worker (resolve_read) and answers
+ * only once the records (resolve_record) have committed on its writer.
  */
 #include "domain/resolve.h"
 
@@ -134,10 +135,6 @@ static enum tr_status pick_key(const struct secdata *data, const char *ws, const
 static enum tr_status resolve_one(struct domain *d, const struct principal *caller, const struct resolve_request *req,
                                   struct resolve_item *it, bool container, struct tr_error *err)
 {
-	struct audit_event ev = {
-		.action = "secret.resolve", .workspace = req->workspace, .secret = it->name,
-		.outcome = AUDIT_SUCCESS, .status = 200,
-	};
 	struct store_secret m = {0};
 	struct secdata data = {0};
 	enum tr_status st = choose(d, caller, req, it, &m, err);
@@ -155,17 +152,13 @@ static enum tr_status resolve_one(struct domain *d, const struct principal *call
 	if (st == TR_OK)
 		st = pick_key(&data, req->workspace, it, container ? ".dockerconfigjson" : it->secret_key, &it->value,
 		              err);
-	ev.project = m.project;
-	ev.cluster = m.cluster;
-	if (st == TR_OK)
-		st = audit_append(d, caller, &ev, err);
 	secdata_clear(&data);
 	store_secret_clear(&m);
 	return st;
 }
 
-static enum tr_status resolve_locked(struct domain *d, const struct principal *caller, struct resolve_request *req,
-                                     struct tr_error *err)
+static enum tr_status read_items(struct domain *d, const struct principal *caller, struct resolve_request *req,
+                                 struct tr_error *err)
 {
 	enum tr_status st = TR_OK;
 
@@ -176,8 +169,8 @@ static enum tr_status resolve_locked(struct domain *d, const struct principal *c
 	return st;
 }
 
-enum tr_status resolve_run(struct domain *d, const struct principal *caller, struct resolve_request *req,
-                           struct tr_error *err)
+enum tr_status resolve_read(struct domain *d, const struct principal *caller, struct resolve_request *req,
+                            struct tr_error *err)
 {
 	struct store_member binding;
 	enum tr_status st;
@@ -189,9 +182,47 @@ enum tr_status resolve_run(struct domain *d, const struct principal *caller, str
 		return tr_error_set(err, TR_EVALIDATION, "field 'env': at most %d entries", RESOLVE_MAX_ITEMS);
 	if ((st = check_binding_limits(&binding, req, err)) != TR_OK)
 		return st;
-	if ((st = domain_begin(d, err)) != TR_OK)
+	if ((st = read_items(d, caller, req, err)) != TR_OK)
+		resolve_items_clear(req->items, req->count);
+	return st;
+}
+
+/* The record of one resolved item: the scope's project or cluster are the
+ * request's, for the scope that supplied it. */
+static enum tr_status record_item(struct domain *d, const struct principal *caller,
+                                  const struct resolve_request *req, const struct resolve_item *it,
+                                  struct tr_error *err)
+{
+	struct audit_event ev = {
+		.action = "secret.resolve", .workspace = req->workspace, .secret = it->name,
+		.project = it->scope == SCOPE_PROJECT ? req->project : NULL,
+		.cluster = it->scope == SCOPE_CLUSTER ? req->cluster : NULL,
+		.outcome = AUDIT_SUCCESS, .status = 200,
+	};
+
+	return audit_append(d, caller, &ev, err);
+}
+
+enum tr_status resolve_record(struct domain *d, const struct principal *caller, const struct resolve_request *req,
+                              struct tr_error *err)
+{
+	enum tr_status st = domain_begin(d, err);
+
+	for (size_t i = 0; i < req->count && st == TR_OK; i++)
+		st = record_item(d, caller, req, &req->items[i], err);
+	return domain_finish(d, st, err);
+}
+
+enum tr_status resolve_run(struct domain *d, const struct principal *caller, struct resolve_request *req,
+                           struct tr_error *err)
+{
+	enum tr_status st = domain_begin(d, err);
+
+	if (st != TR_OK)
 		return st;
-	st = domain_finish(d, resolve_locked(d, caller, req, err), err);
+	if ((st = resolve_read(d, caller, req, err)) == TR_OK)
+		st = resolve_record(d, caller, req, err);
+	st = domain_finish(d, st, err);
 	if (st != TR_OK)
 		resolve_items_clear(req->items, req->count);
 	return st;

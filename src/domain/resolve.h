@@ -44,9 +44,18 @@ struct resolve_request {
 };
 
 /* Resolves every item or none: on any failure no value is left in items.
- * TR_ENOTFOUND names what is missing. One audit record per item. */
+ * TR_ENOTFOUND names what is missing. One audit record per item, in the
+ * same transaction: resolve_read then resolve_record. */
 enum tr_status resolve_run(struct domain *d, const struct principal *caller, struct resolve_request *req,
                            struct tr_error *err);
+/* The reading half: checks the caller, picks and decrypts every item (or
+ * none, as resolve_run); writes nothing. A server hands the values out only
+ * once resolve_record has committed. */
+enum tr_status resolve_read(struct domain *d, const struct principal *caller, struct resolve_request *req,
+                            struct tr_error *err);
+/* The writing half: one audit record per item read, as one unit. */
+enum tr_status resolve_record(struct domain *d, const struct principal *caller, const struct resolve_request *req,
+                              struct tr_error *err);
 /* Wipes every resolved value. */
 void resolve_items_clear(struct resolve_item *items, size_t count);
 

@@ -122,20 +122,43 @@ static json_t *response_json(const struct resolve_request *req)
 	return json_pack("{s:o,s:o}", "env", env, "container_secret", container);
 }
 
+static void request_free(void *arg)
+{
+	struct resolve_request *req = arg;
+
+	resolve_items_clear(req->items, req->count);
+	free(req->items);
+	free(req);
+}
+
+/* On the writer: the audit records, before the values may leave. */
+static enum tr_status record(struct domain *d, struct api_request *r, void *arg, struct tr_error *err)
+{
+	return resolve_record(d, &r->actor, arg, err);
+}
+
+/* Reads and decrypts on the worker (ROUTE_READ_RECORD); the answer, which
+ * holds the values, leaves once their records have committed. */
 void api_resolve(struct api_request *r)
 {
-	struct resolve_request req = {.workspace = r->params[0]};
+	struct resolve_request *req = calloc(1, sizeof(*req));
 	struct tr_error err = {0};
+	json_t *obj;
 
-	if (parse_request(r->body, &req, &err) == TR_OK && resolve_run(r->domain, &r->actor, &req, &err) == TR_OK) {
-		json_t *obj = response_json(&req);
-
-		http_reply_json(r, 200, obj, true);
-		json_decref(obj);
-	} else {
-		http_reply_error(r, &err);
+	if (!req) {
+		http_reply_status(r, TR_EINTERNAL, "out of memory");
+		return;
 	}
-	if (req.items)
-		resolve_items_clear(req.items, req.count);
-	free(req.items);
+	req->workspace = r->params[0];
+	if (parse_request(r->body, req, &err) != TR_OK || resolve_read(r->domain, &r->actor, req, &err) != TR_OK) {
+		http_reply_error(r, &err);
+		request_free(req);
+		return;
+	}
+	obj = response_json(req);
+	http_reply_json(r, 200, obj, true);
+	json_decref(obj);
+	/* The values live on in the answer alone. */
+	resolve_items_clear(req->items, req->count);
+	http_reply_once_recorded(r, record, req, request_free);
 }

@@ -106,6 +106,13 @@ void http_drop_deferred(struct api_request *r)
 	r->replied = false;
 }
 
+void http_reply_once_recorded(struct api_request *r, http_record_fn fn, void *arg, void (*free_arg)(void *arg))
+{
+	r->record = fn;
+	r->record_arg = arg;
+	r->record_arg_free = free_arg;
+}
+
 void http_reply_json(struct api_request *r, int status, json_t *obj, bool sensitive)
 {
 	reply_out(r, status, obj, sensitive);

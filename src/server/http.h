@@ -21,6 +21,12 @@
 
 #define ROUTE_MAX_PARAMS 4
 
+struct api_request;
+
+/* Work a handler leaves for the writer (http_reply_once_recorded). */
+typedef enum tr_status (*http_record_fn)(struct domain *d, struct api_request *r, void *arg,
+                                         struct tr_error *err);
+
 struct api_request {
 	struct evhttp_request *req;
 	struct domain *domain;              /* the worker's domain context */
@@ -39,6 +45,9 @@ struct api_request {
 	bool hold_failure;        /* an error is kept in `failure`, not answered yet */
 	bool failed;              /* `failure` holds an error */
 	struct tr_error failure;
+	http_record_fn record;    /* set by http_reply_once_recorded */
+	void *record_arg;
+	void (*record_arg_free)(void *arg);
 	struct {
 		int status;
 		json_t *body;   /* the document, encoded by the worker when it sends; or NULL */
@@ -66,6 +75,16 @@ void http_reply_error(struct api_request *r, const struct tr_error *err);
 /* Shorthand: builds the error from status and a message. */
 void http_reply_status(struct api_request *r, enum tr_status status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/*
+ * For a handler that reads on its worker (ROUTE_READ_RECORD) and must
+ * write before its answer may leave (the audit records of /resolve): call
+ * after making the reply. fn runs on the writer, in the group's
+ * transaction; the reply leaves once that has committed, and if fn fails
+ * its error is the answer instead. free_arg(arg) runs when the request is
+ * done (free_arg may be NULL).
+ */
+void http_reply_once_recorded(struct api_request *r, http_record_fn fn, void *arg, void (*free_arg)(void *arg));
 
 /* Sends the reply a deferred handler made (on the worker's thread). */
 void http_send_deferred(struct api_request *r);

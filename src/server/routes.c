@@ -26,8 +26,10 @@
 /* THE route table. Successful audited operations are recorded by the
  * domain inside their transaction; a failure of a route with an audit
  * action is recorded here, as the reply goes out. Routes that write when
- * they succeed (ROUTE_WRITE) run on the group-commit writer; a key
- * rotation runs in batches of its own on the worker. */
+ * they succeed (ROUTE_WRITE) run on the group-commit writer; /resolve reads
+ * on the worker and writes its audit records on the writer
+ * (ROUTE_READ_RECORD); a key rotation runs in batches of its own on the
+ * worker. */
 static const struct route routes[] = {
 	{EVHTTP_REQ_GET, "/healthz", api_health, ROUTE_PUBLIC, NULL},
 
@@ -45,7 +47,7 @@ static const struct route routes[] = {
 	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}/access", api_secrets_access, ROUTE_WRITE, "secret.access"},
 	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}/versions", api_secrets_versions, 0, NULL},
 	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/secrets:batch", api_secrets_batch, ROUTE_BODY | ROUTE_WRITE, NULL},
-	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/resolve", api_resolve, ROUTE_BODY | ROUTE_WRITE, "secret.resolve"},
+	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/resolve", api_resolve, ROUTE_BODY | ROUTE_READ_RECORD, "secret.resolve"},
 
 	{EVHTTP_REQ_PUT, "/v2/workspaces/{ws}/members/{principal}", api_members_put, ROUTE_BODY | ROUTE_WRITE, "member.put"},
 	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/members", api_members_list, 0, NULL},
@@ -351,6 +353,8 @@ static void release(struct dispatch *dp)
 	struct api_request *r = &dp->r;
 
 	http_drop_deferred(r);
+	if (r->record_arg_free)
+		r->record_arg_free(r->record_arg);
 	free_params(r->params);
 	evhttp_clear_headers(&r->query);
 	json_decref(r->body);
@@ -358,8 +362,24 @@ static void release(struct dispatch *dp)
 	free(dp);
 }
 
-/* On the writer thread, inside the group's transaction: the handler's work
- * is one unit, undone if it fails; then the failure is recorded. */
+/* What a ROUTE_READ_RECORD handler left to record; a failure replaces
+ * its answer. */
+static void record_now(struct domain *d, struct api_request *r)
+{
+	struct tr_error err = {0};
+
+	if (r->failed || !r->record)
+		return;
+	if (r->record(d, r, r->record_arg, &err) != TR_OK) {
+		r->failure = err;
+		r->failed = true;
+	}
+}
+
+/* On the writer thread, inside the group's transaction: the request's
+ * writing part — its whole handler (ROUTE_WRITE) or what its handler left
+ * to record (ROUTE_READ_RECORD) — is one unit, undone if it fails; then the
+ * failure is recorded. */
 static void run_on_writer(struct domain *d, void *arg)
 {
 	struct dispatch *dp = arg;
@@ -369,17 +389,21 @@ static void run_on_writer(struct domain *d, void *arg)
 
 	r->domain = d;
 	if (domain_group_enter(d, &err) != TR_OK) {
+		http_drop_deferred(r);
 		http_reply_error(r, &err);
 		return;
 	}
 	r->hold_failure = true;
-	dp->route->handler(r);
+	if (dp->route->flags & ROUTE_WRITE)
+		dp->route->handler(r);
+	else
+		record_now(d, r);
 	r->hold_failure = false;
 	if (!r->replied)
 		tr_error_set(&r->failure, TR_EINTERNAL, "the request was not answered");
 	kept = domain_group_leave(d, r->replied && !r->failed);
 	if (!r->replied || r->failed) {
-		r->replied = false;
+		http_drop_deferred(r);
 		http_reply_error(r, &r->failure);
 	} else if (!kept) {
 		http_drop_deferred(r);
@@ -405,17 +429,47 @@ static void finish_on_worker(void *arg, bool committed)
 	release(dp);
 }
 
-/* Hands a ROUTE_WRITE request to the writer; false if it could not. */
+/* Hands a request to the writer; false if it could not. */
 static bool defer_to_writer(struct dispatch *dp, struct writer *writer, struct tr_error *err)
 {
 	struct evhttp_connection *conn = evhttp_request_get_connection(dp->r.req);
 
-	if (!conn)
+	if (!writer || !conn)
 		return false;
 	dp->r.deferred = true;
 	if (writer_submit(writer, evhttp_connection_get_base(conn), run_on_writer, finish_on_worker, dp, err) == TR_OK)
 		return true;
 	dp->r.deferred = false;
+	return false;
+}
+
+/*
+ * ROUTE_READ_RECORD: the handler runs here, in the read transaction, its
+ * answer and any failure kept; what it leaves to record, or its failure
+ * (to be recorded), goes to the writer, and the answer leaves after. True
+ * when the request now belongs to the writer.
+ */
+static bool read_then_record(struct dispatch *dp, struct writer *writer, struct tr_error *err)
+{
+	struct api_request *r = &dp->r;
+
+	r->deferred = true;
+	r->hold_failure = true;
+	dp->route->handler(r);
+	r->hold_failure = false;
+	domain_read_end(r->domain);
+	if ((r->failed || r->record) && defer_to_writer(dp, writer, err))
+		return true;
+	/* Nothing to record, or no writer: record (a transaction of its own)
+	 * and answer here. */
+	record_now(r->domain, r);
+	r->deferred = false;
+	if (r->failed) {
+		http_drop_deferred(r);
+		http_reply_error(r, &r->failure);
+	} else {
+		http_send_deferred(r);
+	}
 	return false;
 }
 
@@ -454,12 +508,17 @@ void routes_dispatch(struct evhttp_request *req, struct domain *domain, struct w
 		domain_read_begin(domain);
 		if (prepare(r, route, evhttp_uri_get_query(uri), &err) == TR_OK) {
 			dp->route = route;
-			if (route->method != EVHTTP_REQ_GET || (route->flags & ROUTE_WRITE))
-				domain_read_end(domain);
-			if ((route->flags & ROUTE_WRITE) && writer && defer_to_writer(dp, writer, &err))
-				return;
-			if (err.status == TR_OK)
-				route->handler(r);
+			if (route->flags & ROUTE_READ_RECORD) {
+				if (read_then_record(dp, writer, &err))
+					return;
+			} else {
+				if (route->method != EVHTTP_REQ_GET || (route->flags & ROUTE_WRITE))
+					domain_read_end(domain);
+				if ((route->flags & ROUTE_WRITE) && defer_to_writer(dp, writer, &err))
+					return;
+				if (err.status == TR_OK)
+					route->handler(r);
+			}
 		}
 	}
 	if (!r->replied)

@@ -19,6 +19,7 @@ enum route_flags {
 	ROUTE_BODY = 1 << 1,          /* takes a JSON object body */
 	ROUTE_BODY_OPTIONAL = 1 << 2, /* with ROUTE_BODY: an empty body means {} */
 	ROUTE_WRITE = 1 << 3,         /* writes when it succeeds: runs on the group-commit writer */
+	ROUTE_READ_RECORD = 1 << 4,   /* reads on the worker, then writes (http_reply_once_recorded) on the writer */
 };
 
 typedef void (*route_handler)(struct api_request *r);
