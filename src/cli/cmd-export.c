@@ -434,44 +434,58 @@ static int access_one(struct cli_ctx *ctx, struct export_args *a, const struct e
 	return rc;
 }
 
-/* Every secret name of the workspace (all pages), as items to export. */
+/* Adds the names of one page of the listing to the items to export. */
+static int add_listed(struct export_args *a, const json_t *page)
+{
+	const json_t *s;
+	size_t i;
+
+	json_array_foreach (json_object_get(page, "data"), i, s) {
+		const char *name = output_str(s, "name", NULL);
+		size_t k;
+
+		for (k = 0; k < a->nitems && name && strcmp(a->items[k].name, name) != 0; k++)
+			;
+		if (!name || k < a->nitems || a->nitems == EXPORT_ITEMS_MAX)
+			continue;
+		a->items[a->nitems].name = strdup(name);
+		a->items[a->nitems].secret = strdup(name);
+		if (!a->items[a->nitems++].secret)
+			return output_no_memory();
+	}
+	return CLI_CONTINUE;
+}
+
+/* Every secret name of the workspace, as items to export: the listing
+ * page by page, each asking for the page after the last (page_token),
+ * which needs no total and neither repeats nor skips a secret. */
 static int list_all(struct cli_ctx *ctx, struct export_args *a)
 {
 	struct client_path path;
 	json_t *resp = NULL;
-	const json_t *s;
-	char page[24];
-	long long p = 1, pages = 1;
-	size_t i;
+	char *token = NULL;
 	int rc = CLI_CONTINUE;
 
-	for (; p <= pages && rc == CLI_CONTINUE; p++) {
-		snprintf(page, sizeof(page), "%lld", p);
+	do {
+		const char *next;
+
 		workspace_path(&path, a, "/secrets");
 		client_path_query(&path, "page_size", "1000");
-		client_path_query(&path, "page", page);
+		client_path_query(&path, "page_token", token);
 		if (a->format == FORMAT_DOCKERCONFIG)
 			client_path_query(&path, "type", "container_registry");
-		rc = cli_request(ctx, "GET", &path, NULL, NULL, &resp);
-		if (rc != CLI_CONTINUE)
+		free(token);
+		token = NULL;
+		if ((rc = cli_request(ctx, "GET", &path, NULL, NULL, &resp)) != CLI_CONTINUE)
 			break;
-		pages = json_integer_value(json_object_get(json_object_get(resp, "pagination"), "total_pages"));
-		json_array_foreach (json_object_get(resp, "data"), i, s) {
-			const char *name = output_str(s, "name", NULL);
-			size_t k;
-
-			for (k = 0; k < a->nitems && name && strcmp(a->items[k].name, name) != 0; k++)
-				;
-			if (!name || k < a->nitems || a->nitems == EXPORT_ITEMS_MAX)
-				continue;
-			a->items[a->nitems].name = strdup(name);
-			a->items[a->nitems].secret = strdup(name);
-			if (!a->items[a->nitems++].secret)
-				rc = output_no_memory();
-		}
+		rc = add_listed(a, resp);
+		next = json_string_value(json_object_get(json_object_get(resp, "pagination"), "next_page_token"));
+		if (rc == CLI_CONTINUE && next && *next && !(token = strdup(next)))
+			rc = output_no_memory();
 		json_decref(resp);
 		resp = NULL;
-	}
+	} while (rc == CLI_CONTINUE && token);
+	free(token);
 	return rc;
 }
 

@@ -166,11 +166,30 @@ static const char schema_v3[] =
 	"CREATE INDEX secrets_ws_expires ON secrets(workspace, expires_at);";
 /* clang-format on */
 
+/*
+ * Version 4: each workspace counts its secrets, kept exact by triggers in
+ * the same transaction as the insert or delete. The total of a list page
+ * without filters is then that count less the expired ones (a range of
+ * secrets_ws_expires, usually empty): the first page of a million secrets
+ * no longer counts a million rows.
+ */
+/* clang-format off */
+static const char schema_v4[] =
+	"ALTER TABLE workspaces ADD COLUMN secret_count INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE workspaces SET secret_count ="
+	" (SELECT COUNT(*) FROM secrets WHERE secrets.workspace = workspaces.name);"
+	"CREATE TRIGGER secrets_count_insert AFTER INSERT ON secrets BEGIN"
+	" UPDATE workspaces SET secret_count = secret_count + 1 WHERE name = NEW.workspace; END;"
+	"CREATE TRIGGER secrets_count_delete AFTER DELETE ON secrets BEGIN"
+	" UPDATE workspaces SET secret_count = secret_count - 1 WHERE name = OLD.workspace; END;";
+/* clang-format on */
+
 /* migrations[i] takes the schema from version i to i + 1. Append only. */
 static const char *const migrations[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
+	schema_v4,
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -211,6 +230,8 @@ enum stmt_id {
 	STMT_WORKSPACE_LIST,
 	STMT_WORKSPACE_DELETE,
 	STMT_SECRET_COUNT,
+	STMT_SECRET_COUNT_KEPT,
+	STMT_SECRET_COUNT_EXPIRED,
 	STMT_SECRET_INSERT,
 	STMT_SECRET_GET,
 	STMT_SECRET_EXISTS,
@@ -261,6 +282,9 @@ static const char *const stmt_sql[STMT_COUNT_] = {
 	[STMT_WORKSPACE_DELETE] = "DELETE FROM workspaces WHERE name = ?1",
 
 	[STMT_SECRET_COUNT] = "SELECT COUNT(*) FROM secrets WHERE workspace = ?1",
+	[STMT_SECRET_COUNT_KEPT] = "SELECT secret_count FROM workspaces WHERE name = ?1",
+	[STMT_SECRET_COUNT_EXPIRED] = "SELECT COUNT(*) FROM secrets WHERE workspace = ?1"
+	                              " AND expires_at > 0 AND expires_at <= ?2",
 	[STMT_SECRET_INSERT] = "INSERT INTO secrets (workspace, project, cluster, name, type, description,"
 	                       " visibility, tags_json, keys_json, version, created_at, updated_at,"
 	                       " expires_at, created_by, updated_by)"
@@ -1331,12 +1355,15 @@ static void list_sql(struct sql_buf *buf, unsigned mask, int kind)
 		return;
 	}
 	if (kind < 0)
-		sql_append(buf, "SELECT COUNT(*) FROM secrets WHERE workspace = ?1");
+		sql_append(buf, "SELECT COUNT(*) FROM (SELECT 1 FROM secrets WHERE workspace = ?1");
 	else
 		list_select_sql(buf, NULL);
 	list_filters_sql(buf, mask);
-	if (kind < 0)
+	if (kind < 0) {
+		/* Counts no further than one past the cap (list_count). */
+		sql_append(buf, " LIMIT " STRINGIFY(STORE_LIST_COUNT_MAX_PLUS_ONE) ")");
 		return;
+	}
 	sql_append(buf, " ORDER BY ");
 	sql_append(buf, list_order_sql[kind]);
 	sql_append(buf, " LIMIT ?" STRINGIFY(LIST_PARAM_LIMIT) " OFFSET ?" STRINGIFY(LIST_PARAM_OFFSET));
@@ -1425,20 +1452,59 @@ static void bind_filters(struct binder *b, const char *workspace, const struct l
 		bind_int(b, LIST_FILTER_EXPIRED + 2, lf->now);
 }
 
-static enum tr_status list_count(struct sqlite_store *ss, const char *workspace, const struct list_filters *lf,
-                                 int64_t *count, struct tr_error *err)
+/* An integer answer of a cached statement bound to the workspace (and
+ * `now` as ?2 when has_now). */
+static enum tr_status count_query(struct sqlite_store *ss, enum stmt_id id, const char *workspace, bool has_now,
+                                  int64_t now, int64_t *out, struct tr_error *err)
 {
 	sqlite3_stmt *st = NULL;
-	enum tr_status status = list_stmt(ss, lf->mask, -1, &st, err);
+	enum tr_status status = stmt_get(ss, id, &st, err);
 	struct binder b = {st, SQLITE_OK};
 
 	if (status != TR_OK)
 		return status;
+	bind_str(&b, 1, workspace);
+	if (has_now)
+		bind_int(&b, 2, now);
+	status = fetch_one(ss, &b, err);
+	*out = status == TR_OK ? sqlite3_column_int64(st, 0) : 0;
+	stmt_done(st);
+	return status == TR_ENOTFOUND ? TR_OK : status;
+}
+
+/* Without filters (expiry aside): the workspace's kept count, less the
+ * expired ones when they are hidden. */
+static enum tr_status count_unfiltered(struct sqlite_store *ss, const char *workspace, const struct list_filters *lf,
+                                       int64_t *count, struct tr_error *err)
+{
+	int64_t expired = 0;
+	enum tr_status status = count_query(ss, STMT_SECRET_COUNT_KEPT, workspace, false, 0, count, err);
+
+	if (status == TR_OK && (lf->mask & (1u << LIST_FILTER_EXPIRED)))
+		status = count_query(ss, STMT_SECRET_COUNT_EXPIRED, workspace, true, lf->now, &expired, err);
+	*count -= expired;
+	return status;
+}
+
+static enum tr_status list_count(struct sqlite_store *ss, const char *workspace, const struct list_filters *lf,
+                                 int64_t *count, struct tr_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum tr_status status;
+	struct binder b;
+
+	if ((lf->mask & ~(1u << LIST_FILTER_EXPIRED)) == 0)
+		return count_unfiltered(ss, workspace, lf, count, err);
+	if ((status = list_stmt(ss, lf->mask, -1, &st, err)) != TR_OK)
+		return status;
+	b = (struct binder){st, SQLITE_OK};
 	bind_filters(&b, workspace, lf);
 	status = fetch_one(ss, &b, err);
 	if (status == TR_OK)
 		*count = sqlite3_column_int64(st, 0);
 	stmt_done(st);
+	if (status == TR_OK && *count > STORE_LIST_COUNT_MAX)
+		*count = -1;
 	return status;
 }
 

@@ -311,8 +311,15 @@ enum tr_status store_secret_get(struct store *s, const char *workspace, const ch
 enum tr_status store_secret_update(struct store *s, const struct store_secret *secret, struct tr_error *err);
 /* Deletes a secret and its versions. TR_ENOTFOUND if the id is gone. */
 enum tr_status store_secret_delete(struct store *s, int64_t id, struct tr_error *err);
+/* Matches counted for *total when filters are set; beyond, *total is -1
+ * (unknown): counting must not make every page as slow as a full scan. */
+#define STORE_LIST_COUNT_MAX 10000
+#define STORE_LIST_COUNT_MAX_PLUS_ONE 10001
+
 /* Calls cb for each secret matching q, in q's order, within offset/limit;
- * sets *total (if not NULL) to the number matching without offset/limit. */
+ * sets *total (if not NULL) to the number matching without offset/limit:
+ * exact without filters (expiry aside), else up to STORE_LIST_COUNT_MAX,
+ * and -1 beyond. */
 enum tr_status store_secret_list(struct store *s, const struct store_secret_query *q, store_secret_cb cb, void *ctx, int64_t *total, struct tr_error *err);
 
 /* Adds a version to a secret and deletes all but the newest `keep` versions

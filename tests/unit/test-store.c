@@ -405,7 +405,7 @@ static void test_file_mode_and_pragmas(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(stat(wal, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
 	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
 	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'"
 	                               " AND tbl_name = 'secret_versions' AND sql LIKE '%(provider)%'"),
@@ -974,6 +974,70 @@ static void test_list_paging(void **state)
 	q.limit = 3;
 	assert_int_equal(store_secret_list(f->s, &q, collect_secret, &n, NULL, &err), TR_OK);
 	assert_string_equal(n.text, "db_main,dbxmain,hf-token");
+}
+
+/* The total without filters comes from the workspace's count (kept by
+ * triggers), less the expired secrets when they are hidden. */
+static void test_list_total_follows_inserts_deletes_and_expiry(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret_query q;
+	struct store_secret sec;
+	struct names n = {0};
+	int64_t total = 0, gone;
+
+	populate_list(f->s);
+	query_init(&q, "ml");
+	q.limit = 1;
+	assert_int_equal(store_secret_list(f->s, &q, collect_secret, &n, &total, NULL), TR_OK);
+	assert_int_equal(total, 5);
+	gone = add_secret(f->s, "ml", "", "", "zz-gone");
+	secret_init(&sec, "ml", "", "", "zz-expired");
+	sec.expires_at = 50;
+	insert_secret(f->s, &sec);
+	assert_int_equal(store_secret_list(f->s, &q, collect_secret, &n, &total, NULL), TR_OK);
+	assert_int_equal(total, 7);
+	q.hide_expired = true;
+	q.now = 100;
+	assert_int_equal(store_secret_list(f->s, &q, collect_secret, &n, &total, NULL), TR_OK);
+	assert_int_equal(total, 6);
+	assert_int_equal(store_secret_delete(f->s, gone, NULL), TR_OK);
+	assert_int_equal(store_secret_list(f->s, &q, collect_secret, &n, &total, NULL), TR_OK);
+	assert_int_equal(total, 5);
+	query_init(&q, "other");
+	assert_int_equal(store_secret_list(f->s, &q, collect_secret, &n, &total, NULL), TR_OK);
+	assert_int_equal(total, 1);
+	query_init(&q, "no-such-workspace");
+	assert_int_equal(store_secret_list(f->s, &q, collect_secret, &n, &total, NULL), TR_OK);
+	assert_int_equal(total, 0);
+}
+
+/* With filters, counting stops past STORE_LIST_COUNT_MAX: total is -1. */
+static void test_list_filtered_total_is_capped(void **state)
+{
+	struct fixture *f = *state;
+	struct store_secret_query q;
+	struct names n = {0};
+	char name[32];
+	int64_t total = 0;
+
+	make_workspace(f->s, "big");
+	assert_int_equal(store_begin(f->s, NULL), TR_OK);
+	for (int i = 0; i <= STORE_LIST_COUNT_MAX; i++) {
+		snprintf(name, sizeof(name), "s%05d", i);
+		add_secret(f->s, "big", "", "", name);
+	}
+	assert_int_equal(store_commit(f->s, NULL), TR_OK);
+	query_init(&q, "big");
+	q.limit = 1;
+	assert_int_equal(store_secret_list(f->s, &q, collect_secret, &n, &total, NULL), TR_OK);
+	assert_int_equal(total, STORE_LIST_COUNT_MAX + 1); /* unfiltered: exact */
+	q.type = "opaque";
+	assert_int_equal(store_secret_list(f->s, &q, collect_secret, &n, &total, NULL), TR_OK);
+	assert_int_equal(total, -1);
+	q.search = "s0000"; /* 10 matches */
+	assert_int_equal(store_secret_list(f->s, &q, collect_secret, &n, &total, NULL), TR_OK);
+	assert_int_equal(total, 10);
 }
 
 static void test_list_rejects_bad_queries(void **state)
@@ -2547,8 +2611,10 @@ static void test_migrate_from_v1(void **state)
 	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'members'"), 0);
 
 	assert_int_equal(store_open(dsn, &s, &err), TR_OK);
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
 	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'secrets_ws_expires'"), 1);
+	/* v4 counted the secret that was already there */
+	assert_int_equal(raw_int(path, "SELECT secret_count FROM workspaces WHERE name = 'ws'"), 1);
 
 	/* The old rows are all there; old tokens were minted by nobody known. */
 	memset(hash, 0, sizeof(hash));
@@ -2584,7 +2650,7 @@ static void test_migrate_from_v1(void **state)
 
 	/* Opening again migrates nothing more. */
 	assert_int_equal(store_open(dsn, &s, &err), TR_OK);
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
 	assert_int_equal(store_audit_last(s, &got, &err), TR_OK);
 	store_close(s);
 }
@@ -2642,7 +2708,7 @@ static void test_reopen_keeps_everything(void **state)
 	assert_int_equal(got_rec.seq, 1);
 	assert_string_equal(got_rec.request_id, rec.request_id);
 	assert_memory_equal(got_rec.hash, rec.hash, sizeof(rec.hash));
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 }
 
 int main(void)
@@ -2670,6 +2736,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_sort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_rejects_bad_queries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_total_follows_inserts_deletes_and_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_filtered_total_is_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_and_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_undoes_insert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_write_keeps_transaction, setup, teardown),
