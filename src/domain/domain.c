@@ -54,6 +54,11 @@ enum tr_status domain_begin(struct domain *d, struct tr_error *err)
 	enum tr_status st;
 
 	domain_read_end(d);
+	/* Inside a transaction the store has rolled back by itself (a full
+	 * disk, an I/O error), a savepoint would open and then commit a new
+	 * one: refuse instead, so that nothing of the unit is kept. */
+	if (d->tx_depth > 0 && !store_in_transaction(d->store))
+		return tr_error_set(err, TR_EUNAVAIL, "storage unavailable; nothing was changed");
 	if (d->tx_depth == 0) {
 		st = store_begin(d->store, err);
 		d->tx_failed = false;
@@ -120,6 +125,8 @@ bool domain_group_intact(struct domain *d)
 
 enum tr_status domain_group_commit(struct domain *d, struct tr_error *err)
 {
+	/* Units in a group fail alone (a failed failure record included). */
+	d->tx_failed = false;
 	return domain_finish(d, TR_OK, err);
 }
 

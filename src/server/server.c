@@ -73,6 +73,7 @@ struct worker {
 	struct writer *writer; /* the server's group-commit writer */
 	int in_flight; /* touched only on this worker's thread */
 	int stopping;
+	bool closed; /* the writer is gone: requests get 503 (set after the loop ended) */
 };
 
 struct server {
@@ -389,6 +390,11 @@ static void handle_request(struct evhttp_request *req, void *arg)
 {
 	struct worker *w = arg;
 
+	if (w->closed) {
+		/* The last replies are being handed out (stop_writer): nothing new. */
+		evhttp_send_error(req, HTTP_SERVUNAVAIL, "shutting down");
+		return;
+	}
 	w->in_flight++;
 	evhttp_request_set_on_complete_cb(req, request_done, w);
 	routes_dispatch(req, &w->domain, w->writer);
@@ -403,6 +409,8 @@ static void stop_worker(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	w->stopping = 1;
+	if (w->purge_timer)
+		event_del(w->purge_timer);
 	if (w->bound) {
 		evhttp_del_accept_socket(w->http, w->bound);
 		w->bound = NULL;
@@ -599,6 +607,12 @@ static void log_listening(const struct server *srv)
  * loop runs once more to hand those last requests their replies. */
 static void stop_writer(struct server *srv)
 {
+	for (int i = 0; srv->workers && i < srv->nworkers; i++) {
+		srv->workers[i].closed = true;
+		srv->workers[i].writer = NULL;
+		if (srv->workers[i].purge_timer)
+			event_del(srv->workers[i].purge_timer);
+	}
 	writer_stop(srv->writer);
 	srv->writer = NULL;
 	for (int i = 0; srv->workers && i < srv->nworkers; i++)

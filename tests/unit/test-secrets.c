@@ -451,6 +451,27 @@ static void test_group_units_fail_alone(void **state)
 	secdata_clear(&c.data);
 }
 
+/* When the store loses the group's transaction by itself (SQLite does on a
+ * full disk or an I/O error), later work of the group must not commit on
+ * its own: a unit cannot start outside the transaction. */
+static void test_group_lost_transaction_keeps_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input a = value_input("lost-a", "value-a");
+	struct secret_ref ref = {.workspace = "default", .name = "lost-a"};
+	struct store_secret m = {0};
+
+	assert_int_equal(domain_group_begin(&f->d, NULL), TR_OK);
+	assert_int_equal(domain_group_enter(&f->d, NULL), TR_OK);
+	store_rollback(f->d.store); /* what SQLite does after SQLITE_FULL */
+	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &a, &m, NULL, NULL), TR_EUNAVAIL);
+	assert_false(domain_group_intact(&f->d));
+	domain_group_abort(&f->d);
+	assert_int_equal(f->d.tx_depth, 0);
+	assert_int_equal(secrets_get(&f->d, &f->admin, &ref, &m, NULL), TR_ENOTFOUND);
+	secdata_clear(&a.data);
+}
+
 /* An atomic batch inside a group unit still writes nothing on failure. */
 static void test_group_atomic_batch_writes_nothing_on_failure(void **state)
 {
@@ -514,6 +535,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expired_secrets_are_purged_after_the_grace_period, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_units_fail_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_atomic_batch_writes_nothing_on_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_lost_transaction_keeps_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
