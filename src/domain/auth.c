@@ -104,13 +104,29 @@ enum tr_status auth_authenticate(struct domain *d, const char *token_text, struc
 	if (!token_text || !token_well_formed(token_text))
 		return tr_error_set(err, TR_EUNAUTH, AUTH_FAILED);
 	token_hash(token_text, hash);
-	if (cache_lookup(d, hash, out))
-		return TR_OK;
 	generation = domain_auth_generation();
-	if ((st = lookup_token(d, hash, out, &expires_at, err)) != TR_OK)
-		return st;
-	cache_fill(d, hash, generation, expires_at, out);
+	if (!cache_lookup(d, hash, out)) {
+		if ((st = lookup_token(d, hash, out, &expires_at, err)) != TR_OK)
+			return st;
+		cache_fill(d, hash, generation, expires_at, out);
+	}
+	memcpy(out->token_hash, hash, TOKEN_HASH_BYTES);
+	out->auth_generation = generation;
 	return TR_OK;
+}
+
+enum tr_status auth_still_valid(struct domain *d, const struct principal *caller, struct tr_error *err)
+{
+	struct principal again = {0};
+	int64_t expires_at = 0;
+	enum tr_status st;
+
+	if (caller->auth_generation == domain_auth_generation())
+		return TR_OK; /* no token or principal has been deleted since */
+	st = lookup_token(d, caller->token_hash, &again, &expires_at, err);
+	if (st == TR_OK && strcmp(again.name, caller->name) != 0)
+		st = tr_error_set(err, TR_EUNAUTH, AUTH_FAILED);
+	return st;
 }
 
 static enum tr_status ensure_default_workspace(struct domain *d, struct tr_error *err)

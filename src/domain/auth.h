@@ -20,6 +20,11 @@
  * comparison are constant-time in the token's content. */
 enum tr_status auth_authenticate(struct domain *d, const char *token_text, struct principal *out,
                                  struct tr_error *err);
+/* Whether caller's token still stands for it: for work that commits
+ * later than the authentication (a /resolve's records, on the writer).
+ * Reads the store only when a token or principal was deleted meanwhile.
+ * TR_EUNAUTH when the token (or its principal) is gone. */
+enum tr_status auth_still_valid(struct domain *d, const struct principal *caller, struct tr_error *err);
 
 /* Persists a freshly minted admin token before it is committed; returns
  * TR_OK or an error that aborts the bootstrap. */

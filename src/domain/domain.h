@@ -27,6 +27,8 @@ struct principal {
 	char kind[16];                          /* "user" or "service" */
 	bool platform_admin;
 	char token_id[32];                      /* the token it authenticated with */
+	unsigned char token_hash[32];           /* that token's hash (auth_still_valid) */
+	uint64_t auth_generation;               /* domain_auth_generation() when it was verified */
 	char token_minter[TR_PRINCIPAL_NAME_MAX + 1]; /* who minted that token, if not the caller */
 	char client[64];                        /* client address */
 	char request_id[40];                    /* this request's id */

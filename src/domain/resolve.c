@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "domain/audit.h"
+#include "domain/auth.h"
 #include "domain/names.h"
 #include "domain/policy.h"
 #include "domain/secrets.h"
@@ -203,11 +204,28 @@ static enum tr_status record_item(struct domain *d, const struct principal *call
 	return audit_append(d, caller, &ev, err);
 }
 
+/* The caller may still resolve: its token stands, its binding is there
+ * and allows this request (it may have changed since resolve_read). */
+static enum tr_status still_allowed(struct domain *d, const struct principal *caller,
+                                    const struct resolve_request *req, struct tr_error *err)
+{
+	struct store_member binding;
+	enum tr_status st = auth_still_valid(d, caller, err);
+
+	if (st == TR_OK)
+		st = policy_check_workspace_binding(d, caller, ACT_SECRET_RESOLVE, req->workspace, &binding, err);
+	if (st == TR_OK)
+		st = check_binding_limits(&binding, req, err);
+	return st;
+}
+
 enum tr_status resolve_record(struct domain *d, const struct principal *caller, const struct resolve_request *req,
                               struct tr_error *err)
 {
 	enum tr_status st = domain_begin(d, err);
 
+	if (st == TR_OK)
+		st = still_allowed(d, caller, req, err);
 	for (size_t i = 0; i < req->count && st == TR_OK; i++)
 		st = record_item(d, caller, req, &req->items[i], err);
 	return domain_finish(d, st, err);

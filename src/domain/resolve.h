@@ -53,7 +53,10 @@ enum tr_status resolve_run(struct domain *d, const struct principal *caller, str
  * once resolve_record has committed. */
 enum tr_status resolve_read(struct domain *d, const struct principal *caller, struct resolve_request *req,
                             struct tr_error *err);
-/* The writing half: one audit record per item read, as one unit. */
+/* The writing half: checks again that the caller may resolve (its token
+ * and binding may have gone since resolve_read: TR_EUNAUTH, or the errors
+ * of the policy check), then writes one audit record per item read, as
+ * one unit. */
 enum tr_status resolve_record(struct domain *d, const struct principal *caller, const struct resolve_request *req,
                               struct tr_error *err);
 /* Wipes every resolved value. */

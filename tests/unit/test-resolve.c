@@ -19,13 +19,15 @@
 #include "domain/principals.h"
 #include "domain/resolve.h"
 #include "domain/secrets.h"
+#include "domain/tokens.h"
 
 struct fixture {
 	char dir[64];
 	struct keyring *kr;
 	struct domain d;
 	struct principal admin;
-	struct principal svc;
+	struct principal svc;       /* authenticated with svc_token */
+	struct token_created svc_token;
 };
 
 static enum tr_status discard_token(void *ctx, const char *token, struct tr_error *err)
@@ -73,8 +75,8 @@ static int setup(void **state)
 	f->admin.platform_admin = true;
 	assert_int_equal(principals_create(&f->d, &f->admin, "job", "service", false, &sp, NULL), TR_OK);
 	assert_int_equal(members_put(&f->d, &f->admin, "default", "job", "service", NULL, NULL, &mb, NULL), TR_OK);
-	snprintf(f->svc.name, sizeof(f->svc.name), "job");
-	snprintf(f->svc.kind, sizeof(f->svc.kind), "service");
+	assert_int_equal(tokens_create(&f->d, &f->admin, "job", 0, "test", &f->svc_token, NULL), TR_OK);
+	assert_int_equal(auth_authenticate(&f->d, f->svc_token.text, &f->svc, NULL), TR_OK);
 	create(f, "hf-token", NULL, "hf_workspace_value");
 	create(f, "hf-token", "llm", "hf_project_value");
 	create(f, "s3-key", NULL, "s3_value_123");
@@ -166,6 +168,35 @@ static void test_missing_secret_resolves_nothing(void **state)
 	assert_int_equal(resolve_records(f), 0);
 }
 
+/* Between reading (on a worker) and recording (on the writer) the token
+ * or the binding may go: then nothing is recorded, and the server drops
+ * the values. */
+static void test_record_refuses_a_removed_binding(void **state)
+{
+	struct fixture *f = *state;
+	struct resolve_item items[1] = {{.envvar_name = "HF_TOKEN", .secret_name = "hf-token"}};
+	struct resolve_request req = {.workspace = "default", .items = items, .count = 1, .container_index = -1};
+
+	assert_int_equal(resolve_read(&f->d, &f->svc, &req, NULL), TR_OK);
+	assert_int_equal(members_delete(&f->d, &f->admin, "default", "job", NULL), TR_OK);
+	assert_int_equal(resolve_record(&f->d, &f->svc, &req, NULL), TR_ENOTFOUND); /* no longer a member */
+	assert_int_equal(resolve_records(f), 0);
+	resolve_items_clear(items, 1);
+}
+
+static void test_record_refuses_a_deleted_token(void **state)
+{
+	struct fixture *f = *state;
+	struct resolve_item items[1] = {{.envvar_name = "HF_TOKEN", .secret_name = "hf-token"}};
+	struct resolve_request req = {.workspace = "default", .items = items, .count = 1, .container_index = -1};
+
+	assert_int_equal(resolve_read(&f->d, &f->svc, &req, NULL), TR_OK);
+	assert_int_equal(tokens_delete(&f->d, &f->admin, f->svc_token.meta.id, NULL), TR_OK);
+	assert_int_equal(resolve_record(&f->d, &f->svc, &req, NULL), TR_EUNAUTH);
+	assert_int_equal(resolve_records(f), 0);
+	resolve_items_clear(items, 1);
+}
+
 static void test_only_services_resolve(void **state)
 {
 	struct fixture *f = *state;
@@ -183,6 +214,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_writes_nothing_and_record_writes_one_per_item, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_missing_secret_resolves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_record_refuses_a_removed_binding, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_record_refuses_a_deleted_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_only_services_resolve, setup, teardown),
 	};
 
