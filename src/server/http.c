@@ -172,22 +172,29 @@ void http_reply_empty(struct api_request *r, int status)
 	reply_out(r, status, NULL, false);
 }
 
-/* Records a failed audited request (failed authentication is recorded
- * where it happens, and unauthenticated requests have no actor). */
+bool http_failure_recorded(const struct api_request *r, enum tr_status st)
+{
+	if (r->token_refused)
+		return true;
+	return r->audit_action && r->actor.name[0] && st != TR_EUNAUTH && st != TR_ETOOMANY;
+}
+
+/* Records a failed request, if http_failure_recorded: a refused token as
+ * "auth", any other failure under the route's action. */
 static enum tr_status audit_failure(struct api_request *r, enum tr_status st, struct tr_error *audit_err)
 {
 	struct audit_event ev = {
-		.action = r->audit_action,
+		.action = r->token_refused ? "auth" : r->audit_action,
 		.workspace = r->audit_workspace,
 		.secret = r->audit_secret,
-		.target = r->audit_target,
-		.project = http_query(r, "project"),
-		.cluster = http_query(r, "cluster"),
-		.outcome = audit_outcome_of(st),
+		.target = r->token_refused ? NULL : r->audit_target,
+		.project = r->token_refused ? NULL : http_query(r, "project"),
+		.cluster = r->token_refused ? NULL : http_query(r, "cluster"),
+		.outcome = r->token_refused ? AUDIT_FAILURE : audit_outcome_of(st),
 		.status = tr_status_http(st),
 	};
 
-	if (!r->audit_action || !r->actor.name[0] || st == TR_EUNAUTH || st == TR_ETOOMANY)
+	if (!http_failure_recorded(r, st))
 		return TR_OK;
 	return audit_record(r->domain, &r->actor, &ev, audit_err);
 }

@@ -39,6 +39,7 @@ struct api_request {
 	const char *audit_secret;
 	const char *audit_target;           /* the principal or token of the path, if any */
 	bool replied;
+	bool token_refused; /* a token was presented and refused: its failure is recorded */
 	/* Group commit (routes.c, writer.c): the handler runs on the writer
 	 * thread, and the reply is kept here until the worker sends it. */
 	bool deferred;
@@ -68,9 +69,12 @@ void http_reply_json_etag(struct api_request *r, const json_t *obj);
 void http_reply_list(struct api_request *r, json_t *items);
 /* Sends a status with no body (204). */
 void http_reply_empty(struct api_request *r, int status);
-/* Sends {"error":{"code","message"}} for err->status. On an audited route
- * the failure is recorded first; if that record cannot be written the
- * reply becomes 503 (fail closed). */
+/* Whether a failure with status st is recorded in the audit log (a refused
+ * token, or an authenticated caller's failure on an audited route). */
+bool http_failure_recorded(const struct api_request *r, enum tr_status st);
+/* Sends {"error":{"code","message"}} for err->status. When
+ * http_failure_recorded, the failure is recorded first; if that record
+ * cannot be written the reply becomes 503 (fail closed). */
 void http_reply_error(struct api_request *r, const struct tr_error *err);
 /* Shorthand: builds the error from status and a message. */
 void http_reply_status(struct api_request *r, enum tr_status status, const char *fmt, ...)

@@ -182,18 +182,12 @@ static const struct route *find_route(enum evhttp_cmd_type method, const char *p
 	return NULL;
 }
 
-/* A token was presented and refused: count it against the address and
- * record it. If the record cannot be written, fail closed (503). */
+/* A token was presented and refused: count it against the address; the
+ * reply records it (http.c), on the writer (routes_dispatch). */
 static enum tr_status authentication_failed(struct api_request *r, struct tr_error *err)
 {
-	struct audit_event ev = {.action = "auth", .outcome = AUDIT_FAILURE, .status = 401};
-	enum tr_status st;
-
 	ratelimit_note_failure(r->actor.client, domain_now());
-	ev.workspace = r->audit_workspace;
-	ev.secret = r->audit_secret;
-	if ((st = audit_record(r->domain, &r->actor, &ev, err)) != TR_OK)
-		return st;
+	r->token_refused = true;
 	return tr_error_set(err, TR_EUNAUTH, "invalid or expired token");
 }
 
@@ -341,11 +335,19 @@ static void set_audit_subject(struct api_request *r, const struct route *route)
 		r->audit_target = r->params[0];
 }
 
-/* A request between the worker and, for ROUTE_WRITE routes, the writer. */
+/* What the writer does with a request handed to it. */
+enum writer_part {
+	RUN_HANDLER, /* ROUTE_WRITE: the whole handler */
+	RUN_RECORD,  /* ROUTE_READ_RECORD: what the handler left to record */
+	RUN_FAILURE, /* only record the failure the request already has */
+};
+
+/* A request between the worker and the writer. */
 struct dispatch {
 	struct api_request r;
-	const struct route *route;
+	const struct route *route; /* NULL until matched */
 	struct domain *worker_domain;
+	enum writer_part part;
 };
 
 static void release(struct dispatch *dp)
@@ -394,9 +396,9 @@ static void run_on_writer(struct domain *d, void *arg)
 		return;
 	}
 	r->hold_failure = true;
-	if (dp->route->flags & ROUTE_WRITE)
+	if (dp->part == RUN_HANDLER)
 		dp->route->handler(r);
-	else
+	else if (dp->part == RUN_RECORD)
 		record_now(d, r);
 	r->hold_failure = false;
 	if (!r->replied)
@@ -429,13 +431,15 @@ static void finish_on_worker(void *arg, bool committed)
 	release(dp);
 }
 
-/* Hands a request to the writer; false if it could not. */
-static bool defer_to_writer(struct dispatch *dp, struct writer *writer, struct tr_error *err)
+/* Hands a request to the writer for `part`; false if it could not. */
+static bool defer_to_writer(struct dispatch *dp, enum writer_part part, struct writer *writer,
+                            struct tr_error *err)
 {
 	struct evhttp_connection *conn = evhttp_request_get_connection(dp->r.req);
 
 	if (!writer || !conn)
 		return false;
+	dp->part = part;
 	dp->r.deferred = true;
 	if (writer_submit(writer, evhttp_connection_get_base(conn), run_on_writer, finish_on_worker, dp, err) == TR_OK)
 		return true;
@@ -457,8 +461,12 @@ static bool read_then_record(struct dispatch *dp, struct writer *writer, struct 
 	r->hold_failure = true;
 	dp->route->handler(r);
 	r->hold_failure = false;
+	if (!r->replied) {
+		tr_error_set(&r->failure, TR_EINTERNAL, "the request was not answered");
+		r->failed = r->replied = true;
+	}
 	domain_read_end(r->domain);
-	if ((r->failed || r->record) && defer_to_writer(dp, writer, err))
+	if ((r->failed || r->record) && defer_to_writer(dp, RUN_RECORD, writer, err))
 		return true;
 	/* Nothing to record, or no writer: record (a transaction of its own)
 	 * and answer here. */
@@ -470,6 +478,56 @@ static bool read_then_record(struct dispatch *dp, struct writer *writer, struct 
 	} else {
 		http_send_deferred(r);
 	}
+	return false;
+}
+
+/* A failure before the handler that must be recorded (a refused token, a
+ * bad body from an authenticated caller on an audited route) is recorded
+ * on the writer: a write on the worker's own connection would wait for the
+ * writer's lock with the worker's loop stopped. */
+static bool defer_failure(struct dispatch *dp, struct writer *writer, const struct tr_error *err)
+{
+	struct api_request *r = &dp->r;
+	struct tr_error submit_err = {0};
+
+	if (!dp->route || !http_failure_recorded(r, err->status == TR_OK ? TR_EINTERNAL : err->status))
+		return false;
+	r->failure = *err;
+	r->failed = true;
+	r->replied = true;
+	if (defer_to_writer(dp, RUN_FAILURE, writer, &submit_err))
+		return true;
+	r->failed = false;
+	r->replied = false;
+	return false;
+}
+
+/*
+ * Checks the request and runs its route: authentication and a GET's reads
+ * share one read transaction; a ROUTE_WRITE handler runs on the writer, a
+ * ROUTE_READ_RECORD one here and then on the writer, any other here with
+ * no transaction open. True when the request now belongs to the writer.
+ */
+static bool run_route(struct dispatch *dp, struct writer *writer, const char *query, struct tr_error *err)
+{
+	struct api_request *r = &dp->r;
+	struct domain *d = r->domain; /* the worker's: once handed off, r is the writer's */
+	const struct route *route = dp->route;
+
+	domain_read_begin(d);
+	if (prepare(r, route, query, err) != TR_OK) {
+		domain_read_end(d);
+		return false;
+	}
+	if (route->flags & ROUTE_READ_RECORD)
+		return read_then_record(dp, writer, err);
+	if (route->method != EVHTTP_REQ_GET || (route->flags & ROUTE_WRITE))
+		domain_read_end(d);
+	if ((route->flags & ROUTE_WRITE) && defer_to_writer(dp, RUN_HANDLER, writer, err))
+		return true;
+	if (err->status == TR_OK)
+		route->handler(r);
+	domain_read_end(d);
 	return false;
 }
 
@@ -494,6 +552,7 @@ void routes_dispatch(struct evhttp_request *req, struct domain *domain, struct w
 	TAILQ_INIT(&r->query);
 	identify(r);
 	route = find_route(evhttp_request_get_command(req), path ? path : "", r->params, allow, sizeof(allow));
+	dp->route = route;
 	if (route)
 		set_audit_subject(r, route);
 	if (!route && allow[0]) {
@@ -502,27 +561,12 @@ void routes_dispatch(struct evhttp_request *req, struct domain *domain, struct w
 		             method_name(evhttp_request_get_command(req)), allow);
 	} else if (!route) {
 		tr_error_set(&err, TR_ENOTFOUND, "no route for %s", path ? path : "");
-	} else {
-		/* Authentication and a GET's reads share one read transaction;
-		 * anything else runs its handler with no transaction open. */
-		domain_read_begin(domain);
-		if (prepare(r, route, evhttp_uri_get_query(uri), &err) == TR_OK) {
-			dp->route = route;
-			if (route->flags & ROUTE_READ_RECORD) {
-				if (read_then_record(dp, writer, &err))
-					return;
-			} else {
-				if (route->method != EVHTTP_REQ_GET || (route->flags & ROUTE_WRITE))
-					domain_read_end(domain);
-				if ((route->flags & ROUTE_WRITE) && defer_to_writer(dp, writer, &err))
-					return;
-				if (err.status == TR_OK)
-					route->handler(r);
-			}
-		}
+	} else if (run_route(dp, writer, evhttp_uri_get_query(uri), &err)) {
+		return;
 	}
+	if (!r->replied && defer_failure(dp, writer, &err))
+		return;
 	if (!r->replied)
 		http_reply_error(r, &err);
-	domain_read_end(domain);
 	release(dp);
 }

@@ -171,7 +171,9 @@ static enum tr_status set_policy(SSL_CTX *ctx, struct tr_error *err)
 		return tls_fail(err, "cannot require TLS 1.2");
 	if (ossl->SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1)
 		return tls_fail(err, "cannot set the TLS 1.2 ciphers");
-	ossl->SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+	/* CLEANSE_PLAINTEXT: OpenSSL wipes its plaintext buffers, which hold
+	 * the values /resolve and /access send. */
+	ossl->SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CLEANSE_PLAINTEXT);
 	if (ossl->SSL_CTX_set_session_id_context(ctx, (const unsigned char *)TLS_SESSION_ID_CONTEXT,
 					   sizeof(TLS_SESSION_ID_CONTEXT) - 1) != 1)
 		return tls_fail(err, "cannot set the TLS session context");
