@@ -487,7 +487,8 @@ static enum tr_status start_purge_timer(struct worker *w, struct tr_error *err)
 /* An event loop whose epoll changes wait for the next epoll_wait: evhttp
  * turns reading and writing on and off around every request, and most of
  * those changes cancel out before the loop waits again (4 epoll_ctl calls
- * per request without this). */
+ * per request without this). libevent's caveat: the changelist is unsafe
+ * with descriptors that are dup()s of one another; the server has none. */
 static struct event_base *new_event_base(void)
 {
 	struct event_config *cfg = event_config_new();
