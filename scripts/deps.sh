@@ -1,8 +1,10 @@
 # scripts/deps.sh - installs the Debian packages tresor needs, if missing.
 # Sourced by scripts/run and scripts/test; installing needs root.
 
+# zlib1g-dev: SQLite's static archive asks for -lz (pkg-config --static),
+# and static_deps links it statically (meson.build).
 TRESOR_BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libevent-dev libjansson-dev
-libsodium-dev libsqlite3-dev libyaml-dev libcmocka-dev libssl-dev"
+libsodium-dev libsqlite3-dev libyaml-dev libcmocka-dev libssl-dev zlib1g-dev"
 TRESOR_TEST_PACKAGES="python3 python3-pytest python3-requests python3-dotenv openssl"
 
 # install_packages PKG... : apt-get installs whichever of PKG are missing.
