@@ -20,23 +20,13 @@
 #include "domain/resolve.h"
 #include "domain/secrets.h"
 #include "domain/tokens.h"
+#include "domain-fixture.h"
 
 struct fixture {
-	char dir[64];
-	struct keyring *kr;
-	struct domain d;
-	struct principal admin;
+	struct domain_fixture env;
 	struct principal svc;       /* authenticated with svc_token */
 	struct token_created svc_token;
 };
-
-static enum tr_status discard_token(void *ctx, const char *token, struct tr_error *err)
-{
-	(void)ctx;
-	(void)token;
-	(void)err;
-	return TR_OK;
-}
 
 static void create(struct fixture *f, const char *name, const char *project, const char *value)
 {
@@ -45,7 +35,7 @@ static void create(struct fixture *f, const char *name, const char *project, con
 	struct store_secret m = {0};
 
 	assert_int_equal(secdata_add(&in.data, "value", value, strlen(value)), TR_OK);
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &in, &m, NULL, NULL), TR_OK);
 	store_secret_clear(&m);
 	secdata_clear(&in.data);
 }
@@ -53,30 +43,17 @@ static void create(struct fixture *f, const char *name, const char *project, con
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	unsigned char key[32] = {7};
-	struct key_provider *p = NULL;
+	const unsigned char key[DOMAIN_FIXTURE_KEY_LEN] = {7};
+	struct domain *d = &f->env.domain;
+	const struct principal *admin = &f->env.admin;
 	struct store_principal sp;
 	struct store_member mb;
-	char dsn[128];
-	bool created;
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/tresor-test-resolve-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(dsn, sizeof(dsn), "sqlite:%s/t.db", f->dir);
-	assert_int_equal(keyring_new(&f->kr, NULL), TR_OK);
-	assert_int_equal(provider_secret_key_new("local", key, sizeof(key), &p, NULL), TR_OK);
-	assert_int_equal(keyring_add(f->kr, p, NULL), TR_OK);
-	assert_int_equal(keyring_set_current(f->kr, "local", NULL), TR_OK);
-	assert_int_equal(store_open(dsn, &f->d.store, NULL), TR_OK);
-	f->d.keyring = f->kr;
-	f->d.keep_versions = 3;
-	assert_int_equal(auth_bootstrap(&f->d, discard_token, NULL, &created, NULL), TR_OK);
-	snprintf(f->admin.name, sizeof(f->admin.name), "admin");
-	f->admin.platform_admin = true;
-	assert_int_equal(principals_create(&f->d, &f->admin, "job", "service", false, &sp, NULL), TR_OK);
-	assert_int_equal(members_put(&f->d, &f->admin, "default", "job", "service", NULL, NULL, &mb, NULL), TR_OK);
-	assert_int_equal(tokens_create(&f->d, &f->admin, "job", 0, "test", &f->svc_token, NULL), TR_OK);
-	assert_int_equal(auth_authenticate(&f->d, f->svc_token.text, &f->svc, NULL), TR_OK);
+	domain_fixture_open(&f->env, "test-resolve", key);
+	assert_int_equal(principals_create(d, admin, "job", "service", false, &sp, NULL), TR_OK);
+	assert_int_equal(members_put(d, admin, "default", "job", "service", NULL, NULL, &mb, NULL), TR_OK);
+	assert_int_equal(tokens_create(d, admin, "job", 0, "test", &f->svc_token, NULL), TR_OK);
+	assert_int_equal(auth_authenticate(d, f->svc_token.text, &f->svc, NULL), TR_OK);
 	create(f, "hf-token", NULL, "hf_workspace_value");
 	create(f, "hf-token", "llm", "hf_project_value");
 	create(f, "s3-key", NULL, "s3_value_123");
@@ -87,12 +64,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
-	store_close(f->d.store);
-	keyring_free(f->kr);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	domain_fixture_close(&f->env);
 	free(f);
 	return 0;
 }
@@ -108,7 +81,7 @@ static int resolve_records(struct fixture *f)
 	struct store_audit_query q = {.limit = 1000};
 	int n = 0;
 
-	assert_int_equal(store_audit_list(f->d.store, &q, count_record, &n, NULL), TR_OK);
+	assert_int_equal(store_audit_list(f->env.domain.store, &q, count_record, &n, NULL), TR_OK);
 	return n;
 }
 
@@ -126,7 +99,7 @@ static void test_project_scope_wins_and_run_records_each_item(void **state)
 	struct resolve_request req = {.workspace = "default", .project = "llm", .items = items, .count = 2,
 	                              .container_index = -1};
 
-	assert_int_equal(resolve_run(&f->d, &f->svc, &req, NULL), TR_OK);
+	assert_int_equal(resolve_run(&f->env.domain, &f->svc, &req, NULL), TR_OK);
 	assert_value(&items[0], "hf_project_value");
 	assert_int_equal(items[0].scope, SCOPE_PROJECT);
 	assert_true(items[0].overrode & (1u << SCOPE_WORKSPACE));
@@ -143,13 +116,13 @@ static void test_read_writes_nothing_and_record_writes_one_per_item(void **state
 	                                {.envvar_name = "S3", .secret_name = "s3-key@1"}};
 	struct resolve_request req = {.workspace = "default", .items = items, .count = 2, .container_index = -1};
 
-	assert_int_equal(resolve_read(&f->d, &f->svc, &req, NULL), TR_OK);
+	assert_int_equal(resolve_read(&f->env.domain, &f->svc, &req, NULL), TR_OK);
 	assert_value(&items[0], "hf_workspace_value");
 	assert_int_equal(items[1].version, 1);
 	assert_int_equal(resolve_records(f), 0);
-	assert_int_equal(resolve_record(&f->d, &f->svc, &req, NULL), TR_OK);
+	assert_int_equal(resolve_record(&f->env.domain, &f->svc, &req, NULL), TR_OK);
 	assert_int_equal(resolve_records(f), 2);
-	assert_int_equal(f->d.tx_depth, 0);
+	assert_int_equal(f->env.domain.tx_depth, 0);
 	resolve_items_clear(items, 2);
 }
 
@@ -161,10 +134,10 @@ static void test_missing_secret_resolves_nothing(void **state)
 	struct resolve_request req = {.workspace = "default", .items = items, .count = 2, .container_index = -1};
 	struct tr_error err = {0};
 
-	assert_int_equal(resolve_read(&f->d, &f->svc, &req, &err), TR_ENOTFOUND);
+	assert_int_equal(resolve_read(&f->env.domain, &f->svc, &req, &err), TR_ENOTFOUND);
 	assert_non_null(strstr(err.message, "no-such-secret"));
 	assert_int_equal(items[0].value.len, 0); /* the first value is gone again */
-	assert_int_equal(resolve_run(&f->d, &f->svc, &req, NULL), TR_ENOTFOUND);
+	assert_int_equal(resolve_run(&f->env.domain, &f->svc, &req, NULL), TR_ENOTFOUND);
 	assert_int_equal(resolve_records(f), 0);
 }
 
@@ -177,9 +150,9 @@ static void test_record_refuses_a_removed_binding(void **state)
 	struct resolve_item items[1] = {{.envvar_name = "HF_TOKEN", .secret_name = "hf-token"}};
 	struct resolve_request req = {.workspace = "default", .items = items, .count = 1, .container_index = -1};
 
-	assert_int_equal(resolve_read(&f->d, &f->svc, &req, NULL), TR_OK);
-	assert_int_equal(members_delete(&f->d, &f->admin, "default", "job", NULL), TR_OK);
-	assert_int_equal(resolve_record(&f->d, &f->svc, &req, NULL), TR_ENOTFOUND); /* no longer a member */
+	assert_int_equal(resolve_read(&f->env.domain, &f->svc, &req, NULL), TR_OK);
+	assert_int_equal(members_delete(&f->env.domain, &f->env.admin, "default", "job", NULL), TR_OK);
+	assert_int_equal(resolve_record(&f->env.domain, &f->svc, &req, NULL), TR_ENOTFOUND); /* no longer a member */
 	assert_int_equal(resolve_records(f), 0);
 	resolve_items_clear(items, 1);
 }
@@ -190,9 +163,9 @@ static void test_record_refuses_a_deleted_token(void **state)
 	struct resolve_item items[1] = {{.envvar_name = "HF_TOKEN", .secret_name = "hf-token"}};
 	struct resolve_request req = {.workspace = "default", .items = items, .count = 1, .container_index = -1};
 
-	assert_int_equal(resolve_read(&f->d, &f->svc, &req, NULL), TR_OK);
-	assert_int_equal(tokens_delete(&f->d, &f->admin, f->svc_token.meta.id, NULL), TR_OK);
-	assert_int_equal(resolve_record(&f->d, &f->svc, &req, NULL), TR_EUNAUTH);
+	assert_int_equal(resolve_read(&f->env.domain, &f->svc, &req, NULL), TR_OK);
+	assert_int_equal(tokens_delete(&f->env.domain, &f->env.admin, f->svc_token.meta.id, NULL), TR_OK);
+	assert_int_equal(resolve_record(&f->env.domain, &f->svc, &req, NULL), TR_EUNAUTH);
 	assert_int_equal(resolve_records(f), 0);
 	resolve_items_clear(items, 1);
 }
@@ -203,7 +176,7 @@ static void test_only_services_resolve(void **state)
 	struct resolve_item items[1] = {{.envvar_name = "HF_TOKEN", .secret_name = "hf-token"}};
 	struct resolve_request req = {.workspace = "default", .items = items, .count = 1, .container_index = -1};
 
-	assert_int_equal(resolve_read(&f->d, &f->admin, &req, NULL), TR_EDENIED);
+	assert_int_equal(resolve_read(&f->env.domain, &f->env.admin, &req, NULL), TR_EDENIED);
 	assert_int_equal(items[0].value.len, 0);
 }
 

@@ -16,45 +16,19 @@
 #include "domain/batch.h"
 #include "domain/secrets.h"
 #include "domain/workspaces.h"
+#include "domain-fixture.h"
 
 struct fixture {
-	char dir[64];
-	struct keyring *kr;
-	struct domain d;
-	struct principal admin;
+	struct domain_fixture env;
 	struct principal nobody;
 };
-
-static enum tr_status discard_token(void *ctx, const char *token, struct tr_error *err)
-{
-	(void)ctx;
-	(void)token;
-	(void)err;
-	return TR_OK;
-}
 
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	unsigned char key[32] = {1, 2, 3};
-	struct key_provider *p = NULL;
-	char dsn[128];
-	bool created;
+	const unsigned char key[DOMAIN_FIXTURE_KEY_LEN] = {1, 2, 3};
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/tresor-test-secrets-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(dsn, sizeof(dsn), "sqlite:%s/t.db", f->dir);
-	assert_int_equal(keyring_new(&f->kr, NULL), TR_OK);
-	assert_int_equal(provider_secret_key_new("local", key, sizeof(key), &p, NULL), TR_OK);
-	assert_int_equal(keyring_add(f->kr, p, NULL), TR_OK);
-	assert_int_equal(keyring_set_current(f->kr, "local", NULL), TR_OK);
-	assert_int_equal(store_open(dsn, &f->d.store, NULL), TR_OK);
-	f->d.keyring = f->kr;
-	f->d.keep_versions = 3;
-	assert_int_equal(auth_bootstrap(&f->d, discard_token, NULL, &created, NULL), TR_OK);
-	assert_true(created);
-	snprintf(f->admin.name, sizeof(f->admin.name), "admin");
-	f->admin.platform_admin = true;
+	domain_fixture_open(&f->env, "test-secrets", key);
 	snprintf(f->nobody.name, sizeof(f->nobody.name), "nobody");
 	*state = f;
 	return 0;
@@ -63,12 +37,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
-	store_close(f->d.store);
-	keyring_free(f->kr);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	domain_fixture_close(&f->env);
 	free(f);
 	return 0;
 }
@@ -86,7 +56,7 @@ static void assert_revealed(struct fixture *f, const struct secret_ref *ref, con
 	struct store_secret meta = {0};
 	struct secdata d = {0};
 
-	assert_int_equal(secrets_reveal(&f->d, &f->admin, ref, &meta, &d, NULL), TR_OK);
+	assert_int_equal(secrets_reveal(&f->env.domain, &f->env.admin, ref, &meta, &d, NULL), TR_OK);
 	assert_int_equal(d.count, 1);
 	assert_string_equal((const char *)d.items[0].value.data, want);
 	secdata_clear(&d);
@@ -101,7 +71,7 @@ static void test_create_get_reveal(void **state)
 	struct store_secret m = {0};
 	struct warnings w = {0};
 
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, &w, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &in, &m, &w, NULL), TR_OK);
 	assert_string_equal(m.type, "opaque");
 	assert_string_equal(m.visibility, "private");
 	assert_string_equal(m.keys_json, "[\"value\"]");
@@ -119,9 +89,9 @@ static void test_duplicate_is_a_conflict_naming_the_secret(void **state)
 	struct store_secret m = {0};
 	struct tr_error err = {0};
 
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &in, &m, NULL, NULL), TR_OK);
 	store_secret_clear(&m);
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, &err), TR_ECONFLICT);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &in, &m, NULL, &err), TR_ECONFLICT);
 	assert_string_equal(err.message, "Secret 'default/dup' already exists");
 	secdata_clear(&in.data);
 }
@@ -135,7 +105,7 @@ static void test_update_makes_versions_and_prunes(void **state)
 	struct store_version v = {0};
 	char value[32];
 
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &in, &m, NULL, NULL), TR_OK);
 	secdata_clear(&in.data);
 	for (int i = 2; i <= 5; i++) {
 		struct secret_input up = {.has_data = true};
@@ -143,14 +113,14 @@ static void test_update_makes_versions_and_prunes(void **state)
 		snprintf(value, sizeof(value), "version-%d", i);
 		assert_int_equal(secdata_add(&up.data, "value", value, strlen(value)), TR_OK);
 		store_secret_clear(&m);
-		assert_int_equal(secrets_update(&f->d, &f->admin, &ref, &up, &m, NULL, NULL), TR_OK);
+		assert_int_equal(secrets_update(&f->env.domain, &f->env.admin, &ref, &up, &m, NULL, NULL), TR_OK);
 		assert_int_equal(m.version, i);
 		secdata_clear(&up.data);
 	}
 	assert_revealed(f, &ref, "version-5");
 	/* keep_versions is 3: versions 1 and 2 are gone, 3 remains. */
-	assert_int_equal(store_version_get(f->d.store, m.id, 2, &v, NULL), TR_ENOTFOUND);
-	assert_int_equal(store_version_get(f->d.store, m.id, 3, &v, NULL), TR_OK);
+	assert_int_equal(store_version_get(f->env.domain.store, m.id, 2, &v, NULL), TR_ENOTFOUND);
+	assert_int_equal(store_version_get(f->env.domain.store, m.id, 3, &v, NULL), TR_OK);
 	store_version_clear(&v);
 	store_secret_clear(&m);
 }
@@ -163,9 +133,9 @@ static void test_metadata_only_update_keeps_version(void **state)
 	struct secret_input up = {.description = "new words", .has_description = true};
 	struct store_secret m = {0};
 
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &in, &m, NULL, NULL), TR_OK);
 	store_secret_clear(&m);
-	assert_int_equal(secrets_update(&f->d, &f->admin, &ref, &up, &m, NULL, NULL), TR_OK);
+	assert_int_equal(secrets_update(&f->env.domain, &f->env.admin, &ref, &up, &m, NULL, NULL), TR_OK);
 	assert_int_equal(m.version, 1);
 	assert_string_equal(m.description, "new words");
 	store_secret_clear(&m);
@@ -182,12 +152,12 @@ static void test_failed_update_changes_nothing(void **state)
 	struct store_secret m = {0};
 	struct tr_error err = {0};
 
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &in, &m, NULL, NULL), TR_OK);
 	store_secret_clear(&m);
 	assert_int_equal(secdata_add(&bad.data, "token", "has space", 9), TR_OK);
-	assert_int_equal(secrets_update(&f->d, &f->admin, &ref, &bad, &m, NULL, &err), TR_EVALIDATION);
+	assert_int_equal(secrets_update(&f->env.domain, &f->env.admin, &ref, &bad, &m, NULL, &err), TR_EVALIDATION);
 	assert_null(strstr(err.message, "has space"));
-	assert_int_equal(secrets_get(&f->d, &f->admin, &ref, &m, NULL), TR_OK);
+	assert_int_equal(secrets_get(&f->env.domain, &f->env.admin, &ref, &m, NULL), TR_OK);
 	assert_int_equal(m.version, 1);
 	assert_string_equal(m.type, "opaque");
 	store_secret_clear(&m);
@@ -205,9 +175,9 @@ static void test_scopes_hold_the_same_name(void **state)
 	struct store_secret m = {0};
 
 	pr.project = "p1";
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &ws, &m, NULL, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &ws, &m, NULL, NULL), TR_OK);
 	store_secret_clear(&m);
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &pr, &m, NULL, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &pr, &m, NULL, NULL), TR_OK);
 	assert_string_equal(m.project, "p1");
 	store_secret_clear(&m);
 	assert_revealed(f, &ref, "project-value");
@@ -225,12 +195,12 @@ static void test_put_creates_then_replaces(void **state)
 	struct store_secret m = {0};
 	bool created = false;
 
-	assert_int_equal(secrets_put(&f->d, &f->admin, &ref, &in, &m, &created, NULL, NULL), TR_OK);
+	assert_int_equal(secrets_put(&f->env.domain, &f->env.admin, &ref, &in, &m, &created, NULL, NULL), TR_OK);
 	assert_true(created);
 	store_secret_clear(&m);
 	secdata_clear(&in.data);
 	in = value_input("upsert", "second");
-	assert_int_equal(secrets_put(&f->d, &f->admin, &ref, &in, &m, &created, NULL, NULL), TR_OK);
+	assert_int_equal(secrets_put(&f->env.domain, &f->env.admin, &ref, &in, &m, &created, NULL, NULL), TR_OK);
 	assert_false(created);
 	assert_int_equal(m.version, 2);
 	store_secret_clear(&m);
@@ -246,12 +216,12 @@ static void test_delete_then_not_found(void **state)
 	struct store_secret m = {0};
 	struct tr_error err = {0};
 
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &in, &m, NULL, NULL), TR_OK);
 	store_secret_clear(&m);
-	assert_int_equal(secrets_delete(&f->d, &f->admin, &ref, NULL), TR_OK);
-	assert_int_equal(secrets_get(&f->d, &f->admin, &ref, &m, &err), TR_ENOTFOUND);
+	assert_int_equal(secrets_delete(&f->env.domain, &f->env.admin, &ref, NULL), TR_OK);
+	assert_int_equal(secrets_get(&f->env.domain, &f->env.admin, &ref, &m, &err), TR_ENOTFOUND);
 	assert_string_equal(err.message, "Secret 'default/gone' not found");
-	assert_int_equal(secrets_delete(&f->d, &f->admin, &ref, NULL), TR_ENOTFOUND);
+	assert_int_equal(secrets_delete(&f->env.domain, &f->env.admin, &ref, NULL), TR_ENOTFOUND);
 	secdata_clear(&in.data);
 }
 
@@ -262,19 +232,19 @@ static void test_validation_errors(void **state)
 	struct store_secret m = {0};
 	struct tr_error err = {0};
 
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, &err), TR_EVALIDATION);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &in, &m, NULL, &err), TR_EVALIDATION);
 	assert_non_null(strstr(err.message, "'name'"));
 	in.name = "ok-name";
 	in.project = "p1";
 	in.cluster = "c1";
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, &err), TR_EVALIDATION);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &in, &m, NULL, &err), TR_EVALIDATION);
 	in.cluster = NULL;
 	in.visibility = "secret";
 	in.has_visibility = true;
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, &err), TR_EVALIDATION);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &in, &m, NULL, &err), TR_EVALIDATION);
 	assert_non_null(strstr(err.message, "visibility"));
 	in.has_visibility = false;
-	assert_int_equal(secrets_create(&f->d, &f->admin, "nope", &in, &m, NULL, &err), TR_ENOTFOUND);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "nope", &in, &m, NULL, &err), TR_ENOTFOUND);
 	assert_string_equal(err.message, "Workspace 'nope' not found");
 	secdata_clear(&in.data);
 }
@@ -288,7 +258,7 @@ static void test_data_over_64_kib_is_too_large(void **state)
 
 	memset(big, 'x', sizeof(big));
 	assert_int_equal(secdata_add(&in.data, "k", big, sizeof(big)), TR_OK);
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, NULL), TR_ETOOLARGE);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &in, &m, NULL, NULL), TR_ETOOLARGE);
 	secdata_clear(&in.data);
 	(void)state;
 }
@@ -307,8 +277,8 @@ static void add_member(struct fixture *f, struct principal *p, const char *name,
 	snprintf(m.workspace, sizeof(m.workspace), "default");
 	snprintf(m.principal, sizeof(m.principal), "%s", name);
 	snprintf(m.role, sizeof(m.role), "%s", role);
-	assert_int_equal(store_principal_create(f->d.store, &sp, NULL), TR_OK);
-	assert_int_equal(store_member_put(f->d.store, &m, NULL), TR_OK);
+	assert_int_equal(store_principal_create(f->env.domain.store, &sp, NULL), TR_OK);
+	assert_int_equal(store_member_put(f->env.domain.store, &m, NULL), TR_OK);
 }
 
 static void test_non_members_do_not_see_the_workspace(void **state)
@@ -318,7 +288,7 @@ static void test_non_members_do_not_see_the_workspace(void **state)
 	struct store_secret m = {0};
 	struct tr_error err = {0};
 
-	assert_int_equal(secrets_create(&f->d, &f->nobody, "default", &in, &m, NULL, &err), TR_ENOTFOUND);
+	assert_int_equal(secrets_create(&f->env.domain, &f->nobody, "default", &in, &m, NULL, &err), TR_ENOTFOUND);
 	assert_string_equal(err.message, "Workspace 'default' not found");
 	secdata_clear(&in.data);
 }
@@ -334,11 +304,11 @@ static void test_roles_decide(void **state)
 
 	add_member(f, &viewer, "vic", "viewer");
 	add_member(f, &editor, "eve", "editor");
-	assert_int_equal(secrets_create(&f->d, &viewer, "default", &in, &m, NULL, NULL), TR_EDENIED);
-	assert_int_equal(secrets_create(&f->d, &editor, "default", &in, &m, NULL, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->env.domain, &viewer, "default", &in, &m, NULL, NULL), TR_EDENIED);
+	assert_int_equal(secrets_create(&f->env.domain, &editor, "default", &in, &m, NULL, NULL), TR_OK);
 	store_secret_clear(&m);
 	/* Editors may not read values: only platform admins. */
-	assert_int_equal(secrets_reveal(&f->d, &editor, &ref, &m, &d, NULL), TR_EDENIED);
+	assert_int_equal(secrets_reveal(&f->env.domain, &editor, &ref, &m, &d, NULL), TR_EDENIED);
 	secdata_clear(&in.data);
 }
 
@@ -353,14 +323,14 @@ static void test_private_secrets_are_not_found_by_others(void **state)
 
 	add_member(f, &eve, "eve", "editor");
 	add_member(f, &ed, "ed", "editor");
-	assert_int_equal(secrets_create(&f->d, &eve, "default", &in, &m, NULL, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->env.domain, &eve, "default", &in, &m, NULL, NULL), TR_OK);
 	store_secret_clear(&m);
-	assert_int_equal(secrets_get(&f->d, &eve, &ref, &m, NULL), TR_OK);
+	assert_int_equal(secrets_get(&f->env.domain, &eve, &ref, &m, NULL), TR_OK);
 	store_secret_clear(&m);
-	assert_int_equal(secrets_get(&f->d, &ed, &ref, &m, &err), TR_ENOTFOUND);
+	assert_int_equal(secrets_get(&f->env.domain, &ed, &ref, &m, &err), TR_ENOTFOUND);
 	assert_string_equal(err.message, "Secret 'default/mine' not found");
-	assert_int_equal(secrets_delete(&f->d, &ed, &ref, NULL), TR_ENOTFOUND);
-	assert_int_equal(secrets_get(&f->d, &f->admin, &ref, &m, NULL), TR_OK);
+	assert_int_equal(secrets_delete(&f->env.domain, &ed, &ref, NULL), TR_ENOTFOUND);
+	assert_int_equal(secrets_get(&f->env.domain, &f->env.admin, &ref, &m, NULL), TR_OK);
 	store_secret_clear(&m);
 	secdata_clear(&in.data);
 }
@@ -372,14 +342,14 @@ static void test_workspace_delete_rules(void **state)
 	struct store_workspace ws;
 	struct store_secret m = {0};
 
-	assert_int_equal(workspaces_create(&f->d, &f->admin, "team-a", &ws, NULL), TR_OK);
-	assert_int_equal(workspaces_create(&f->d, &f->admin, "team-a", &ws, NULL), TR_ECONFLICT);
-	assert_int_equal(secrets_create(&f->d, &f->admin, "team-a", &in, &m, NULL, NULL), TR_OK);
+	assert_int_equal(workspaces_create(&f->env.domain, &f->env.admin, "team-a", &ws, NULL), TR_OK);
+	assert_int_equal(workspaces_create(&f->env.domain, &f->env.admin, "team-a", &ws, NULL), TR_ECONFLICT);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "team-a", &in, &m, NULL, NULL), TR_OK);
 	store_secret_clear(&m);
-	assert_int_equal(workspaces_delete(&f->d, &f->admin, "team-a", false, NULL), TR_ECONFLICT);
-	assert_int_equal(workspaces_delete(&f->d, &f->admin, "team-a", true, NULL), TR_OK);
-	assert_int_equal(workspaces_get(&f->d, &f->admin, "team-a", &ws, NULL), TR_ENOTFOUND);
-	assert_int_equal(workspaces_delete(&f->d, &f->admin, "default", true, NULL), TR_ECONFLICT);
+	assert_int_equal(workspaces_delete(&f->env.domain, &f->env.admin, "team-a", false, NULL), TR_ECONFLICT);
+	assert_int_equal(workspaces_delete(&f->env.domain, &f->env.admin, "team-a", true, NULL), TR_OK);
+	assert_int_equal(workspaces_get(&f->env.domain, &f->env.admin, "team-a", &ws, NULL), TR_ENOTFOUND);
+	assert_int_equal(workspaces_delete(&f->env.domain, &f->env.admin, "default", true, NULL), TR_ECONFLICT);
 	secdata_clear(&in.data);
 }
 
@@ -393,15 +363,15 @@ static void test_atomic_batch_writes_nothing_on_failure(void **state)
 	struct store_secret m = {0};
 
 	a.type = b.type = "opaque"; /* batch creates name their type */
-	assert_int_equal(secrets_batch(&f->d, &f->admin, "default", items, 3, true, NULL), TR_EINVAL);
+	assert_int_equal(secrets_batch(&f->env.domain, &f->env.admin, "default", items, 3, true, NULL), TR_EINVAL);
 	assert_int_equal(items[2].status, TR_ENOTFOUND);
 	assert_int_equal(items[0].status, TR_ECONFLICT);
-	assert_int_equal(secrets_get(&f->d, &f->admin, &ref, &m, NULL), TR_ENOTFOUND);
-	assert_int_equal(f->d.tx_depth, 0);
+	assert_int_equal(secrets_get(&f->env.domain, &f->env.admin, &ref, &m, NULL), TR_ENOTFOUND);
+	assert_int_equal(f->env.domain.tx_depth, 0);
 	/* The same items, one by one: the two creates stay. */
-	assert_int_equal(secrets_batch(&f->d, &f->admin, "default", items, 3, false, NULL), TR_EINVAL);
+	assert_int_equal(secrets_batch(&f->env.domain, &f->env.admin, "default", items, 3, false, NULL), TR_EINVAL);
 	assert_int_equal(items[0].status, TR_OK);
-	assert_int_equal(secrets_get(&f->d, &f->admin, &ref, &m, NULL), TR_OK);
+	assert_int_equal(secrets_get(&f->env.domain, &f->env.admin, &ref, &m, NULL), TR_OK);
 	store_secret_clear(&m);
 	secdata_clear(&a.data);
 	secdata_clear(&b.data);
@@ -419,33 +389,33 @@ static void test_group_units_fail_alone(void **state)
 	struct secret_ref ref_c = {.workspace = "default", .name = "group-c"};
 	struct store_secret m = {0};
 
-	assert_int_equal(domain_group_begin(&f->d, NULL), TR_OK);
+	assert_int_equal(domain_group_begin(&f->env.domain, NULL), TR_OK);
 	/* kept */
-	assert_int_equal(domain_group_enter(&f->d, NULL), TR_OK);
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &a, &m, NULL, NULL), TR_OK);
+	assert_int_equal(domain_group_enter(&f->env.domain, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &a, &m, NULL, NULL), TR_OK);
 	store_secret_clear(&m);
-	assert_true(domain_group_leave(&f->d, true));
+	assert_true(domain_group_leave(&f->env.domain, true));
 	/* fails inside (a duplicate): the group goes on */
-	assert_int_equal(domain_group_enter(&f->d, NULL), TR_OK);
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &a, &m, NULL, NULL), TR_ECONFLICT);
-	assert_true(domain_group_leave(&f->d, true));
+	assert_int_equal(domain_group_enter(&f->env.domain, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &a, &m, NULL, NULL), TR_ECONFLICT);
+	assert_true(domain_group_leave(&f->env.domain, true));
 	/* succeeded, but its reply failed: undone */
-	assert_int_equal(domain_group_enter(&f->d, NULL), TR_OK);
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &b, &m, NULL, NULL), TR_OK);
+	assert_int_equal(domain_group_enter(&f->env.domain, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &b, &m, NULL, NULL), TR_OK);
 	store_secret_clear(&m);
-	assert_false(domain_group_leave(&f->d, false));
+	assert_false(domain_group_leave(&f->env.domain, false));
 	/* an atomic operation of its own inside the group */
-	assert_int_equal(domain_group_enter(&f->d, NULL), TR_OK);
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &c, &m, NULL, NULL), TR_OK);
+	assert_int_equal(domain_group_enter(&f->env.domain, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &c, &m, NULL, NULL), TR_OK);
 	store_secret_clear(&m);
-	assert_true(domain_group_leave(&f->d, true));
-	assert_true(domain_group_intact(&f->d));
-	assert_int_equal(domain_group_commit(&f->d, NULL), TR_OK);
-	assert_int_equal(f->d.tx_depth, 0);
+	assert_true(domain_group_leave(&f->env.domain, true));
+	assert_true(domain_group_intact(&f->env.domain));
+	assert_int_equal(domain_group_commit(&f->env.domain, NULL), TR_OK);
+	assert_int_equal(f->env.domain.tx_depth, 0);
 
 	assert_revealed(f, &ref_a, "value-a");
 	assert_revealed(f, &ref_c, "value-c");
-	assert_int_equal(secrets_get(&f->d, &f->admin, &ref_b, &m, NULL), TR_ENOTFOUND);
+	assert_int_equal(secrets_get(&f->env.domain, &f->env.admin, &ref_b, &m, NULL), TR_ENOTFOUND);
 	secdata_clear(&a.data);
 	secdata_clear(&b.data);
 	secdata_clear(&c.data);
@@ -461,14 +431,14 @@ static void test_group_lost_transaction_keeps_nothing(void **state)
 	struct secret_ref ref = {.workspace = "default", .name = "lost-a"};
 	struct store_secret m = {0};
 
-	assert_int_equal(domain_group_begin(&f->d, NULL), TR_OK);
-	assert_int_equal(domain_group_enter(&f->d, NULL), TR_OK);
-	store_rollback(f->d.store); /* what SQLite does after SQLITE_FULL */
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &a, &m, NULL, NULL), TR_EUNAVAIL);
-	assert_false(domain_group_intact(&f->d));
-	domain_group_abort(&f->d);
-	assert_int_equal(f->d.tx_depth, 0);
-	assert_int_equal(secrets_get(&f->d, &f->admin, &ref, &m, NULL), TR_ENOTFOUND);
+	assert_int_equal(domain_group_begin(&f->env.domain, NULL), TR_OK);
+	assert_int_equal(domain_group_enter(&f->env.domain, NULL), TR_OK);
+	store_rollback(f->env.domain.store); /* what SQLite does after SQLITE_FULL */
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &a, &m, NULL, NULL), TR_EUNAVAIL);
+	assert_false(domain_group_intact(&f->env.domain));
+	domain_group_abort(&f->env.domain);
+	assert_int_equal(f->env.domain.tx_depth, 0);
+	assert_int_equal(secrets_get(&f->env.domain, &f->env.admin, &ref, &m, NULL), TR_ENOTFOUND);
 	secdata_clear(&a.data);
 }
 
@@ -483,12 +453,12 @@ static void test_group_atomic_batch_writes_nothing_on_failure(void **state)
 	struct store_secret m = {0};
 
 	a.type = "opaque";
-	assert_int_equal(domain_group_begin(&f->d, NULL), TR_OK);
-	assert_int_equal(domain_group_enter(&f->d, NULL), TR_OK);
-	assert_int_equal(secrets_batch(&f->d, &f->admin, "default", items, 2, true, NULL), TR_EINVAL);
-	assert_true(domain_group_leave(&f->d, true));
-	assert_int_equal(domain_group_commit(&f->d, NULL), TR_OK);
-	assert_int_equal(secrets_get(&f->d, &f->admin, &ref, &m, NULL), TR_ENOTFOUND);
+	assert_int_equal(domain_group_begin(&f->env.domain, NULL), TR_OK);
+	assert_int_equal(domain_group_enter(&f->env.domain, NULL), TR_OK);
+	assert_int_equal(secrets_batch(&f->env.domain, &f->env.admin, "default", items, 2, true, NULL), TR_EINVAL);
+	assert_true(domain_group_leave(&f->env.domain, true));
+	assert_int_equal(domain_group_commit(&f->env.domain, NULL), TR_OK);
+	assert_int_equal(secrets_get(&f->env.domain, &f->env.admin, &ref, &m, NULL), TR_ENOTFOUND);
 	secdata_clear(&a.data);
 }
 
@@ -502,15 +472,15 @@ static void test_expired_secrets_are_purged_after_the_grace_period(void **state)
 
 	in.expires_in = 1;
 	in.has_expires_in = true;
-	assert_int_equal(secrets_create(&f->d, &f->admin, "default", &in, &m, NULL, NULL), TR_OK);
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &in, &m, NULL, NULL), TR_OK);
 	store_secret_clear(&m);
-	f->d.purge_after = 3600;
-	assert_int_equal(secrets_purge_expired(&f->d, &purged, NULL), TR_OK);
-	assert_int_equal(purged, 0); /* not even expired yet */
-	f->d.purge_after = -5;           /* a sweep "5 s in the future" sees it expired and past grace */
-	assert_int_equal(secrets_purge_expired(&f->d, &purged, NULL), TR_OK);
+	f->env.domain.purge_after = 3600;
+	assert_int_equal(secrets_purge_expired(&f->env.domain, &purged, NULL), TR_OK);
+	assert_int_equal(purged, 0);    /* not even expired yet */
+	f->env.domain.purge_after = -5; /* a sweep "5 s in the future" sees it expired and past grace */
+	assert_int_equal(secrets_purge_expired(&f->env.domain, &purged, NULL), TR_OK);
 	assert_int_equal(purged, 1);
-	assert_int_equal(secrets_get(&f->d, &f->admin, &ref, &m, NULL), TR_ENOTFOUND);
+	assert_int_equal(secrets_get(&f->env.domain, &f->env.admin, &ref, &m, NULL), TR_ENOTFOUND);
 	secdata_clear(&in.data);
 }
 
