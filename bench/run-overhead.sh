@@ -13,7 +13,7 @@
 #
 # and prints each median and the overhead (median of run less median of
 # direct), split into the start-up of the tresor binary itself (the dynamic
-# loader mapping its ~10 shared libraries; ~40 while the CLI used libcurl,
+# loader mapping its ~6 shared libraries; ~40 while the CLI used libcurl,
 # docs/architecture.md) and what `run` adds beyond it (the /resolve round
 # trip, fork, exec, relaying).
 # Every run of tresor makes one /resolve request, which the server
