@@ -350,7 +350,13 @@ static enum tr_status open_sockets(struct server *srv, struct tr_error *err)
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *ai = NULL;
 	unsigned port = srv->opt.port;
-	int rc = getaddrinfo(srv->opt.host, "0", &hints, &ai);
+	int rc;
+
+	/* "localhost" is 127.0.0.1: Debian's /etc/hosts also names ::1 first,
+	 * and a server on ::1 alone is out of reach of IPv4 clients. */
+	if (strcasecmp(srv->opt.host, "localhost") == 0)
+		hints.ai_family = AF_INET;
+	rc = getaddrinfo(srv->opt.host, "0", &hints, &ai);
 
 	if (rc != 0)
 		return tr_error_set(err, TR_EINVAL, "cannot resolve listen host '%s': %s", srv->opt.host,
