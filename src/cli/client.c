@@ -43,6 +43,7 @@
 #include <event2/http.h>
 #include <sodium.h>
 
+#include "common/fdread.h"
 #include "common/tlslib.h"
 
 #ifndef TRESOR_VERSION
@@ -474,25 +475,6 @@ static enum tr_status token_accept(char *token, const char *source, char **out, 
 	return TR_OK;
 }
 
-/* Reads up to cap bytes until end of file; -1 on a read error. */
-static ssize_t read_up_to(int fd, char *buf, size_t cap)
-{
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < cap) {
-		n = read(fd, buf + got, cap - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
 static enum tr_status token_read_file(const char *path, char **out, struct tr_error *err)
 {
 	char source[PATH_MAX + 16];
@@ -510,7 +492,7 @@ static enum tr_status token_read_file(const char *path, char **out, struct tr_er
 		close(fd);
 		return tr_error_set(err, TR_EINTERNAL, "out of memory");
 	}
-	n = read_up_to(fd, buf, TOKEN_FILE_MAX + 1);
+	n = fd_read_up_to(fd, buf, TOKEN_FILE_MAX + 1);
 	saved = errno;
 	close(fd);
 	if (n < 0 || n > TOKEN_FILE_MAX) {

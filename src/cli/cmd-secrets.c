@@ -20,6 +20,7 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "common/fdread.h"
 #include "common/limits.h"
 
 #define DEFAULT_WORKSPACE "default"
@@ -267,25 +268,6 @@ static void secret_path(struct client_path *p, const struct secret_ref *ref, con
 
 /* ---- values ---- */
 
-/* Reads up to cap bytes until end of file; -1 on a read error. */
-static ssize_t read_up_to(int fd, char *buf, size_t cap)
-{
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < cap) {
-		n = read(fd, buf + got, cap - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
 /*
  * Reads the value of key from path, or from standard input when path is
  * NULL (then one trailing newline is dropped), and stores it in obj[key].
@@ -306,7 +288,7 @@ static enum tr_status value_read_into(json_t *obj, const char *key, const char *
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 	else if (isatty(STDIN_FILENO))
 		output_errorf("reading the value of '%s' from standard input (end with Ctrl-D)", key);
-	n = fd < 0 ? -1 : read_up_to(fd, buf, TR_MAX_DATA + 1);
+	n = fd < 0 ? -1 : fd_read_up_to(fd, buf, TR_MAX_DATA + 1);
 	if (n < 0)
 		st = tr_error_set(err, TR_EINVAL, "cannot read '%s': %s", source, strerror(errno));
 	else if (n > TR_MAX_DATA)

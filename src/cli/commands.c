@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "cli/output.h"
+#include "common/fdread.h"
 #include "server/server.h"
 
 #ifndef TRESOR_VERSION
@@ -807,25 +808,6 @@ int cli_parse_positive(const struct cli_ctx *ctx, const char *option, const char
 	return CLI_CONTINUE;
 }
 
-/* Reads up to cap bytes until end of file; -1 on a read error. */
-static ssize_t read_up_to(int fd, char *buf, size_t cap)
-{
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < cap) {
-		n = read(fd, buf + got, cap - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
 enum tr_status cli_read_file(const char *path, size_t max, char **out, size_t *len, struct tr_error *err)
 {
 	bool from_stdin = strcmp(path, "-") == 0;
@@ -843,7 +825,7 @@ enum tr_status cli_read_file(const char *path, size_t max, char **out, size_t *l
 			close(fd);
 		return tr_error_set(err, TR_EINTERNAL, "out of memory");
 	}
-	n = read_up_to(fd, buf, max + 1);
+	n = fd_read_up_to(fd, buf, max + 1);
 	saved = errno;
 	if (!from_stdin)
 		close(fd);

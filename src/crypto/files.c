@@ -16,24 +16,7 @@
 
 #include <sodium.h>
 
-/* Reads until len bytes or end of file; the count read, or -1 with errno. */
-static ssize_t read_full(int fd, unsigned char *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = read(fd, buf + got, len - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
+#include "common/fdread.h"
 
 /* Writes all of buf; -1 with errno on failure. */
 static int write_all(int fd, const unsigned char *buf, size_t len)
@@ -117,7 +100,7 @@ enum tr_status crypto_file_read_secret(const char *path, const char *what, size_
 		st = tr_error_set(err, TR_EINTERNAL, "cannot allocate guarded memory for %s '%s'", what, path);
 		goto out;
 	}
-	n = read_full(fd, buf, max + 1);
+	n = fd_read_up_to(fd, buf, max + 1);
 	if (n < 0 || (size_t)n > max) {
 		st = tr_error_set(err, TR_EUNAVAIL, "cannot read %s '%s': %s", what, path,
 		                  n < 0 ? strerror(errno) : "it keeps growing");
