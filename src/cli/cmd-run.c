@@ -332,9 +332,12 @@ static enum tr_status recipe_load(struct run_args *a, struct tr_error *err)
 		return st;
 	a->recipe_json = json_loadb(text, len, 0, &jerr);
 	free(text);
+	/* Never jerr.text: it quotes the input (the rule for every file we parse). */
+	if (!a->recipe_json)
+		return tr_error_set(err, TR_EINVAL, "the recipe '%s' is not valid JSON (line %d, column %d)", a->recipe,
+				    jerr.line, jerr.column);
 	if (!json_is_object(a->recipe_json))
-		return tr_error_set(err, TR_EINVAL, "the recipe '%s' is not a JSON object (line %d: %s)", a->recipe,
-				    jerr.line, a->recipe_json ? "not an object" : jerr.text);
+		return tr_error_set(err, TR_EINVAL, "the recipe '%s' is not a JSON object", a->recipe);
 	return recipe_apply(a, a->recipe_json, err);
 }
 

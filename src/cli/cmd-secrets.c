@@ -904,8 +904,12 @@ static int batch_payload(const char *file, json_t **out)
 	sodium_memzero(text, len);
 	free(text);
 	if (!json_is_object(*out)) {
-		tr_error_set(&err, TR_EINVAL, "'%s' is not a JSON object (line %d: %s)", file, jerr.line,
-			     *out ? "not an object" : jerr.text);
+		/* Never jerr.text: it may quote the file, which holds secret values. */
+		if (*out)
+			tr_error_set(&err, TR_EINVAL, "'%s' is not a JSON object", file);
+		else
+			tr_error_set(&err, TR_EINVAL, "'%s' is not valid JSON (line %d, column %d)", file, jerr.line,
+				     jerr.column);
 		json_decref(*out);
 		*out = NULL;
 		return output_error(&err);

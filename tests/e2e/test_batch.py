@@ -496,3 +496,14 @@ def test_failed_atomic_batch_records_nothing_as_success(server, ws):
     assert [x for x in recs if x["outcome"] == "success"] == [], recs
     # The item that failed may be recorded, as the failure it is.
     assert all(x["secret"] == "ghost" for x in recs), recs
+
+
+def test_cli_batch_file_that_is_not_json_is_not_echoed(server, ws, tmp_path):
+    """The payload file holds secret values: a parse error names the line,
+    never the text around it."""
+    bad = tmp_path / "payload.json"
+    bad.write_text('{"secrets_payload": [hf_unquoted_secret_value]}')
+    out = server.cli("secrets", "batch", "-f", str(bad), "-w", ws)
+    assert out.returncode != 0
+    assert "not valid JSON (line 1" in out.stderr, out.stderr
+    assert "hf_unquoted_secret_value" not in out.stderr + out.stdout

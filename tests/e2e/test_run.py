@@ -243,7 +243,11 @@ def test_recipe_errors_name_the_problem(ws, tmp_path):
     bad.write_text('{"recipe_environment_secrets": [{"envvar_name": "X"}]}')
     res = run(ws, "--recipe", bad, "--", "true")
     assert res.returncode == 5 and "secret_name" in res.stderr
-    bad.write_text("not json")
+    bad.write_text("hf_not_json_value")
+    res = run(ws, "--recipe", bad, "--", "true")
+    assert res.returncode == 5 and "not valid JSON (line 1" in res.stderr
+    assert "hf_not_json_value" not in res.stderr  # the input is never echoed
+    bad.write_text("[1, 2]")
     res = run(ws, "--recipe", bad, "--", "true")
     assert res.returncode == 5 and "not a JSON object" in res.stderr
 
