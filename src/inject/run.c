@@ -54,6 +54,8 @@ struct session {
 	unsigned char input[INPUT_BUF]; /* read from stdin, not yet written to the master */
 	size_t input_len;
 	size_t input_off;
+	unsigned char *relay_buf; /* RELAY_BUF bytes: what the child wrote, on its way through */
+	size_t relay_buf_used;    /* the most of it any read filled: what needs wiping */
 	int sigfd;
 	sigset_t old_mask;
 	bool mask_set; /* old_mask holds the mask to restore */
@@ -355,8 +357,9 @@ static void relay_end(struct relay *r)
 }
 
 /* Reads what the child wrote on r and relays it. */
-static void relay_read(struct session *s, struct relay *r, unsigned char *buf)
+static void relay_read(struct session *s, struct relay *r)
 {
+	unsigned char *buf = s->relay_buf;
 	ssize_t n = read(r->from, buf, RELAY_BUF);
 
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -368,6 +371,8 @@ static void relay_read(struct session *s, struct relay *r, unsigned char *buf)
 		relay_end(r);
 		return;
 	}
+	if ((size_t)n > s->relay_buf_used)
+		s->relay_buf_used = (size_t)n;
 	if (r->broken)
 		return;
 	if (mask_stream_write(r->ms, buf, (size_t)n) < 0) {
@@ -442,7 +447,7 @@ static nfds_t poll_set(const struct session *s, struct pollfd *p, int *idx)
 	return n;
 }
 
-static void poll_dispatch(struct session *s, const struct pollfd *p, const int *idx, nfds_t n, unsigned char *buf)
+static void poll_dispatch(struct session *s, const struct pollfd *p, const int *idx, nfds_t n)
 {
 	nfds_t k;
 
@@ -452,7 +457,7 @@ static void poll_dispatch(struct session *s, const struct pollfd *p, const int *
 		switch (idx[k]) {
 		case POLL_SIGNALS: signals_handle(s); break;
 		case POLL_OUT0:
-		case POLL_OUT1: relay_read(s, &s->relay[idx[k] - POLL_OUT0], buf); break;
+		case POLL_OUT1: relay_read(s, &s->relay[idx[k] - POLL_OUT0]); break;
 		case POLL_STDIN: input_read(s); break;
 		case POLL_MASTER: input_write(s); break;
 		default: break;
@@ -461,7 +466,7 @@ static void poll_dispatch(struct session *s, const struct pollfd *p, const int *
 }
 
 /* Relays until the child has exited and its output has ended (or gone quiet). */
-static void relay_loop(struct session *s, unsigned char *buf)
+static void relay_loop(struct session *s)
 {
 	struct pollfd p[5];
 	int idx[5];
@@ -475,7 +480,7 @@ static void relay_loop(struct session *s, unsigned char *buf)
 			continue;
 		if (ready < 0 || (ready == 0 && s->exited))
 			break;
-		poll_dispatch(s, p, idx, n, buf);
+		poll_dispatch(s, p, idx, n);
 	}
 	if (!s->exited && waitpid(s->pid, &s->status, 0) == s->pid)
 		s->exited = true;
@@ -499,6 +504,13 @@ static void session_close(struct session *s)
 	close_fd(&s->master);
 	close_fd(&s->sigfd);
 	sodium_memzero(s->input, sizeof(s->input));
+	/* Only the bytes a read reached: wiping all 64 KiB would touch (and
+	 * fault in) pages nothing ever used, on every `tresor run`. */
+	if (s->relay_buf) {
+		sodium_memzero(s->relay_buf, s->relay_buf_used);
+		free(s->relay_buf);
+		s->relay_buf = NULL;
+	}
 	if (s->mask_set)
 		sigprocmask(SIG_SETMASK, &s->old_mask, NULL);
 }
@@ -515,7 +527,6 @@ static int exit_code_of(int status)
 enum tr_status run_command(const struct run_options *o, struct run_result *res, struct tr_error *err)
 {
 	struct session s;
-	unsigned char *buf = NULL;
 	void (*old_pipe)(int) = SIG_ERR;
 	enum tr_status st;
 
@@ -525,7 +536,7 @@ enum tr_status run_command(const struct run_options *o, struct run_result *res, 
 	st = signals_block(&s, err);
 	if (st == TR_OK)
 		st = io_setup(&s, err);
-	if (st == TR_OK && !(buf = malloc(RELAY_BUF)))
+	if (st == TR_OK && !(s.relay_buf = malloc(RELAY_BUF)))
 		st = tr_error_set(err, TR_EINTERNAL, "out of memory");
 	if (st == TR_OK)
 		st = spawn(&s, res, err);
@@ -533,7 +544,7 @@ enum tr_status run_command(const struct run_options *o, struct run_result *res, 
 		/* A closed output must not kill tresor before the child is done. */
 		old_pipe = signal(SIGPIPE, SIG_IGN);
 		raw_mode_on(&s);
-		relay_loop(&s, buf);
+		relay_loop(&s);
 		res->exit_code = exit_code_of(s.status);
 	}
 	if (st == TR_OK && res->exec_errno)
@@ -541,9 +552,5 @@ enum tr_status run_command(const struct run_options *o, struct run_result *res, 
 	session_close(&s);
 	if (old_pipe != SIG_ERR)
 		signal(SIGPIPE, old_pipe);
-	if (buf) {
-		sodium_memzero(buf, RELAY_BUF);
-		free(buf);
-	}
 	return st;
 }
