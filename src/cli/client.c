@@ -683,7 +683,7 @@ static struct bufferevent *tls_bufferevent(const struct client *cl, struct event
 	}
 	/* On failure (out of memory) libevent may already have freed the
 	 * session: it is not freed again here. */
-	bev = o->bufferevent_openssl_socket_new(base, -1, *ssl, BUFFEREVENT_SSL_CONNECTING,
+	bev = bufferevent_openssl_socket_new(base, -1, *ssl, BUFFEREVENT_SSL_CONNECTING,
 						BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (!bev)
 		*ssl = NULL;
@@ -946,7 +946,7 @@ static void tls_failure_check(const struct client *cl, struct exchange *x)
 	if (!x->ssl || x->outcome != OUT_CONNECT_FAILED)
 		return;
 	x->verify_result = o->SSL_get_verify_result(x->ssl);
-	x->tls_error = o->bufferevent_get_openssl_error(evhttp_connection_get_bufferevent(x->evcon));
+	x->tls_error = bufferevent_get_openssl_error(evhttp_connection_get_bufferevent(x->evcon));
 	/* Without an OpenSSL error (a library code), it was the connection:
 	 * libevent records a failed read or write as SSL_ERROR_SYSCALL. */
 	if (x->verify_result != X509_V_OK)

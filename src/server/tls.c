@@ -224,14 +224,14 @@ static struct bufferevent *tls_new_connection(struct event_base *base, void *arg
 		return NULL;
 	}
 	/* On failure this frees ssl too (BEV_OPT_CLOSE_ON_FREE). */
-	bev = ossl->bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (!bev) {
 		log_error("cannot create a TLS connection: out of memory");
 		return NULL;
 	}
 	/* A client that drops the TCP connection without close_notify is just
 	 * gone: HTTP framing (Content-Length) already detects truncation. */
-	ossl->bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
 }
 
