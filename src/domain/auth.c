@@ -121,7 +121,7 @@ enum tr_status auth_still_valid(struct domain *d, const struct principal *caller
 	int64_t expires_at = 0;
 	enum tr_status st;
 
-	if (caller->auth_generation == domain_auth_generation())
+	if (domain_auth_unchanged_since(d, caller->auth_generation))
 		return TR_OK; /* no token or principal has been deleted since */
 	st = lookup_token(d, caller->token_hash, &again, &expires_at, err);
 	if (st == TR_OK && strcmp(again.name, caller->name) != 0)

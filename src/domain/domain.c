@@ -24,6 +24,11 @@ uint64_t domain_auth_generation(void)
 	return atomic_load(&auth_generation);
 }
 
+bool domain_auth_unchanged_since(const struct domain *d, uint64_t since)
+{
+	return !d->auth_changed && since == domain_auth_generation();
+}
+
 /* After the outermost unit ends: a committed change of what tokens stand
  * for makes every cached verification stale. (A rolled-back one changed
  * nothing.) */

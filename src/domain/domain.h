@@ -56,7 +56,7 @@ struct domain {
 	int tx_depth;                  /* nesting of domain_begin (see below) */
 	bool tx_failed;                /* an inner unit failed: the outer one rolls back */
 	bool reading;                  /* a read transaction is open (domain_read_begin) */
-	bool auth_changed;             /* this transaction changes what a token stands for */
+	bool auth_changed;             /* this transaction changes what a token stands for or may do */
 	struct auth_cache_entry auth_cache[DOMAIN_AUTH_CACHE_SLOTS]; /* this thread's verified tokens */
 };
 
@@ -65,13 +65,19 @@ int64_t domain_now(void);
 
 /*
  * Verified tokens are cached per thread (auth.c). Whatever changes what a
- * token stands for (deleting a token or a principal) calls
- * domain_auth_changed inside its transaction; when that transaction
- * commits, the process-wide generation moves on and every cached entry is
- * stale, so a revocation holds from the moment its answer is sent.
+ * token stands for or may do (deleting a token or a principal, setting or
+ * removing a role binding, deleting a workspace) calls domain_auth_changed
+ * inside its transaction; when that transaction commits, the process-wide
+ * generation moves on and every cached entry is stale, so a revocation
+ * holds from the moment its answer is sent.
  */
 void domain_auth_changed(struct domain *d);
 uint64_t domain_auth_generation(void);
+
+/* Nothing of that kind has committed since generation `since`, and none
+ * is pending in d's own transaction (an earlier unit of a group commit):
+ * what was checked under `since` still holds. */
+bool domain_auth_unchanged_since(const struct domain *d, uint64_t since);
 
 /*
  * Domain transactions nest: the outermost domain_begin opens a store

@@ -54,8 +54,10 @@ static enum tr_status put_locked(struct domain *d, const struct principal *actor
 		.action = "member.put", .workspace = m->workspace, .target = m->principal,
 		.outcome = AUDIT_SUCCESS, .status = 200,
 	};
-	enum tr_status st = store_member_put(d->store, m, err);
+	enum tr_status st;
 
+	domain_auth_changed(d); /* what the principal may do changes */
+	st = store_member_put(d->store, m, err);
 	return st == TR_OK ? audit_append(d, actor, &ev, err) : st;
 }
 
@@ -99,8 +101,10 @@ static enum tr_status delete_locked(struct domain *d, const struct principal *ac
 		.action = "member.delete", .workspace = ws, .target = principal,
 		.outcome = AUDIT_SUCCESS, .status = 204,
 	};
-	enum tr_status st = store_member_delete(d->store, ws, principal, err);
+	enum tr_status st;
 
+	domain_auth_changed(d);
+	st = store_member_delete(d->store, ws, principal, err);
 	if (st == TR_ENOTFOUND)
 		return tr_error_set(err, st, "Principal '%s' has no role in workspace '%s'", principal, ws);
 	return st == TR_OK ? audit_append(d, actor, &ev, err) : st;

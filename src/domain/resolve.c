@@ -205,12 +205,19 @@ static enum tr_status record_item(struct domain *d, const struct principal *call
 }
 
 /* The caller may still resolve: its token stands, its binding is there
- * and allows this request (it may have changed since resolve_read). */
+ * and allows this request (it may have changed since resolve_read). When
+ * nothing that could change that has happened since the caller's token was
+ * verified, what resolve_read checked holds, and the store is not asked
+ * again. */
 static enum tr_status still_allowed(struct domain *d, const struct principal *caller,
                                     const struct resolve_request *req, struct tr_error *err)
 {
 	struct store_member binding;
-	enum tr_status st = auth_still_valid(d, caller, err);
+	enum tr_status st;
+
+	if (domain_auth_unchanged_since(d, caller->auth_generation))
+		return TR_OK;
+	st = auth_still_valid(d, caller, err);
 
 	if (st == TR_OK)
 		st = policy_check_workspace_binding(d, caller, ACT_SECRET_RESOLVE, req->workspace, &binding, err);

@@ -112,8 +112,10 @@ static enum tr_status delete_locked(struct domain *d, const struct principal *ac
 	};
 	enum tr_status st = check_deletable(d, name, force, err);
 
-	if (st == TR_OK)
+	if (st == TR_OK) {
+		domain_auth_changed(d); /* its role bindings go with it */
 		st = store_workspace_delete(d->store, name, err);
+	}
 	if (st == TR_ENOTFOUND)
 		return tr_error_set(err, st, "Workspace '%s' not found", name);
 	return st == TR_OK ? audit_append(d, actor, &ev, err) : st;

@@ -170,6 +170,59 @@ static void test_record_refuses_a_deleted_token(void **state)
 	resolve_items_clear(items, 1);
 }
 
+/* A binding narrowed to another project since the read: refused too. */
+static void test_record_refuses_a_narrowed_binding(void **state)
+{
+	struct fixture *f = *state;
+	struct resolve_item items[1] = {{.envvar_name = "HF_TOKEN", .secret_name = "hf-token"}};
+	struct resolve_request req = {.workspace = "default", .items = items, .count = 1, .container_index = -1};
+	struct store_member mb;
+
+	assert_int_equal(resolve_read(&f->env.domain, &f->svc, &req, NULL), TR_OK);
+	assert_int_equal(
+	    members_put(&f->env.domain, &f->env.admin, "default", "job", "service", "other", NULL, &mb, NULL), TR_OK);
+	assert_int_equal(resolve_record(&f->env.domain, &f->svc, &req, NULL), TR_EDENIED);
+	assert_int_equal(resolve_records(f), 0);
+	resolve_items_clear(items, 1);
+}
+
+/* In a group commit the removal may come in an earlier unit of the same
+ * transaction, not yet committed: the record still sees it. */
+static void test_record_refuses_a_binding_removed_earlier_in_the_group(void **state)
+{
+	struct fixture *f = *state;
+	struct domain *d = &f->env.domain;
+	struct resolve_item items[1] = {{.envvar_name = "HF_TOKEN", .secret_name = "hf-token"}};
+	struct resolve_request req = {.workspace = "default", .items = items, .count = 1, .container_index = -1};
+
+	assert_int_equal(resolve_read(d, &f->svc, &req, NULL), TR_OK);
+	assert_int_equal(domain_group_begin(d, NULL), TR_OK);
+	assert_int_equal(domain_group_enter(d, NULL), TR_OK);
+	assert_int_equal(members_delete(d, &f->env.admin, "default", "job", NULL), TR_OK);
+	assert_true(domain_group_leave(d, true));
+	assert_int_equal(domain_group_enter(d, NULL), TR_OK);
+	assert_int_equal(resolve_record(d, &f->svc, &req, NULL), TR_ENOTFOUND);
+	assert_false(domain_group_leave(d, false)); /* the unit is undone */
+	assert_int_equal(domain_group_commit(d, NULL), TR_OK);
+	assert_int_equal(resolve_records(f), 0);
+	resolve_items_clear(items, 1);
+}
+
+/* Without any such change, recording does not ask the store again: the
+ * generation the token was verified under still holds. */
+static void test_record_trusts_an_unchanged_generation(void **state)
+{
+	struct fixture *f = *state;
+	struct resolve_item items[1] = {{.envvar_name = "HF_TOKEN", .secret_name = "hf-token"}};
+	struct resolve_request req = {.workspace = "default", .items = items, .count = 1, .container_index = -1};
+
+	assert_int_equal(resolve_read(&f->env.domain, &f->svc, &req, NULL), TR_OK);
+	assert_true(domain_auth_unchanged_since(&f->env.domain, f->svc.auth_generation));
+	assert_int_equal(resolve_record(&f->env.domain, &f->svc, &req, NULL), TR_OK);
+	assert_int_equal(resolve_records(f), 1);
+	resolve_items_clear(items, 1);
+}
+
 static void test_only_services_resolve(void **state)
 {
 	struct fixture *f = *state;
@@ -189,6 +242,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_secret_resolves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_record_refuses_a_removed_binding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_record_refuses_a_deleted_token, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_record_refuses_a_narrowed_binding, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_record_refuses_a_binding_removed_earlier_in_the_group, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_record_trusts_an_unchanged_generation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_only_services_resolve, setup, teardown),
 	};
 
