@@ -176,6 +176,8 @@ bool http_failure_recorded(const struct api_request *r, enum tr_status st)
 {
 	if (r->token_refused)
 		return true;
+	if (r->audit_denials_only && st != TR_EDENIED)
+		return false;
 	return r->audit_action && r->actor.name[0] && st != TR_EUNAUTH && st != TR_ETOOMANY;
 }
 

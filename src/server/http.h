@@ -35,6 +35,7 @@ struct api_request {
 	struct evkeyvalq query;             /* decoded query parameters */
 	json_t *body;                       /* parsed JSON object, on routes that take a body */
 	const char *audit_action;           /* recorded if the request fails; NULL: not audited */
+	bool audit_denials_only;            /* a read: only a denial (403) is recorded */
 	const char *audit_workspace;        /* the path's workspace and secret, for records */
 	const char *audit_secret;
 	const char *audit_target;           /* the principal or token of the path, if any */
@@ -70,7 +71,8 @@ void http_reply_list(struct api_request *r, json_t *items);
 /* Sends a status with no body (204). */
 void http_reply_empty(struct api_request *r, int status);
 /* Whether a failure with status st is recorded in the audit log (a refused
- * token, or an authenticated caller's failure on an audited route). */
+ * token, or an authenticated caller's failure on an audited route; on a
+ * read, only a denial, 403). */
 bool http_failure_recorded(const struct api_request *r, enum tr_status st);
 /* Sends {"error":{"code","message"}} for err->status. When
  * http_failure_recorded, the failure is recorded first; if that record

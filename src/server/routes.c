@@ -25,7 +25,8 @@
 
 /* THE route table. Successful audited operations are recorded by the
  * domain inside their transaction; a failure of a route with an audit
- * action is recorded here, as the reply goes out. Routes that write when
+ * action is recorded here, as the reply goes out (of a read, ROUTE_DENIALS,
+ * only a denial, 403). Routes that write when
  * they succeed (ROUTE_WRITE) run on the group-commit writer; /resolve reads
  * on the worker and writes its audit records on the writer
  * (ROUTE_READ_RECORD); a key rotation runs in batches of its own on the
@@ -34,41 +35,42 @@ static const struct route routes[] = {
 	{EVHTTP_REQ_GET, "/healthz", api_health, ROUTE_PUBLIC, NULL},
 
 	{EVHTTP_REQ_POST, "/v2/workspaces", api_workspaces_create, ROUTE_BODY | ROUTE_WRITE, "workspace.create"},
-	{EVHTTP_REQ_GET, "/v2/workspaces", api_workspaces_list, 0, NULL},
-	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}", api_workspaces_get, 0, NULL},
+	{EVHTTP_REQ_GET, "/v2/workspaces", api_workspaces_list, ROUTE_DENIALS, "workspace.list"},
+	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}", api_workspaces_get, ROUTE_DENIALS, "workspace.get"},
 	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}", api_workspaces_delete, ROUTE_WRITE, "workspace.delete"},
 
 	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/secrets", api_secrets_create, ROUTE_BODY | ROUTE_WRITE, "secret.create"},
-	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets", api_secrets_list, 0, NULL},
-	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_get, 0, NULL},
+	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets", api_secrets_list, ROUTE_DENIALS, "secret.list"},
+	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_get, ROUTE_DENIALS, "secret.get"},
 	{EVHTTP_REQ_PATCH, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_patch, ROUTE_BODY | ROUTE_WRITE, "secret.update"},
 	{EVHTTP_REQ_PUT, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_put, ROUTE_BODY | ROUTE_WRITE, "secret.update"},
 	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_delete, ROUTE_WRITE, "secret.delete"},
 	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}/access", api_secrets_access, ROUTE_WRITE, "secret.access"},
-	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}/versions", api_secrets_versions, 0, NULL},
+	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}/versions", api_secrets_versions, ROUTE_DENIALS,
+	 "secret.versions"},
 	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/secrets:batch", api_secrets_batch, ROUTE_BODY | ROUTE_WRITE, NULL},
 	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/resolve", api_resolve, ROUTE_BODY | ROUTE_READ_RECORD, "secret.resolve"},
 
 	{EVHTTP_REQ_PUT, "/v2/workspaces/{ws}/members/{principal}", api_members_put, ROUTE_BODY | ROUTE_WRITE, "member.put"},
-	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/members", api_members_list, 0, NULL},
+	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/members", api_members_list, ROUTE_DENIALS, "member.list"},
 	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}/members/{principal}", api_members_delete, ROUTE_WRITE, "member.delete"},
 
 	{EVHTTP_REQ_POST, "/v2/principals", api_principals_create, ROUTE_BODY | ROUTE_WRITE, "principal.create"},
-	{EVHTTP_REQ_GET, "/v2/principals", api_principals_list, 0, NULL},
+	{EVHTTP_REQ_GET, "/v2/principals", api_principals_list, ROUTE_DENIALS, "principal.list"},
 	{EVHTTP_REQ_DELETE, "/v2/principals/{name}", api_principals_delete, ROUTE_WRITE, "principal.delete"},
 
 	{EVHTTP_REQ_POST, "/v2/tokens", api_tokens_create, ROUTE_BODY | ROUTE_BODY_OPTIONAL | ROUTE_WRITE, "token.create"},
-	{EVHTTP_REQ_GET, "/v2/tokens", api_tokens_list, 0, NULL},
+	{EVHTTP_REQ_GET, "/v2/tokens", api_tokens_list, ROUTE_DENIALS, "token.list"},
 	{EVHTTP_REQ_DELETE, "/v2/tokens/{id}", api_tokens_delete, ROUTE_WRITE, "token.delete"},
 
 	{EVHTTP_REQ_POST, "/v2/secrets/rotate-encryption-keys", api_keys_rotate, ROUTE_BODY | ROUTE_BODY_OPTIONAL,
 	 "keys.rotate"},
-	{EVHTTP_REQ_GET, "/v2/secrets/rotate-encryption-keys", api_keys_status, 0, NULL},
+	{EVHTTP_REQ_GET, "/v2/secrets/rotate-encryption-keys", api_keys_status, ROUTE_DENIALS, "keys.status"},
 	{EVHTTP_REQ_POST, "/v2/rotate-encryption-keys", api_keys_rotate, ROUTE_BODY | ROUTE_BODY_OPTIONAL, "keys.rotate"},
-	{EVHTTP_REQ_GET, "/v2/rotate-encryption-keys", api_keys_status, 0, NULL},
+	{EVHTTP_REQ_GET, "/v2/rotate-encryption-keys", api_keys_status, ROUTE_DENIALS, "keys.status"},
 
-	{EVHTTP_REQ_GET, "/v2/audit", api_audit_list, 0, NULL},
-	{EVHTTP_REQ_GET, "/v2/audit/verify", api_audit_verify, 0, NULL},
+	{EVHTTP_REQ_GET, "/v2/audit", api_audit_list, ROUTE_DENIALS, "audit.list"},
+	{EVHTTP_REQ_GET, "/v2/audit/verify", api_audit_verify, ROUTE_DENIALS, "audit.verify"},
 };
 
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
@@ -325,6 +327,7 @@ static void identify(struct api_request *r)
 static void set_audit_subject(struct api_request *r, const struct route *route)
 {
 	r->audit_action = route->audit;
+	r->audit_denials_only = route->flags & ROUTE_DENIALS;
 	if (strncmp(route->pattern, "/v2/workspaces/{ws}", 19) == 0)
 		r->audit_workspace = r->params[0];
 	if (strstr(route->pattern, "/secrets/{name}"))
@@ -502,6 +505,20 @@ static bool defer_failure(struct dispatch *dp, struct writer *writer, const stru
 	return false;
 }
 
+/* Runs a handler on the worker. Its failure is not answered here but
+ * handed back in *err: routes_dispatch records it on the writer, if it is
+ * one to record, before answering. */
+static void run_here(struct api_request *r, const struct route *route, struct tr_error *err)
+{
+	r->hold_failure = true;
+	route->handler(r);
+	r->hold_failure = false;
+	if (r->failed) {
+		*err = r->failure;
+		r->failed = r->replied = false;
+	}
+}
+
 /*
  * Checks the request and runs its route: authentication and a GET's reads
  * share one read transaction; a ROUTE_WRITE handler runs on the writer, a
@@ -526,7 +543,7 @@ static bool run_route(struct dispatch *dp, struct writer *writer, const char *qu
 	if ((route->flags & ROUTE_WRITE) && defer_to_writer(dp, RUN_HANDLER, writer, err))
 		return true;
 	if (err->status == TR_OK)
-		route->handler(r);
+		run_here(r, route, err);
 	domain_read_end(d);
 	return false;
 }

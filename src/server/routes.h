@@ -20,6 +20,7 @@ enum route_flags {
 	ROUTE_BODY_OPTIONAL = 1 << 2, /* with ROUTE_BODY: an empty body means {} */
 	ROUTE_WRITE = 1 << 3,         /* writes when it succeeds: runs on the group-commit writer */
 	ROUTE_READ_RECORD = 1 << 4,   /* reads on the worker, then writes (http_reply_once_recorded) on the writer */
+	ROUTE_DENIALS = 1 << 5,       /* a read: of its failures only denials (403) are recorded */
 };
 
 typedef void (*route_handler)(struct api_request *r);

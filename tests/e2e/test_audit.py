@@ -199,6 +199,25 @@ def test_a_denied_request_is_recorded_as_denied(aud):
     one(recs, actor=aud.names["editor"], action="secret.access", outcome="denied", status=403)
 
 
+def test_a_denied_read_is_recorded_and_a_plain_read_is_not(aud):
+    """SPEC 9: every permission denial, reads included. A read's other
+    failures (a bad query, a miss) and its successes write nothing."""
+    r, recs = do(aud, "GET", "/v2/audit/verify", "viewer")
+    assert_error(r, 403, "forbidden")
+    rec = one(recs, actor=aud.names["viewer"], action="audit.verify", outcome="denied", status=403)
+    assert rec["request_id"] == r.headers["X-Request-Id"]
+
+    r, recs = do(aud, "GET", f"/v2/workspaces/{aud.ws}/secrets", "viewer", params={"page_size": 0})
+    assert r.status_code == 400
+    assert recs == []
+    r, recs = do(aud, "GET", f"/v2/workspaces/{aud.ws}/secrets/no-such-secret", "viewer")
+    assert r.status_code == 404
+    assert recs == []
+    r, recs = do(aud, "GET", f"/v2/workspaces/{aud.ws}/secrets", "viewer")
+    assert r.status_code == 200
+    assert recs == []
+
+
 @pytest.mark.parametrize("header", ["Bearer garbage-token", "Bearer trs_" + "A" * 43])
 def test_a_failed_authentication_is_recorded(aud, header):
     source = fresh_source()
