@@ -13,7 +13,7 @@
 #
 # and prints each median and the overhead (median of run less median of
 # direct), split into the start-up of the tresor binary itself (the dynamic
-# loader mapping its ~6 shared libraries; ~40 while the CLI used libcurl,
+# loader mapping libc and libm, the only shared libraries left; ~40 while the CLI used libcurl,
 # docs/architecture.md) and what `run` adds beyond it (the /resolve round
 # trip, fork, exec, relaying).
 # Every run of tresor makes one /resolve request, which the server
@@ -35,10 +35,13 @@ WARMUP=${WARMUP:-30}
 NSECRETS=10
 TRESOR_BIN=$(realpath "${TRESOR_BIN:-build/tresor}")
 
-if ! command -v hyperfine >/dev/null 2>&1; then
-	echo "run-overhead: installing hyperfine (Debian)" >&2
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null ||
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null; }
+missing=()
+command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "run-overhead: installing ${missing[*]} (Debian)" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }
 fi
 if [ "$TRESOR_BIN" = "$(realpath build/tresor)" ]; then
 	ninja -C build >/dev/null
