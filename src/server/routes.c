@@ -521,7 +521,7 @@ static void run_here(struct api_request *r, const struct route *route, struct tr
 
 /*
  * Checks the request and runs its route: authentication and a GET's reads
- * share one read transaction; a ROUTE_WRITE handler runs on the writer, a
+ * share one read transaction (with the other GETs of the loop iteration); a ROUTE_WRITE handler runs on the writer, a
  * ROUTE_READ_RECORD one here and then on the writer, any other here with
  * no transaction open. True when the request now belongs to the writer.
  */
@@ -544,7 +544,9 @@ static bool run_route(struct dispatch *dp, struct writer *writer, const char *qu
 		return true;
 	if (err->status == TR_OK)
 		run_here(r, route, err);
-	domain_read_end(d);
+	/* A GET's read transaction stays open for the other requests of this
+	 * loop iteration; the worker ends it when the iteration is over
+	 * (server.c, worker_main). */
 	return false;
 }
 

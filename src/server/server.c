@@ -535,11 +535,29 @@ static enum tr_status setup_worker(struct server *srv, struct worker *w, struct 
 	return w->index == 0 ? start_purge_timer(w, err) : TR_OK;
 }
 
+/*
+ * The worker's loop, one iteration at a time: the GETs served in one
+ * iteration share one SQLite read transaction (routes.c opens it and leaves
+ * it open), which is ended here when the iteration is over. Beginning and
+ * ending one is a good part of a GET's cost (WAL read locks: fcntl calls
+ * and a mutex the connections of the process share).
+ *
+ * It changes nothing that a client can see. The snapshot is taken at the
+ * first read of the iteration, after epoll reported the requests it serves,
+ * so each of those requests was sent before the snapshot: whatever was
+ * acknowledged to anyone before it was sent (a write, a revocation) is in
+ * it. Write requests and /resolve records end it first (domain_begin).
+ */
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 
-	event_base_dispatch(w->base);
+	while (event_base_loop(w->base, EVLOOP_ONCE) == 0) {
+		domain_read_end(&w->domain);
+		if (event_base_got_exit(w->base) || event_base_got_break(w->base))
+			break;
+	}
+	domain_read_end(&w->domain);
 	return NULL;
 }
 
@@ -555,6 +573,7 @@ static void teardown_worker(struct worker *w)
 		event_base_free(w->base);
 	if (w->fd >= 0)
 		close(w->fd);
+	domain_read_end(&w->domain); /* left by requests served after the loop (stop_writer) */
 	store_close(w->domain.store);
 }
 
