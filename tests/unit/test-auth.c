@@ -1,7 +1,8 @@
 /*
  * test-auth.c - bearer-token authentication (src/domain/auth.c) and its
- * per-thread cache of verified tokens: two domains on one database stand
- * for two server threads, each with its own cache.
+ * per-thread cache of verified tokens, and role bindings changed in one
+ * thread holding in another at once: two domains on one database stand for
+ * two server threads, each with its own cache.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,8 @@
 #include <unistd.h>
 
 #include "domain/auth.h"
+#include "domain/members.h"
+#include "domain/policy.h"
 #include "domain/principals.h"
 #include "domain/tokens.h"
 #include "domain-fixture.h"
@@ -133,6 +136,41 @@ static void test_malformed_and_unknown_tokens_are_refused(void **state)
 	assert_refused(&f->domain, "trs_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
 }
 
+/* A user `name` with role in the default workspace, as a caller. */
+static struct principal member(struct domain_fixture *f, const char *name, const char *role)
+{
+	struct principal who = {0};
+	struct store_principal p;
+	struct store_member m;
+
+	assert_int_equal(principals_create(&f->domain, &f->admin, name, "user", false, &p, NULL), TR_OK);
+	assert_int_equal(members_put(&f->domain, &f->admin, "default", name, role, NULL, NULL, &m, NULL), TR_OK);
+	snprintf(who.name, sizeof(who.name), "%s", name);
+	snprintf(who.kind, sizeof(who.kind), "user");
+	return who;
+}
+
+static enum tr_status may_create(struct domain *d, const struct principal *who)
+{
+	return policy_check_workspace(d, who, ACT_SECRET_CREATE, "default", NULL);
+}
+
+static void test_changed_binding_holds_in_every_thread_at_once(void **state)
+{
+	struct domain_fixture *f = *state;
+	struct principal ed = member(f, "ed", "editor");
+	struct store_member m;
+
+	/* both threads have read (and cached) the binding */
+	assert_int_equal(may_create(&f->domain, &ed), TR_OK);
+	assert_int_equal(may_create(&f->peer, &ed), TR_OK);
+	assert_int_equal(members_put(&f->domain, &f->admin, "default", "ed", "viewer", NULL, NULL, &m, NULL), TR_OK);
+	assert_int_equal(may_create(&f->domain, &ed), TR_EDENIED);
+	assert_int_equal(may_create(&f->peer, &ed), TR_EDENIED);
+	assert_int_equal(members_delete(&f->peer, &f->admin, "default", "ed", NULL), TR_OK);
+	assert_int_equal(policy_check_workspace(&f->domain, &ed, ACT_WORKSPACE_READ, "default", NULL), TR_ENOTFOUND);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +180,7 @@ int main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_failed_delete_leaves_the_cache_valid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_and_unknown_tokens_are_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changed_binding_holds_in_every_thread_at_once, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
