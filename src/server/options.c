@@ -133,7 +133,7 @@ static enum tr_status parse_positive(const char *text, const char *what, long ma
                                      struct tr_error *err)
 {
 	char *end;
-	long v;
+	long v = 0;
 
 	errno = 0;
 	v = strtol(text, &end, 10);
@@ -209,7 +209,7 @@ static enum tr_status resolve(struct server_options *o, const struct raw_options
 	const char *keep = pick(NULL, NULL, cfg, "secrets.keep_versions");
 	const char *purge = pick(NULL, NULL, cfg, "secrets.purge_after");
 	enum tr_status st;
-	long v;
+	long v = 0;
 
 	snprintf(o->host, sizeof(o->host), "%s", SERVER_DEFAULT_HOST);
 	o->port = SERVER_DEFAULT_PORT;

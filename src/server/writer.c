@@ -162,11 +162,22 @@ static void hand_back(struct writer_job *group)
 	}
 }
 
-/* After a group: wakes the checkpointer if the WAL has grown enough. */
+/* After a group: wakes the checkpointer if the WAL has grown enough, or
+ * restarts the WAL here if it has grown too long (store.h). */
 static void checkpoint_if_due(struct writer *w)
 {
-	if (!store_checkpoint_due(w->domain.store))
+	struct tr_error err = {0};
+
+	switch (store_checkpoint_due(w->domain.store)) {
+	case STORE_CHECKPOINT_NONE:
 		return;
+	case STORE_CHECKPOINT_RESTART:
+		if (store_checkpoint(w->domain.store, STORE_CHECKPOINT_RESTART, &err) != TR_OK)
+			log_warn("%s", err.message); /* the next group tries again */
+		return;
+	case STORE_CHECKPOINT_BACKGROUND:
+		break;
+	}
 	pthread_mutex_lock(&w->lock);
 	w->checkpoint_wanted = true;
 	pthread_cond_signal(&w->checkpoint_wanted_cond);
@@ -206,7 +217,7 @@ static void *checkpointer_main(void *arg)
 	struct tr_error err = {0};
 
 	while (wait_for_checkpoint(w))
-		if (store_checkpoint(w->checkpoint_store, &err) != TR_OK)
+		if (store_checkpoint(w->checkpoint_store, STORE_CHECKPOINT_BACKGROUND, &err) != TR_OK)
 			log_warn("%s", err.message); /* the next commit asks again */
 	return NULL;
 }

@@ -66,14 +66,14 @@ void store_defer_checkpoints(struct store *s)
 	s->ops->defer_checkpoints(s);
 }
 
-bool store_checkpoint_due(struct store *s)
+enum store_checkpoint store_checkpoint_due(struct store *s)
 {
 	return s->ops->checkpoint_due(s);
 }
 
-enum tr_status store_checkpoint(struct store *s, struct tr_error *err)
+enum tr_status store_checkpoint(struct store *s, enum store_checkpoint kind, struct tr_error *err)
 {
-	return s->ops->checkpoint(s, err);
+	return s->ops->checkpoint(s, kind, err);
 }
 
 enum tr_status store_savepoint(struct store *s, struct tr_error *err)

@@ -196,8 +196,8 @@ struct store_ops {
 	void (*rollback)(struct store *s);
 	enum tr_status (*begin_read)(struct store *s, struct tr_error *err);
 	void (*defer_checkpoints)(struct store *s);
-	bool (*checkpoint_due)(struct store *s);
-	enum tr_status (*checkpoint)(struct store *s, struct tr_error *err);
+	enum store_checkpoint (*checkpoint_due)(struct store *s);
+	enum tr_status (*checkpoint)(struct store *s, enum store_checkpoint kind, struct tr_error *err);
 	enum tr_status (*savepoint)(struct store *s, struct tr_error *err);
 	enum tr_status (*release)(struct store *s, struct tr_error *err);
 	void (*rollback_to)(struct store *s);
@@ -267,14 +267,26 @@ enum tr_status store_begin_read(struct store *s, struct tr_error *err);
  * Checkpoints (moving committed pages from SQLite's WAL into the database
  * file) run by default inside whichever commit crosses the threshold.
  * store_defer_checkpoints stops that for this connection, so that its
- * commits stay short; store_checkpoint_due then says when its last commit
- * left enough behind, and store_checkpoint (on another connection, from
- * another thread) does the work without blocking writers. Backends without
- * such a log do nothing and are never due.
+ * commits stay short; store_checkpoint_due then says, after each commit of
+ * it, what is due:
+ * - STORE_CHECKPOINT_BACKGROUND: store_checkpoint on another connection,
+ *   from another thread, copies what it can without blocking anyone;
+ * - STORE_CHECKPOINT_RESTART: the log has grown long because writes never
+ *   paused long enough for a background checkpoint to finish (the log can
+ *   only start over once all of it is copied). store_checkpoint on this
+ *   connection, between its transactions, copies the rest and waits
+ *   briefly for readers, so that the next transaction starts the log over.
+ * Backends without such a log do nothing and are never due.
  */
+enum store_checkpoint {
+	STORE_CHECKPOINT_NONE,
+	STORE_CHECKPOINT_BACKGROUND,
+	STORE_CHECKPOINT_RESTART,
+};
+
 void store_defer_checkpoints(struct store *s);
-bool store_checkpoint_due(struct store *s);
-enum tr_status store_checkpoint(struct store *s, struct tr_error *err);
+enum store_checkpoint store_checkpoint_due(struct store *s);
+enum tr_status store_checkpoint(struct store *s, enum store_checkpoint kind, struct tr_error *err);
 
 /* Nested units inside an open transaction: savepoint opens one, release
  * keeps its work (still uncommitted), rollback_to undoes its work and

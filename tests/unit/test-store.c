@@ -2221,6 +2221,68 @@ static void populate_audit(struct store *s)
 	}
 }
 
+/* Secrets named prefix-0.. with a ~60 KiB ciphertext each (15 WAL pages
+ * and more), in one transaction. */
+static void write_pages(struct store *s, const char *prefix, int count)
+{
+	static unsigned char big[60 * 1024];
+	struct tr_error err = {0};
+
+	assert_int_equal(store_begin(s, &err), TR_OK);
+	for (int i = 0; i < count; i++) {
+		struct store_secret sec;
+		struct store_version v;
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s-%d", prefix, i);
+		secret_init(&sec, "ws", "", "", name);
+		version_init(&v, 1);
+		assert_int_equal(store_blob_set(&v.ciphertext, big, sizeof(big)), TR_OK);
+		assert_int_equal(store_secret_insert(s, &sec, &v, &err), TR_OK);
+		store_version_clear(&v);
+		store_secret_clear(&sec);
+	}
+	assert_int_equal(store_commit(s, &err), TR_OK);
+}
+
+static off_t wal_size(const struct fixture *f)
+{
+	char path[PATH_MAX + 8];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s-wal", f->path);
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* With checkpoints deferred: a background checkpoint is due once per
+ * 1000 pages of growth, not after every commit; past 16000 pages the
+ * writing connection restarts the log, which then starts over. */
+static void test_checkpoint_policy(void **state)
+{
+	struct fixture *f = *state;
+	struct tr_error err = {0};
+	off_t full;
+
+	make_workspace(f->s, "ws");
+	store_defer_checkpoints(f->s);
+	write_pages(f->s, "a", 70); /* > 1000 pages */
+	assert_int_equal(store_checkpoint_due(f->s), STORE_CHECKPOINT_BACKGROUND);
+	write_pages(f->s, "b", 1); /* the log is long, but has not grown enough since */
+	assert_int_equal(store_checkpoint_due(f->s), STORE_CHECKPOINT_NONE);
+	write_pages(f->s, "c", 70);
+	assert_int_equal(store_checkpoint_due(f->s), STORE_CHECKPOINT_BACKGROUND);
+	assert_int_equal(store_checkpoint(f->s, STORE_CHECKPOINT_BACKGROUND, &err), TR_OK);
+
+	write_pages(f->s, "d", 1100); /* > 16000 pages in all */
+	assert_int_equal(store_checkpoint_due(f->s), STORE_CHECKPOINT_RESTART);
+	full = wal_size(f);
+	assert_true(full > 16000 * 4096);
+	assert_int_equal(store_checkpoint(f->s, STORE_CHECKPOINT_RESTART, &err), TR_OK);
+	write_pages(f->s, "e", 1); /* starts the log over: written at its beginning */
+	assert_int_equal(store_checkpoint_due(f->s), STORE_CHECKPOINT_NONE);
+	assert_int_equal(wal_size(f), full); /* the file is kept, and reused */
+}
+
 static void test_audit_append_last(void **state)
 {
 	struct fixture *f = *state;
@@ -2761,6 +2823,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_version_scan_not_under, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_version_rewrap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_loop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_append_last, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_list_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_list_paging, setup, teardown),
