@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +30,31 @@ static void free_plain(const void *data, size_t len, void *arg)
 	(void)len;
 	(void)arg;
 	free((void *)data);
+}
+
+/* Replies are written to the socket at once (http_write_at_once); set
+ * before the workers start, never with TLS: there the bufferevent
+ * encrypts, and the raw socket must not be written to. */
+static bool write_replies_at_once;
+
+void http_write_replies_at_once(bool on)
+{
+	write_replies_at_once = on;
+}
+
+void http_write_at_once(struct evhttp_connection *evcon)
+{
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	struct evbuffer *out;
+
+	if (!write_replies_at_once || !bev || bufferevent_getfd(bev) < 0)
+		return;
+	out = bufferevent_get_output(bev);
+	if (evbuffer_get_length(out) == 0) /* no reply queued */
+		return;
+	if (evbuffer_write(out, bufferevent_getfd(bev)) < 0 || evbuffer_get_length(out) > 0)
+		return;
+	bufferevent_trigger(bev, EV_WRITE, 0);
 }
 
 /* Serialises obj into a fresh malloc'd buffer, with a final newline. */

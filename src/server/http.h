@@ -57,6 +57,17 @@ struct api_request {
 	} reply;
 };
 
+/* Whether replies go to the socket at once (plain HTTP) or wait for
+ * evhttp's next write event (TLS); set before the workers start. */
+void http_write_replies_at_once(bool on);
+
+/*
+ * Writes the reply queued on evcon now, when http_write_replies_at_once
+ * allows, and runs evhttp's "written" callback, which may free the request
+ * and evcon: the caller is done with both.
+ */
+void http_write_at_once(struct evhttp_connection *evcon);
+
 /* Sends obj (not consumed) as JSON with the given HTTP status. When
  * sensitive is true the serialised text is wiped once it has been sent.
  * On the writer thread obj is kept (a reference) and encoded by the

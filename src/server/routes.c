@@ -422,6 +422,7 @@ static void finish_on_worker(void *arg, bool committed)
 {
 	struct dispatch *dp = arg;
 	struct api_request *r = &dp->r;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(r->req);
 
 	r->domain = dp->worker_domain; /* the writer's is the writer's again */
 	if (committed) {
@@ -432,6 +433,7 @@ static void finish_on_worker(void *arg, bool committed)
 		http_reply_status(r, TR_EUNAVAIL, "storage unavailable; nothing was changed");
 	}
 	release(dp);
+	http_write_at_once(evcon);
 }
 
 /* Hands a request to the writer for `part`; false if it could not. */

@@ -525,6 +525,7 @@ static enum tr_status setup_worker(struct server *srv, struct worker *w, struct 
 	evhttp_set_max_headers_size(w->http, HTTP_MAX_HEADERS);
 	evhttp_set_timeout(w->http, SERVER_HTTP_TIMEOUT_SECONDS);
 	evhttp_set_gencb(w->http, handle_request, w);
+	http_write_replies_at_once(!srv->tls);
 	if (srv->tls)
 		tls_server_attach(srv->tls, w->http);
 	if (!(w->bound = evhttp_accept_socket_with_handle(w->http, w->fd)))
