@@ -523,9 +523,10 @@ static void run_here(struct api_request *r, const struct route *route, struct tr
 
 /*
  * Checks the request and runs its route: authentication and a GET's reads
- * share one read transaction (with the other GETs of the loop iteration); a ROUTE_WRITE handler runs on the writer, a
- * ROUTE_READ_RECORD one here and then on the writer, any other here with
- * no transaction open. True when the request now belongs to the writer.
+ * share one read transaction (with the other GETs of the loop iteration);
+ * a ROUTE_WRITE handler runs on the writer, a ROUTE_READ_RECORD one here
+ * and then on the writer, any other here with no transaction open. True
+ * when the request now belongs to the writer.
  */
 static bool run_route(struct dispatch *dp, struct writer *writer, const char *query, struct tr_error *err)
 {

@@ -525,7 +525,6 @@ static enum tr_status setup_worker(struct server *srv, struct worker *w, struct 
 	evhttp_set_max_headers_size(w->http, HTTP_MAX_HEADERS);
 	evhttp_set_timeout(w->http, SERVER_HTTP_TIMEOUT_SECONDS);
 	evhttp_set_gencb(w->http, handle_request, w);
-	http_write_replies_at_once(!srv->tls);
 	if (srv->tls)
 		tls_server_attach(srv->tls, w->http);
 	if (!(w->bound = evhttp_accept_socket_with_handle(w->http, w->fd)))
@@ -600,6 +599,7 @@ static enum tr_status start(struct server *srv, struct tr_error *err)
 	    (st = tls_server_new(srv->opt.tls_cert, srv->opt.tls_key,
 	                         srv->opt.tls_client_ca[0] ? srv->opt.tls_client_ca : NULL, &srv->tls, err)) != TR_OK)
 		return st;
+	http_write_replies_at_once(srv->tls == NULL);
 	if ((st = make_data_dir(srv->opt.data_dir, err)) != TR_OK || (st = open_keyring(srv, err)) != TR_OK ||
 	    (st = bootstrap(srv, err)) != TR_OK)
 		return st;
