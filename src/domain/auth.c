@@ -39,8 +39,9 @@ static bool cache_lookup(struct domain *d, const unsigned char hash[TOKEN_HASH_B
 	return true;
 }
 
-/* generation: read before the store was, so that a change committed in
- * between leaves the entry stale rather than wrong. */
+/* generation: one the store's view is at least as new as (read before the
+ * store was, or when the open read transaction began), so that a change
+ * committed in between leaves the entry stale rather than wrong. */
 static void cache_fill(struct domain *d, const unsigned char hash[TOKEN_HASH_BYTES], uint64_t generation,
                        int64_t expires_at, const struct principal *who)
 {
@@ -104,7 +105,10 @@ enum tr_status auth_authenticate(struct domain *d, const char *token_text, struc
 	if (!token_text || !token_well_formed(token_text))
 		return tr_error_set(err, TR_EUNAUTH, AUTH_FAILED);
 	token_hash(token_text, hash);
-	generation = domain_auth_generation();
+	/* What the store says, here and in the rest of the request, may
+	 * predate the current generation (a worker's read transaction lasts a
+	 * loop iteration): it is only as good as its snapshot. */
+	generation = domain_read_generation(d);
 	if (!cache_lookup(d, hash, out)) {
 		if ((st = lookup_token(d, hash, out, &expires_at, err)) != TR_OK)
 			return st;

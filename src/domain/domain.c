@@ -24,6 +24,11 @@ uint64_t domain_auth_generation(void)
 	return atomic_load(&auth_generation);
 }
 
+uint64_t domain_read_generation(const struct domain *d)
+{
+	return d->reading ? d->read_generation : domain_auth_generation();
+}
+
 bool domain_auth_unchanged_since(const struct domain *d, uint64_t since)
 {
 	return !d->auth_changed && since == domain_auth_generation();
@@ -41,8 +46,12 @@ static void settle_auth_change(struct domain *d, enum tr_status st)
 
 void domain_read_begin(struct domain *d)
 {
-	if (d->tx_depth == 0 && !d->reading)
+	if (d->tx_depth == 0 && !d->reading) {
+		/* Read before the transaction's snapshot is taken (at its first
+		 * read): the snapshot is at least as new as this generation. */
+		d->read_generation = domain_auth_generation();
 		d->reading = store_begin_read(d->store, NULL) == TR_OK;
+	}
 }
 
 void domain_read_end(struct domain *d)

@@ -56,6 +56,7 @@ struct domain {
 	int tx_depth;                  /* nesting of domain_begin (see below) */
 	bool tx_failed;                /* an inner unit failed: the outer one rolls back */
 	bool reading;                  /* a read transaction is open (domain_read_begin) */
+	uint64_t read_generation;      /* the auth generation when it began: its snapshot is no older */
 	bool auth_changed;             /* this transaction changes what a token stands for or may do */
 	struct auth_cache_entry auth_cache[DOMAIN_AUTH_CACHE_SLOTS]; /* this thread's verified tokens */
 };
@@ -78,6 +79,13 @@ uint64_t domain_auth_generation(void);
  * is pending in d's own transaction (an earlier unit of a group commit):
  * what was checked under `since` still holds. */
 bool domain_auth_unchanged_since(const struct domain *d, uint64_t since);
+
+/* The auth generation that what d reads from the store now is at least as
+ * new as: when a read transaction is open (a worker keeps one for a whole
+ * loop iteration), the generation when it began, which may be older than
+ * the current one; else the current one. Whatever is cached from a read
+ * is tagged with this, never with a newer generation. */
+uint64_t domain_read_generation(const struct domain *d);
 
 /*
  * Domain transactions nest: the outermost domain_begin opens a store

@@ -136,6 +136,27 @@ static void test_malformed_and_unknown_tokens_are_refused(void **state)
 	assert_refused(&f->domain, "trs_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
 }
 
+/* A worker keeps one read transaction for a loop iteration: a token read
+ * from a snapshot older than a revocation may be accepted in it (the
+ * request was sent before the revocation was answered), but is not cached
+ * as valid afterwards, and the writer is told to check it again. */
+static void test_token_read_from_an_older_snapshot_is_not_trusted_later(void **state)
+{
+	struct domain_fixture *f = *state;
+	struct token_created t = {0}, other = {0};
+	struct principal who = {0};
+
+	mint(f, "old-snap", "user", &t);
+	mint(f, "bystander", "user", &other);
+	domain_read_begin(&f->peer);
+	assert_authenticates_as(&f->peer, other.text, "bystander"); /* takes the snapshot */
+	assert_int_equal(tokens_delete(&f->domain, &f->admin, t.meta.id, NULL), TR_OK);
+	assert_int_equal(auth_authenticate(&f->peer, t.text, &who, NULL), TR_OK); /* the old snapshot */
+	assert_false(domain_auth_unchanged_since(&f->peer, who.auth_generation));
+	domain_read_end(&f->peer);
+	assert_refused(&f->peer, t.text);
+}
+
 /* A user `name` with role in the default workspace, as a caller. */
 static struct principal member(struct domain_fixture *f, const char *name, const char *role)
 {
@@ -181,6 +202,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failed_delete_leaves_the_cache_valid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_and_unknown_tokens_are_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_binding_holds_in_every_thread_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_read_from_an_older_snapshot_is_not_trusted_later, setup,
+		                                teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
