@@ -474,7 +474,7 @@ struct sqlite_store {
  * log itself (store.h, STORE_CHECKPOINT_RESTART). */
 #define CHECKPOINT_RESTART_FRAMES 16000
 /* How long such a restart waits for readers to leave the log before it
- * gives up until the next commit, in ms: the writer waits meanwhile. */
+ * gives up, in ms: the writer waits meanwhile. */
 #define CHECKPOINT_RESTART_WAIT_MS 50
 /* The busy timeout of every connection, in ms. */
 #define BUSY_TIMEOUT_MS 10000
@@ -929,12 +929,14 @@ static void store_sqlite_defer_checkpoints(struct store *s)
 }
 
 /*
- * A background checkpoint is due each time the WAL has grown by
- * CHECKPOINT_FRAMES since one was last due (or since the WAL started over),
- * not after every commit while it is long: that copied a few pages and
- * synced the database file after each commit, competing with the commits
- * for the disk (and a fifth of a CPU under load). A restart is due when
- * the log is longer than CHECKPOINT_RESTART_FRAMES.
+ * A checkpoint is due each time the WAL has grown by CHECKPOINT_FRAMES
+ * since one was last due (or since the WAL started over), not after every
+ * commit while it is long: that copied a few pages and synced the database
+ * file after each commit, competing with the commits for the disk (and a
+ * fifth of a CPU under load). It is a restart once the log is longer than
+ * CHECKPOINT_RESTART_FRAMES; one that a slow reader made give up is tried
+ * again only after the next CHECKPOINT_FRAMES, so the writer does not wait
+ * after every group.
  */
 static enum store_checkpoint store_sqlite_checkpoint_due(struct store *s)
 {
@@ -942,12 +944,10 @@ static enum store_checkpoint store_sqlite_checkpoint_due(struct store *s)
 
 	if (ss->wal_frames < ss->checkpoint_mark)
 		ss->checkpoint_mark = 0; /* the WAL started over */
-	if (ss->wal_frames >= CHECKPOINT_RESTART_FRAMES)
-		return STORE_CHECKPOINT_RESTART;
 	if (ss->wal_frames - ss->checkpoint_mark < CHECKPOINT_FRAMES)
 		return STORE_CHECKPOINT_NONE;
 	ss->checkpoint_mark = ss->wal_frames;
-	return STORE_CHECKPOINT_BACKGROUND;
+	return ss->wal_frames >= CHECKPOINT_RESTART_FRAMES ? STORE_CHECKPOINT_RESTART : STORE_CHECKPOINT_BACKGROUND;
 }
 
 static enum tr_status store_sqlite_checkpoint(struct store *s, enum store_checkpoint kind, struct tr_error *err)

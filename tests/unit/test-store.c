@@ -2254,13 +2254,15 @@ static off_t wal_size(const struct fixture *f)
 	return stat(path, &st) == 0 ? st.st_size : -1;
 }
 
-/* With checkpoints deferred: a background checkpoint is due once per
- * 1000 pages of growth, not after every commit; past 16000 pages the
- * writing connection restarts the log, which then starts over. */
+/* With checkpoints deferred: a checkpoint is due once per 1000 pages of
+ * growth, not after every commit; past 16000 pages it is a restart by the
+ * writing connection, after which the log starts over. */
 static void test_checkpoint_policy(void **state)
 {
 	struct fixture *f = *state;
 	struct tr_error err = {0};
+	struct store *reader = NULL;
+	struct store_workspace ws;
 	off_t full;
 
 	make_workspace(f->s, "ws");
@@ -2274,6 +2276,20 @@ static void test_checkpoint_policy(void **state)
 	assert_int_equal(store_checkpoint(f->s, STORE_CHECKPOINT_BACKGROUND, &err), TR_OK);
 
 	write_pages(f->s, "d", 1100); /* > 16000 pages in all */
+	assert_int_equal(store_checkpoint_due(f->s), STORE_CHECKPOINT_RESTART);
+	/* A reader in the log makes the restart give up (after a short wait);
+	 * it is not due again after every commit, only after more growth. */
+	assert_int_equal(store_open(f->dsn, &reader, &err), TR_OK);
+	assert_int_equal(store_begin_read(reader, &err), TR_OK);
+	assert_int_equal(store_workspace_get(reader, "ws", &ws, &err), TR_OK);
+	full = wal_size(f);
+	assert_int_equal(store_checkpoint(f->s, STORE_CHECKPOINT_RESTART, &err), TR_OK);
+	write_pages(f->s, "d1", 1);
+	assert_true(wal_size(f) > full); /* appended: the log did not start over */
+	assert_int_equal(store_checkpoint_due(f->s), STORE_CHECKPOINT_NONE);
+	store_rollback(reader);
+	store_close(reader);
+	write_pages(f->s, "d2", 70);
 	assert_int_equal(store_checkpoint_due(f->s), STORE_CHECKPOINT_RESTART);
 	full = wal_size(f);
 	assert_true(full > 16000 * 4096);
