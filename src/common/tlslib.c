@@ -29,7 +29,6 @@ static const struct tlslib_symbol symbols[] = {TLSLIB_FUNCTIONS(TLSLIB_SYMBOL)};
 static struct tlslib table;
 static struct tr_error load_error; /* why loading failed; status TR_OK if it did not */
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-static bool loaded; /* every slot is filled */
 
 static void *open_library(const char *soname)
 {
@@ -64,7 +63,6 @@ static void load_library(void)
 	for (size_t i = 0; i < sizeof(symbols) / sizeof(symbols[0]); i++)
 		if (!resolve_symbol(ssl, &symbols[i]))
 			return;
-	loaded = true;
 }
 
 enum tr_status tlslib_load(const struct tlslib **out, struct tr_error *err)
@@ -79,5 +77,5 @@ enum tr_status tlslib_load(const struct tlslib **out, struct tr_error *err)
 const struct tlslib *tlslib_loaded(void)
 {
 	pthread_once(&load_once, load_library);
-	return loaded ? &table : NULL;
+	return load_error.status == TR_OK ? &table : NULL;
 }

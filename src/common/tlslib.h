@@ -13,7 +13,8 @@
  * Every call into OpenSSL goes through that table. OpenSSL's headers are
  * still included for types and constants, and each table entry has the
  * exact type of the function it stands for, so the compiler checks calls
- * as before; a direct call would fail to link. Macros that OpenSSL defines
+ * as before; a direct call would fail to link (except to the functions
+ * tlsshim.c forwards, which go through the table anyway). Macros that OpenSSL defines
  * over SSL_CTX_ctrl/SSL_ctrl (SSL_CTX_set_min_proto_version,
  * SSL_set_tlsext_host_name, ...) are written out as those calls.
  *

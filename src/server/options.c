@@ -133,7 +133,7 @@ static enum tr_status parse_positive(const char *text, const char *what, long ma
                                      struct tr_error *err)
 {
 	char *end;
-	long v = 0;
+	long v;
 
 	errno = 0;
 	v = strtol(text, &end, 10);

@@ -26,11 +26,10 @@
 /* THE route table. Successful audited operations are recorded by the
  * domain inside their transaction; a failure of a route with an audit
  * action is recorded here, as the reply goes out (of a read, ROUTE_DENIALS,
- * only a denial, 403). Routes that write when
- * they succeed (ROUTE_WRITE) run on the group-commit writer; /resolve reads
- * on the worker and writes its audit records on the writer
- * (ROUTE_READ_RECORD); a key rotation runs in batches of its own on the
- * worker. */
+ * only a denial, 403). Routes that write when they succeed (ROUTE_WRITE)
+ * run on the group-commit writer; /resolve reads on the worker and writes
+ * its audit records on the writer (ROUTE_READ_RECORD); a key rotation runs
+ * in batches of its own on the worker. */
 static const struct route routes[] = {
 	{EVHTTP_REQ_GET, "/healthz", api_health, ROUTE_PUBLIC, NULL},
 
