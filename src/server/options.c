@@ -22,6 +22,7 @@
 struct raw_options {
 	const char *listen, *data_dir, *config, *workers, *log_level;
 	const char *tls_cert, *tls_key, *tls_client_ca, *insecure_listen;
+	const char *sync_read_audit;
 };
 
 void server_options_usage(void)
@@ -29,7 +30,7 @@ void server_options_usage(void)
 	printf("usage: tresor server [--listen HOST:PORT] [--data-dir DIR] [--config FILE]\n"
 	       "                     [--workers N] [--log-level debug|info|warn|error]\n"
 	       "                     [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
-	       "                     [--insecure-listen]\n"
+	       "                     [--insecure-listen] [--sync-read-audit]\n"
 	       "\n"
 	       "Runs the tresor daemon.\n"
 	       "\n"
@@ -46,11 +47,14 @@ void server_options_usage(void)
 	       "                        the bearer token (TRESOR_TLS_CLIENT_CA)\n"
 	       "  --insecure-listen     allow plain HTTP on a non-loopback address, e.g. behind a\n"
 	       "                        proxy that terminates TLS (TRESOR_INSECURE_LISTEN=1)\n"
+	       "  --sync-read-audit     answer a resolve only once its audit record is on disk, not\n"
+	       "                        just written (TRESOR_SYNC_READ_AUDIT=1; docs/architecture.md)\n"
 	       "\n"
 	       "Without TLS the server listens only on loopback (127.0.0.0/8, ::1, localhost)\n"
 	       "unless --insecure-listen is given.\n"
 	       "Flags override the environment, which overrides the config file (server.tls_cert,\n"
-	       "server.tls_key, server.tls_client_ca, server.insecure_listen: true).\n"
+	       "server.tls_key, server.tls_client_ca, server.insecure_listen: true,\n"
+	       "audit.sync_reads: true).\n"
 	       "Encryption key providers are set in the config file only (secrets.encryption, see\n"
 	       "docs/keys.md); without them the key file DATA_DIR/master.key is used.\n");
 }
@@ -64,6 +68,7 @@ static enum tr_status parse_argv(int argc, char **argv, struct raw_options *raw,
 		{"tls-cert", required_argument, NULL, 'C'},  {"tls-key", required_argument, NULL, 'K'},
 		{"tls-client-ca", required_argument, NULL, 'A'},
 		{"insecure-listen", no_argument, NULL, 'I'},
+		{"sync-read-audit", no_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -81,6 +86,7 @@ static enum tr_status parse_argv(int argc, char **argv, struct raw_options *raw,
 		case 'K': raw->tls_key = optarg; break;
 		case 'A': raw->tls_client_ca = optarg; break;
 		case 'I': raw->insecure_listen = "true"; break;
+		case 'S': raw->sync_read_audit = "true"; break;
 		case 'h': *help = 1; break;
 		default:
 			return tr_error_set(err, TR_EINVAL, "unknown or incomplete option '%s' (see tresor server --help)",
@@ -208,6 +214,7 @@ static enum tr_status resolve(struct server_options *o, const struct raw_options
 	const char *level = pick(raw->log_level, "TRESOR_LOG_LEVEL", cfg, "server.log_level");
 	const char *keep = pick(NULL, NULL, cfg, "secrets.keep_versions");
 	const char *purge = pick(NULL, NULL, cfg, "secrets.purge_after");
+	const char *sync_reads = pick(raw->sync_read_audit, "TRESOR_SYNC_READ_AUDIT", cfg, "audit.sync_reads");
 	enum tr_status st;
 	long v = 0;
 
@@ -236,6 +243,9 @@ static enum tr_status resolve(struct server_options *o, const struct raw_options
 		return st;
 	if (purge)
 		o->purge_after = v;
+	if (sync_reads && *sync_reads &&
+	    (st = parse_bool(sync_reads, "audit.sync_reads (TRESOR_SYNC_READ_AUDIT)", &o->sync_read_audit, err)) != TR_OK)
+		return st;
 	return resolve_transport(o, raw, cfg, err);
 }
 

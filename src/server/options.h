@@ -29,6 +29,7 @@ struct server_options {
 	char tls_key[1024];       /* its unencrypted PEM key; set iff tls_cert is */
 	char tls_client_ca[1024]; /* "" = no client certificates (needs TLS) */
 	int insecure_listen;      /* plain HTTP may listen beyond loopback */
+	int sync_read_audit;      /* reads' audit records on disk before their reply (writer.h) */
 	int help;                 /* --help was given */
 	json_t *encryption;       /* the config's secrets.encryption node (a reference: release with
 	                           * server_options_clear), NULL when there is none */

@@ -435,17 +435,22 @@ static void finish_on_worker(void *arg, bool committed)
 	http_write_at_once(evcon);
 }
 
-/* Hands a request to the writer for `part`; false if it could not. */
+/* Hands a request to the writer for `part`; false if it could not. Only
+ * a handler changes state; the other parts append the audit records of a
+ * read or of a failure, which may reach the disk just after the reply
+ * (writer.h). */
 static bool defer_to_writer(struct dispatch *dp, enum writer_part part, struct writer *writer,
                             struct tr_error *err)
 {
 	struct evhttp_connection *conn = evhttp_request_get_connection(dp->r.req);
+	enum store_durability durability = part == RUN_HANDLER ? STORE_DURABLE : STORE_FLUSH_LATER;
 
 	if (!writer || !conn)
 		return false;
 	dp->part = part;
 	dp->r.deferred = true;
-	if (writer_submit(writer, evhttp_connection_get_base(conn), run_on_writer, finish_on_worker, dp, err) == TR_OK)
+	if (writer_submit(writer, evhttp_connection_get_base(conn), run_on_writer, finish_on_worker, dp, durability,
+	                  err) == TR_OK)
 		return true;
 	dp->r.deferred = false;
 	return false;

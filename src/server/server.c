@@ -272,7 +272,12 @@ static enum tr_status start_writer(struct server *srv, struct tr_error *err)
 		.purge_after = srv->opt.purge_after,
 	};
 
-	return writer_start(&d, srv->db_dsn, &srv->writer, err);
+	if (srv->opt.sync_read_audit)
+		log_info("audit: a read's records are on disk before its answer leaves (--sync-read-audit)");
+	else
+		log_info("audit: a read's records are written before its answer leaves and synced to disk right after");
+	return writer_start(&d, srv->db_dsn, srv->opt.sync_read_audit ? STORE_DURABLE : STORE_FLUSH_LATER, &srv->writer,
+	                    err);
 }
 
 /* --- sockets ------------------------------------------------------------- */
@@ -474,7 +479,7 @@ static void purge_expired(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!p || writer_submit(w->writer, w->base, purge_run, purge_done, p, &err) != TR_OK) {
+	if (!p || writer_submit(w->writer, w->base, purge_run, purge_done, p, STORE_DURABLE, &err) != TR_OK) {
 		log_warn("purging expired secrets failed: out of memory");
 		free(p);
 	}

@@ -8,6 +8,13 @@
  * Jobs queued while a group commits form the next group, so the more
  * requests arrive at once, the more share one commit.
  *
+ * A group is committed durably (the reply waits for the disk) when any
+ * of its jobs changes state. A group that only appends the audit records
+ * of requests that change nothing (a resolve, a refused token, a denial)
+ * is committed to the log without waiting for the disk, and a third
+ * thread, the flusher, syncs the log right after (store.h,
+ * STORE_FLUSH_LATER; docs/architecture.md).
+ *
  * The writer's connection does not checkpoint (copy the WAL into the
  * database file, with an fsync of its own) inside its commits, as SQLite
  * would by default every 1000 pages: a second thread, the checkpointer,
@@ -29,6 +36,7 @@ struct writer_job {
 	writer_done_fn done;
 	void *arg;
 	struct event *wake; /* on the submitter's base; delivers the outcome */
+	enum store_durability durability;
 	bool committed;
 	struct writer_job *next;
 };
@@ -39,12 +47,17 @@ struct writer {
 	pthread_cond_t queued;
 	struct writer_job *head; /* oldest first */
 	struct writer_job *tail;
-	bool stopping;
+	bool stopping;         /* the writer: once the queue is empty */
+	bool helpers_stopping; /* the checkpointer and the flusher, after the writer */
 	struct domain domain; /* the writer's own connection */
 	pthread_t checkpointer;
 	pthread_cond_t checkpoint_wanted_cond;
 	bool checkpoint_wanted;        /* under lock */
 	struct store *checkpoint_store; /* the checkpointer's connection */
+	pthread_t flusher;
+	pthread_cond_t flush_wanted_cond;
+	bool flush_wanted; /* under lock */
+	enum store_durability least_durable;
 };
 
 /* --- the submitting side ---------------------------------------------------- */
@@ -62,7 +75,7 @@ static void deliver(evutil_socket_t fd, short what, void *arg)
 }
 
 enum tr_status writer_submit(struct writer *w, struct event_base *base, writer_run_fn run, writer_done_fn done,
-                             void *arg, struct tr_error *err)
+                             void *arg, enum store_durability durability, struct tr_error *err)
 {
 	struct writer_job *job = calloc(1, sizeof(*job));
 
@@ -73,6 +86,7 @@ enum tr_status writer_submit(struct writer *w, struct event_base *base, writer_r
 	job->run = run;
 	job->done = done;
 	job->arg = arg;
+	job->durability = w->least_durable == STORE_DURABLE ? STORE_DURABLE : durability;
 	pthread_mutex_lock(&w->lock);
 	if (w->tail)
 		w->tail->next = job;
@@ -115,6 +129,32 @@ static void mark_committed(struct writer_job *from, const struct writer_job *end
 		job->committed = true;
 }
 
+/* Durable if any job of the group must be. */
+static enum store_durability group_durability(const struct writer_job *group)
+{
+	for (; group; group = group->next)
+		if (group->durability == STORE_DURABLE)
+			return STORE_DURABLE;
+	return STORE_FLUSH_LATER;
+}
+
+/* Sets the durability of the group's commit. A group that cannot commit
+ * as durably as it must does not run; one that could flush later but
+ * cannot commits durably. */
+static bool durability_set(struct store *s, enum store_durability durability)
+{
+	struct tr_error err = {0};
+
+	if (store_set_durability(s, durability, &err) == TR_OK)
+		return true;
+	if (durability == STORE_DURABLE) {
+		log_error("group commit: %s", err.message);
+		return false;
+	}
+	log_warn("group commit: committing durably: %s", err.message);
+	return durability_set(s, STORE_DURABLE);
+}
+
 /*
  * Runs the jobs of a group in one transaction. If the store loses the
  * transaction midway (it rolls everything back itself on a full disk or an
@@ -127,6 +167,8 @@ static void run_group(struct writer *w, struct writer_job *group)
 	struct writer_job *first = group; /* the first job of the open transaction */
 	struct tr_error err = {0};
 
+	if (!durability_set(d->store, group_durability(group)))
+		return;
 	if (domain_group_begin(d, &err) != TR_OK) {
 		log_error("group commit: cannot begin a transaction: %s", err.message);
 		return;
@@ -184,16 +226,56 @@ static void checkpoint_if_due(struct writer *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
+/* After a group committed without waiting for the disk: wakes the flusher. */
+static void flush_soon(struct writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->flush_wanted = true;
+	pthread_cond_signal(&w->flush_wanted_cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
 	struct writer_job *group;
 
 	while ((group = take_group(w))) {
+		bool flush = group_durability(group) == STORE_FLUSH_LATER;
+
 		run_group(w, group);
 		hand_back(group);
+		if (flush)
+			flush_soon(w);
 		checkpoint_if_due(w);
 	}
+	return NULL;
+}
+
+/* Waits until a flush is wanted; false once stopping with none left. */
+static bool wait_for_flush(struct writer *w)
+{
+	bool wanted;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->flush_wanted && !w->helpers_stopping)
+		pthread_cond_wait(&w->flush_wanted_cond, &w->lock);
+	wanted = w->flush_wanted;
+	w->flush_wanted = false;
+	pthread_mutex_unlock(&w->lock);
+	return wanted;
+}
+
+/* Syncs the log after each group committed without waiting for the disk;
+ * groups committed during a sync are covered by the next one. */
+static void *flusher_main(void *arg)
+{
+	struct writer *w = arg;
+	struct tr_error err = {0};
+
+	while (wait_for_flush(w))
+		if (store_flush(w->domain.store, &err) != TR_OK)
+			log_error("%s", err.message);
 	return NULL;
 }
 
@@ -203,7 +285,7 @@ static bool wait_for_checkpoint(struct writer *w)
 	bool wanted;
 
 	pthread_mutex_lock(&w->lock);
-	while (!w->checkpoint_wanted && !w->stopping)
+	while (!w->checkpoint_wanted && !w->helpers_stopping)
 		pthread_cond_wait(&w->checkpoint_wanted_cond, &w->lock);
 	wanted = w->checkpoint_wanted;
 	w->checkpoint_wanted = false;
@@ -230,26 +312,42 @@ static void writer_free(struct writer *w)
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->queued);
 	pthread_cond_destroy(&w->checkpoint_wanted_cond);
+	pthread_cond_destroy(&w->flush_wanted_cond);
 	store_close(w->checkpoint_store);
 	store_close(w->domain.store);
 	free(w);
 }
 
-/* Asks both threads to stop once the queue is empty, and waits for them. */
-static void stop_threads(struct writer *w, bool checkpointer_started)
+/* The threads writer_start started, in order. */
+enum started {
+	STARTED_WRITER = 1,
+	STARTED_CHECKPOINTER,
+	STARTED_FLUSHER,
+};
+
+/* Asks the threads to stop once the queue is empty, and waits for them.
+ * The writer goes first: the flusher's last sync comes after its last
+ * group. */
+static void stop_threads(struct writer *w, enum started started)
 {
 	pthread_mutex_lock(&w->lock);
 	w->stopping = true;
 	pthread_cond_signal(&w->queued);
-	pthread_cond_signal(&w->checkpoint_wanted_cond);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
-	if (checkpointer_started)
+	pthread_mutex_lock(&w->lock);
+	w->helpers_stopping = true;
+	pthread_cond_signal(&w->checkpoint_wanted_cond);
+	pthread_cond_signal(&w->flush_wanted_cond);
+	pthread_mutex_unlock(&w->lock);
+	if (started >= STARTED_CHECKPOINTER)
 		pthread_join(w->checkpointer, NULL);
+	if (started >= STARTED_FLUSHER)
+		pthread_join(w->flusher, NULL);
 }
 
-enum tr_status writer_start(const struct domain *template_domain, const char *dsn, struct writer **out,
-                            struct tr_error *err)
+enum tr_status writer_start(const struct domain *template_domain, const char *dsn,
+                            enum store_durability least_durable, struct writer **out, struct tr_error *err)
 {
 	struct writer *w = calloc(1, sizeof(*w));
 	enum tr_status st;
@@ -259,6 +357,8 @@ enum tr_status writer_start(const struct domain *template_domain, const char *ds
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->queued, NULL);
 	pthread_cond_init(&w->checkpoint_wanted_cond, NULL);
+	pthread_cond_init(&w->flush_wanted_cond, NULL);
+	w->least_durable = least_durable;
 	w->domain = *template_domain;
 	w->domain.tx_depth = 0;
 	w->domain.store = NULL;
@@ -273,9 +373,14 @@ enum tr_status writer_start(const struct domain *template_domain, const char *ds
 		return tr_error_set(err, TR_EINTERNAL, "cannot start the writer thread");
 	}
 	if (pthread_create(&w->checkpointer, NULL, checkpointer_main, w) != 0) {
-		stop_threads(w, false);
+		stop_threads(w, STARTED_WRITER);
 		writer_free(w);
 		return tr_error_set(err, TR_EINTERNAL, "cannot start the checkpoint thread");
+	}
+	if (pthread_create(&w->flusher, NULL, flusher_main, w) != 0) {
+		stop_threads(w, STARTED_CHECKPOINTER);
+		writer_free(w);
+		return tr_error_set(err, TR_EINTERNAL, "cannot start the flush thread");
 	}
 	*out = w;
 	return TR_OK;
@@ -285,6 +390,6 @@ void writer_stop(struct writer *w)
 {
 	if (!w)
 		return;
-	stop_threads(w, true);
+	stop_threads(w, STARTED_FLUSHER);
 	writer_free(w);
 }

@@ -10,7 +10,10 @@
  * request queued meanwhile, runs each in a unit of its own (a savepoint,
  * so one failure undoes only its own work) inside one transaction, commits
  * once, and then gives each request back to the worker that submitted it,
- * which sends the reply. No reply leaves before its work is on disk.
+ * which sends the reply. No reply leaves before its work is on disk; a
+ * job that only records a read may say it can be flushed later
+ * (STORE_FLUSH_LATER): its reply waits for the log write, not the disk,
+ * when its whole group is such, and the log is synced right after.
  */
 #ifndef TRESOR_SERVER_WRITER_H
 #define TRESOR_SERVER_WRITER_H
@@ -34,15 +37,18 @@ typedef void (*writer_done_fn)(void *arg, bool committed);
 
 /*
  * Starts the writer thread with a domain of its own (its own store
- * connection; the keyring is shared). *out is set only on success.
+ * connection; the keyring is shared). least_durable: the least durability
+ * a job gets, whatever it asks for (STORE_DURABLE: every reply waits for
+ * the disk). *out is set only on success.
  */
-enum tr_status writer_start(const struct domain *template_domain, const char *dsn, struct writer **out,
-                            struct tr_error *err);
+enum tr_status writer_start(const struct domain *template_domain, const char *dsn,
+                            enum store_durability least_durable, struct writer **out, struct tr_error *err);
 /* Queues a request. done runs later on base's loop thread (base needs
  * libevent's thread support, evthread_use_pthreads, set up before it was
- * made). TR_EINTERNAL when out of memory; nothing is queued then. */
+ * made). durability: how its commit must have reached the disk before done
+ * runs. TR_EINTERNAL when out of memory; nothing is queued then. */
 enum tr_status writer_submit(struct writer *w, struct event_base *base, writer_run_fn run, writer_done_fn done,
-                             void *arg, struct tr_error *err);
+                             void *arg, enum store_durability durability, struct tr_error *err);
 /* Runs what is still queued, stops the thread and frees everything. The
  * done callbacks of the last groups are then pending on their bases: run
  * each base once more (EVLOOP_NONBLOCK) to deliver them. NULL is fine. */

@@ -465,6 +465,8 @@ struct sqlite_store {
 	sqlite3_stmt *audit_stmts[AUDIT_MASKS];
 	int wal_frames;      /* after this connection's last commit (when checkpoints are deferred) */
 	int checkpoint_mark; /* wal_frames when a checkpoint was last due */
+	enum store_durability durability;
+	int wal_fd; /* the WAL, for store_flush; -1 until first needed */
 };
 
 /* WAL frames (pages) of growth after which a background checkpoint is due:
@@ -968,6 +970,75 @@ static enum tr_status store_sqlite_checkpoint(struct store *s, enum store_checkp
 	}
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 		return tr_error_set(err, status_from_rc(rc), "storage: checkpoint failed: %s", sqlite3_errmsg(ss->db));
+	return TR_OK;
+}
+
+/*
+ * Opens the WAL for store_flush and makes its directory entry durable, as
+ * SQLite does itself at the first sync of a new WAL: a commit made with
+ * synchronous=NORMAL may be the first one after the file was created.
+ */
+static enum tr_status wal_open(struct sqlite_store *ss, struct tr_error *err)
+{
+	const char *db_path = sqlite3_db_filename(ss->db, "main");
+	const char *wal_path;
+	char dir[PATH_MAX];
+	const char *slash;
+	int dir_fd;
+
+	if (ss->wal_fd >= 0 || !db_path || !db_path[0])
+		return TR_OK; /* open already, or in memory: nothing to flush */
+	wal_path = sqlite3_filename_wal(db_path);
+	slash = strrchr(wal_path, '/');
+	if (!slash || (size_t)(slash - wal_path) >= sizeof(dir))
+		return tr_error_set(err, TR_EINTERNAL, "storage: unexpected WAL path");
+	memcpy(dir, wal_path, (size_t)(slash - wal_path));
+	dir[slash - wal_path] = '\0';
+	dir_fd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0 || fsync(dir_fd) != 0) {
+		int saved = errno;
+
+		if (dir_fd >= 0)
+			close(dir_fd);
+		return tr_error_set(err, TR_EUNAVAIL, "storage: cannot sync the database directory: %s", strerror(saved));
+	}
+	close(dir_fd);
+	ss->wal_fd = open(wal_path, O_RDONLY | O_CLOEXEC);
+	if (ss->wal_fd < 0)
+		return tr_error_set(err, TR_EUNAVAIL, "storage: cannot open the WAL: %s", strerror(errno));
+	return TR_OK;
+}
+
+/* The pragma takes effect when it is compiled, so it cannot be a prepared
+ * statement run again; SQLite refuses it inside a transaction. */
+static enum tr_status store_sqlite_set_durability(struct store *s, enum store_durability durability,
+                                                  struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	const char *sql = durability == STORE_DURABLE ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+	enum tr_status status = TR_OK;
+	int rc;
+
+	if (durability == ss->durability)
+		return TR_OK;
+	if (durability == STORE_FLUSH_LATER)
+		status = wal_open(ss, err);
+	if (status != TR_OK)
+		return status;
+	rc = sqlite3_exec(ss->db, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return db_error(ss, rc, err);
+	ss->durability = durability;
+	return TR_OK;
+}
+
+/* fdatasync is what SQLite's own sync of the WAL does on Linux. */
+static enum tr_status store_sqlite_flush(struct store *s, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+
+	if (ss->wal_fd >= 0 && fdatasync(ss->wal_fd) != 0)
+		return tr_error_set(err, TR_EUNAVAIL, "storage: cannot sync the WAL: %s", strerror(errno));
 	return TR_OK;
 }
 
@@ -2387,6 +2458,8 @@ static void store_sqlite_close(struct store *s)
 	/* Every statement is finalized, so this closes (rolling back any open
 	 * transaction) rather than failing with SQLITE_BUSY. */
 	sqlite3_close(ss->db);
+	if (ss->wal_fd >= 0)
+		close(ss->wal_fd);
 	free(ss);
 }
 
@@ -2594,6 +2667,8 @@ static const struct store_ops sqlite_ops = {
 	.defer_checkpoints = store_sqlite_defer_checkpoints,
 	.checkpoint_due = store_sqlite_checkpoint_due,
 	.checkpoint = store_sqlite_checkpoint,
+	.set_durability = store_sqlite_set_durability,
+	.flush = store_sqlite_flush,
 	.savepoint = store_sqlite_savepoint,
 	.release = store_sqlite_release,
 	.rollback_to = store_sqlite_rollback_to,
@@ -2652,6 +2727,8 @@ enum tr_status store_sqlite_open(const char *path, struct store **out, struct tr
 	if (!ss)
 		return out_of_memory(err);
 	ss->base.ops = &sqlite_ops;
+	ss->durability = STORE_DURABLE;
+	ss->wal_fd = -1;
 	status = connect_db(ss, path, err);
 	if (status == TR_OK)
 		status = configure(ss, is_memory(path), err);

@@ -66,6 +66,16 @@ void store_defer_checkpoints(struct store *s)
 	s->ops->defer_checkpoints(s);
 }
 
+enum tr_status store_set_durability(struct store *s, enum store_durability durability, struct tr_error *err)
+{
+	return s->ops->set_durability(s, durability, err);
+}
+
+enum tr_status store_flush(struct store *s, struct tr_error *err)
+{
+	return s->ops->flush(s, err);
+}
+
 enum store_checkpoint store_checkpoint_due(struct store *s)
 {
 	return s->ops->checkpoint_due(s);

@@ -172,6 +172,21 @@ struct store_audit_query {
 	int64_t limit;        /* > 0 */
 };
 
+/*
+ * When this connection's commits return:
+ * - STORE_DURABLE (the default): once on disk; they survive a power cut.
+ * - STORE_FLUSH_LATER: once written to the log. They survive the process
+ *   being killed but not yet a power cut, until store_flush or the next
+ *   durable commit (on any connection) makes them durable too: the log is
+ *   written in order, so what is durable is always a prefix of what was
+ *   committed. PostgreSQL calls this synchronous_commit = off.
+ * Set between transactions.
+ */
+enum store_durability {
+	STORE_DURABLE,
+	STORE_FLUSH_LATER,
+};
+
 typedef void (*store_workspace_cb)(void *ctx, const struct store_workspace *ws);
 /* The row is only valid during the call (its heap strings are freed after). */
 typedef void (*store_secret_cb)(void *ctx, const struct store_secret *secret);
@@ -198,6 +213,8 @@ struct store_ops {
 	void (*defer_checkpoints)(struct store *s);
 	enum store_checkpoint (*checkpoint_due)(struct store *s);
 	enum tr_status (*checkpoint)(struct store *s, enum store_checkpoint kind, struct tr_error *err);
+	enum tr_status (*set_durability)(struct store *s, enum store_durability durability, struct tr_error *err);
+	enum tr_status (*flush)(struct store *s, struct tr_error *err);
 	enum tr_status (*savepoint)(struct store *s, struct tr_error *err);
 	enum tr_status (*release)(struct store *s, struct tr_error *err);
 	void (*rollback_to)(struct store *s);
@@ -287,6 +304,13 @@ enum store_checkpoint {
 void store_defer_checkpoints(struct store *s);
 enum store_checkpoint store_checkpoint_due(struct store *s);
 enum tr_status store_checkpoint(struct store *s, enum store_checkpoint kind, struct tr_error *err);
+
+/* Sets this connection's store_durability (above). */
+enum tr_status store_set_durability(struct store *s, enum store_durability durability, struct tr_error *err);
+/* Makes every commit of this connection so far durable. May run on another
+ * thread than the connection's while that one works, once a commit made
+ * under STORE_FLUSH_LATER has happened before the call. */
+enum tr_status store_flush(struct store *s, struct tr_error *err);
 
 /* Nested units inside an open transaction: savepoint opens one, release
  * keeps its work (still uncommitted), rollback_to undoes its work and

@@ -9,9 +9,16 @@ fails on its own.
   resolve 200 with the right value;
 - the audit chain verifies afterwards, with one success record per create
   and one failure record per duplicate;
-- a stopped server keeps every acknowledged write (restart and read back).
+- a stopped server keeps every acknowledged write (restart and read back);
+- a killed server (SIGKILL) keeps the audit record of every answered
+  resolve, whose commit does not wait for the disk (writer.h);
+- --sync-read-audit (or audit.sync_reads in the config) makes it wait, and
+  says so in the log; a value that is not a boolean refuses to start.
 """
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from conftest import list_all, names_of, secret_value, uniq
 from test_audit import all_records
@@ -74,3 +81,61 @@ def test_acknowledged_writes_survive_a_restart(fresh_server):
     assert all(r.status_code == 201 for r in answers), [r.text for r in answers]
     s.restart()
     assert set(names) <= set(names_of(list_all(s, "default")))
+
+
+def test_answered_resolves_keep_their_records_through_sigkill(fresh_server):
+    s = fresh_server
+    ws = s.create_workspace()
+    svc = s.create_principal(kind="service")
+    s.set_member(ws, svc, "service")
+    svc_token = s.mint(svc)
+    name = uniq("kept")
+    assert _create(s, ws, name, secret_value()).status_code == 201
+
+    def resolve(_):
+        return s.post(f"/v2/workspaces/{ws}/resolve", token=svc_token,
+                      json={"env": [{"envvar_name": "V", "secret_name": name}]})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(resolve, range(RESOLVES)))
+    assert [r.status_code for r in answers] == [200] * RESOLVES, [r.text for r in answers]
+    s.kill()
+    s.start()
+    records = all_records(s, workspace=ws, action="secret.resolve")
+    assert len([x for x in records if x["outcome"] == "success"]) == RESOLVES, records
+    r = s.get("/v2/audit/verify")
+    assert r.status_code == 200 and r.json()["ok"] is True, r.text
+
+
+@pytest.mark.parametrize("how", ["default", "flag", "config"])
+def test_sync_read_audit_setting(server_factory, tmp_path, how):
+    s = server_factory()
+    args = ()
+    if how == "flag":
+        args = ("--sync-read-audit",)
+    elif how == "config":
+        cfg = tmp_path / "tresor.yaml"
+        cfg.write_text("audit:\n  sync_reads: true\n")
+        args = ("--config", str(cfg))
+    s.start(extra_args=args)
+    log = s.log_text()
+    if how == "default":
+        assert "synced to disk right after" in log and "--sync-read-audit" not in log, log
+    else:
+        assert "on disk before its answer leaves" in log, log
+    name = uniq("sync")
+    assert _create(s, "default", name, secret_value()).status_code == 201
+    svc = s.create_principal(kind="service")
+    s.set_member("default", svc, "service")
+    r = s.post("/v2/workspaces/default/resolve", token=s.mint(svc),
+               json={"env": [{"envvar_name": "V", "secret_name": name}]})
+    assert r.status_code == 200, r.text
+
+
+def test_sync_read_audit_must_be_a_boolean(tresor_bin, tmp_path):
+    cfg = tmp_path / "tresor.yaml"
+    cfg.write_text("audit:\n  sync_reads: sometimes\n")
+    p = subprocess.run([tresor_bin, "server", "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "d"),
+                        "--config", str(cfg)], capture_output=True, text=True, timeout=10)
+    assert p.returncode != 0
+    assert "audit.sync_reads" in p.stderr, p.stderr

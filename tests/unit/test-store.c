@@ -16,12 +16,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "storage/store.h"
 
 static char tmpdir[] = "/tmp/tresor-test-store-XXXXXX";
 static int db_counter;
+
+/* Every fdatasync of the process (SQLite's syncs and store_flush's) goes
+ * through here and is counted: this definition takes the place of libc's. */
+static int datasyncs;
+
+int fdatasync(int fd);
+int fdatasync(int fd)
+{
+	datasyncs++;
+	return (int)syscall(SYS_fdatasync, fd);
+}
 
 struct fixture {
 	char path[PATH_MAX];
@@ -2299,6 +2311,69 @@ static void test_checkpoint_policy(void **state)
 	assert_int_equal(wal_size(f), full); /* the file is kept, and reused */
 }
 
+static void insert_workspace(struct store *s, const char *name)
+{
+	struct tr_error err = {0};
+
+	assert_int_equal(store_begin(s, &err), TR_OK);
+	make_workspace(s, name);
+	assert_int_equal(store_commit(s, &err), TR_OK);
+}
+
+/* Commits sync by default. STORE_FLUSH_LATER: a commit does not wait for
+ * the disk but is written (another connection and a reopen see it);
+ * store_flush syncs it; STORE_DURABLE syncs at commit again. Neither can be
+ * set while a transaction is open. */
+static void test_durability(void **state)
+{
+	struct fixture *f = *state;
+	struct tr_error err = {0};
+	struct store *other = NULL;
+	struct store_workspace ws;
+
+	datasyncs = 0;
+	insert_workspace(f->s, "default"); /* durable unless told otherwise */
+	assert_true(datasyncs >= 1);
+	assert_int_equal(store_set_durability(f->s, STORE_FLUSH_LATER, &err), TR_OK);
+	datasyncs = 0;
+	insert_workspace(f->s, "later");
+	assert_int_equal(datasyncs, 0);
+	assert_int_equal(store_open(f->dsn, &other, &err), TR_OK);
+	assert_int_equal(store_workspace_get(other, "later", &ws, &err), TR_OK);
+	assert_int_equal(store_flush(f->s, &err), TR_OK);
+	assert_int_equal(datasyncs, 1);
+
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	assert_int_not_equal(store_set_durability(f->s, STORE_DURABLE, &err), TR_OK);
+	assert_int_equal(store_commit(f->s, &err), TR_OK);
+	assert_int_equal(store_set_durability(f->s, STORE_DURABLE, &err), TR_OK);
+	datasyncs = 0;
+	insert_workspace(f->s, "durable");
+	assert_true(datasyncs >= 1);
+
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(store_open(f->dsn, &f->s, &err), TR_OK);
+	assert_int_equal(store_workspace_get(f->s, "later", &ws, &err), TR_OK);
+	assert_int_equal(store_workspace_get(f->s, "durable", &ws, &err), TR_OK);
+	store_close(other);
+}
+
+/* In memory there is nothing to sync: both settings work, flush too. */
+static void test_durability_in_memory(void **state)
+{
+	struct store *s = NULL;
+	struct tr_error err = {0};
+
+	(void)state;
+	assert_int_equal(store_open("sqlite::memory:", &s, &err), TR_OK);
+	assert_int_equal(store_set_durability(s, STORE_FLUSH_LATER, &err), TR_OK);
+	insert_workspace(s, "m");
+	assert_int_equal(store_flush(s, &err), TR_OK);
+	assert_int_equal(store_set_durability(s, STORE_DURABLE, &err), TR_OK);
+	store_close(s);
+}
+
 static void test_audit_append_last(void **state)
 {
 	struct fixture *f = *state;
@@ -2840,6 +2915,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_version_rewrap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_durability, setup, teardown),
+		cmocka_unit_test(test_durability_in_memory),
 		cmocka_unit_test_setup_teardown(test_audit_append_last, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_list_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_list_paging, setup, teardown),
