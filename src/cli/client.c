@@ -5,10 +5,9 @@
  * Each request gets a private event_base and a new connection, made to
  * the server's addresses in turn until one answers, and runs that loop
  * until the answer is complete, the connection fails or a deadline
- * passes. https:// goes through libevent's OpenSSL bufferevents; OpenSSL
- * is opened on the first https request (common/tlslib.h), so commands
- * that never talk TLS, `tresor run` over http:// among them, do not pay
- * for loading it. docs/architecture.md says why this is not libcurl.
+ * passes. https:// goes through libevent's OpenSSL bufferevents, with a
+ * TLS context made on the first https request. docs/architecture.md says
+ * why this is not libcurl.
  *
  * The token lives in cl->auth_value ("Bearer …") and in the copies
  * libevent makes of it for the request. Request and response bodies carry
@@ -39,12 +38,15 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 #include <sodium.h>
 
 #include "common/fdread.h"
-#include "common/tlslib.h"
 
 #ifndef TRESOR_VERSION
 #define TRESOR_VERSION "0.1.0"
@@ -71,7 +73,6 @@ struct client {
 	struct server server;
 	char *auth_value;          /* AUTH_SCHEME + token; wiped on close */
 	char *cacert;              /* CA bundle for https, or NULL: the system's */
-	const struct tlslib *ossl; /* OpenSSL, once tls is made */
 	SSL_CTX *tls;              /* for https, made by the first request */
 };
 
@@ -594,7 +595,7 @@ void client_close(struct client *cl)
 	if (!cl)
 		return;
 	if (cl->tls)
-		cl->ossl->SSL_CTX_free(cl->tls);
+		SSL_CTX_free(cl->tls);
 	string_wipe_free(cl->auth_value);
 	server_clear(&cl->server);
 	free(cl->cacert);
@@ -607,14 +608,13 @@ void client_close(struct client *cl)
 /* Trusts the CA bundle, or the system's CA certificates. */
 static enum tr_status tls_trust(const struct client *cl, SSL_CTX *ctx, struct tr_error *err)
 {
-	const struct tlslib *o = cl->ossl;
 	int ok;
 
 	if (cl->cacert)
-		ok = o->SSL_CTX_load_verify_locations(ctx, cl->cacert, NULL);
+		ok = SSL_CTX_load_verify_locations(ctx, cl->cacert, NULL);
 	else
-		ok = o->SSL_CTX_set_default_verify_paths(ctx);
-	o->ERR_clear_error();
+		ok = SSL_CTX_set_default_verify_paths(ctx);
+	ERR_clear_error();
 	if (ok == 1)
 		return TR_OK;
 	if (cl->cacert)
@@ -624,32 +624,26 @@ static enum tr_status tls_trust(const struct client *cl, SSL_CTX *ctx, struct tr
 
 /*
  * Makes cl->tls, the context of every https connection, on the first
- * https request: OpenSSL is loaded then. TLS 1.2 at least, the server
- * always verified.
+ * https request. TLS 1.2 at least, the server always verified.
  */
 static enum tr_status tls_context(struct client *cl, struct tr_error *err)
 {
-	const struct tlslib *o;
 	enum tr_status st;
 	SSL_CTX *ctx;
 
 	if (cl->tls)
 		return TR_OK;
-	st = tlslib_load(&cl->ossl, err);
-	if (st != TR_OK)
-		return st;
-	o = cl->ossl;
-	ctx = o->SSL_CTX_new(o->TLS_client_method());
-	if (!ctx || o->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL) != 1) {
-		o->SSL_CTX_free(ctx);
-		o->ERR_clear_error();
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx || SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL) != 1) {
+		SSL_CTX_free(ctx);
+		ERR_clear_error();
 		return tr_error_set(err, TR_EINTERNAL, "cannot set up TLS");
 	}
-	o->SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CLEANSE_PLAINTEXT);
-	o->SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CLEANSE_PLAINTEXT);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	st = tls_trust(cl, ctx, err);
 	if (st != TR_OK) {
-		o->SSL_CTX_free(ctx);
+		SSL_CTX_free(ctx);
 		return st;
 	}
 	cl->tls = ctx;
@@ -659,26 +653,24 @@ static enum tr_status tls_context(struct client *cl, struct tr_error *err)
 /* The name (with SNI) or the IP address the certificate must be for. */
 static bool tls_expect_server(const struct client *cl, SSL *ssl)
 {
-	const struct tlslib *o = cl->ossl;
 	const char *host = cl->server.host;
 
 	if (cl->server.ip_literal)
-		return o->X509_VERIFY_PARAM_set1_ip_asc(o->SSL_get0_param(ssl), host) == 1;
-	return o->SSL_set1_host(ssl, host) == 1 &&
-	       o->SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, (void *)host) == 1;
+		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) == 1;
+	return SSL_set1_host(ssl, host) == 1 &&
+	       SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, (void *)host) == 1;
 }
 
 /* A bufferevent that will speak TLS to the server; *ssl is its session. */
 static struct bufferevent *tls_bufferevent(const struct client *cl, struct event_base *base, SSL **ssl)
 {
-	const struct tlslib *o = cl->ossl;
 	struct bufferevent *bev;
 
-	*ssl = o->SSL_new(cl->tls);
+	*ssl = SSL_new(cl->tls);
 	if (!*ssl)
 		return NULL;
 	if (!tls_expect_server(cl, *ssl)) {
-		o->SSL_free(*ssl);
+		SSL_free(*ssl);
 		return NULL;
 	}
 	/* On failure (out of memory) libevent may already have freed the
@@ -939,13 +931,11 @@ static bool connection_make(const struct client *cl, struct exchange *x, const c
 }
 
 /* Tells a failed TLS handshake from a failed connection. */
-static void tls_failure_check(const struct client *cl, struct exchange *x)
+static void tls_failure_check(struct exchange *x)
 {
-	const struct tlslib *o = cl->ossl;
-
 	if (!x->ssl || x->outcome != OUT_CONNECT_FAILED)
 		return;
-	x->verify_result = o->SSL_get_verify_result(x->ssl);
+	x->verify_result = SSL_get_verify_result(x->ssl);
 	x->tls_error = bufferevent_get_openssl_error(evhttp_connection_get_bufferevent(x->evcon));
 	/* Without an OpenSSL error (a library code), it was the connection:
 	 * libevent records a failed read or write as SSL_ERROR_SYSCALL. */
@@ -953,7 +943,7 @@ static void tls_failure_check(const struct client *cl, struct exchange *x)
 		x->outcome = OUT_UNVERIFIED;
 	else if (ERR_GET_LIB(x->tls_error) != 0)
 		x->outcome = OUT_TLS_FAILED;
-	o->ERR_clear_error();
+	ERR_clear_error();
 }
 
 /* Sends the request over a new connection to ip and runs the loop until it
@@ -980,7 +970,7 @@ static bool attempt_run(const struct client *cl, struct exchange *x, const struc
 		evtimer_add(x->timer, &left);
 		event_base_dispatch(x->base);
 		evtimer_del(x->timer);
-		tls_failure_check(cl, x);
+		tls_failure_check(x);
 	}
 	evhttp_connection_free(x->evcon);
 	x->evcon = NULL;
@@ -1080,9 +1070,9 @@ static enum tr_status exchange_error(const struct client *cl, const struct excha
 	case OUT_UNVERIFIED:
 		return tr_error_set(err, TR_EUNAVAIL,
 				    "cannot verify the certificate of tresor at %s: %s (see --cacert)", cl->base,
-				    cl->ossl->X509_verify_cert_error_string(x->verify_result));
+				    X509_verify_cert_error_string(x->verify_result));
 	case OUT_TLS_FAILED:
-		why = cl->ossl->ERR_reason_error_string(x->tls_error);
+		why = ERR_reason_error_string(x->tls_error);
 		return tr_error_set(err, TR_EUNAVAIL, "cannot reach tresor at %s: TLS handshake failed: %s", cl->base,
 				    why ? why : "unknown error");
 	case OUT_CONNECT_TIMEOUT:

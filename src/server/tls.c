@@ -11,8 +11,7 @@
  * Each accepted connection gets its own SSL object inside a libevent
  * OpenSSL bufferevent, so evhttp reads and writes plaintext while the
  * socket carries TLS. Error messages name files and OpenSSL's reason;
- * never key material. OpenSSL is loaded when the first context is built
- * (common/tlslib.h), so a server without TLS never maps it.
+ * never key material.
  */
 #include "server/tls.h"
 
@@ -27,8 +26,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include "common/log.h"
-#include "common/tlslib.h"
 
 /* TLS 1.2 only (1.3 suites are OpenSSL's defaults): ECDHE + AEAD. */
 #define TLS12_CIPHERS                                                                                                  \
@@ -42,17 +46,14 @@ struct tls_server {
 	SSL_CTX *ctx; /* shared by all workers, read-only once built */
 };
 
-/* OpenSSL's functions (tlslib.h), set by the first tls_server_new. */
-static const struct tlslib *ossl;
-
 /* Sets err to "<what> (OpenSSL: <reason>)" and empties this thread's
  * OpenSSL error queue. */
 static enum tr_status tls_fail(struct tr_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static enum tr_status tls_fail(struct tr_error *err, const char *fmt, ...)
 {
-	unsigned long e = ossl->ERR_peek_last_error();
-	const char *reason = e ? ossl->ERR_reason_error_string(e) : NULL;
+	unsigned long e = ERR_peek_last_error();
+	const char *reason = e ? ERR_reason_error_string(e) : NULL;
 	char what[TR_ERROR_MESSAGE_MAX];
 	va_list ap;
 
@@ -60,7 +61,7 @@ static enum tr_status tls_fail(struct tr_error *err, const char *fmt, ...)
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	tr_error_set(err, TR_EINVAL, "%s (OpenSSL: %s)", what, reason ? reason : "no reason given");
-	ossl->ERR_clear_error();
+	ERR_clear_error();
 	return TR_EINVAL;
 }
 
@@ -96,21 +97,21 @@ static void warn_if_exposed(const char *key_file)
 
 static void warn_if_expired(const X509 *cert, const char *cert_file)
 {
-	if (ossl->X509_cmp_current_time(ossl->X509_get0_notAfter(cert)) < 0)
+	if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0)
 		log_warn("TLS certificate %s has expired; clients will refuse it", cert_file);
-	else if (ossl->X509_cmp_current_time(ossl->X509_get0_notBefore(cert)) > 0)
+	else if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0)
 		log_warn("TLS certificate %s is not valid yet; clients will refuse it", cert_file);
 }
 
 static enum tr_status load_key(const char *key_file, EVP_PKEY **out, struct tr_error *err)
 {
-	BIO *bio = ossl->BIO_new_file(key_file, "r");
+	BIO *bio = BIO_new_file(key_file, "r");
 	EVP_PKEY *key;
 
 	if (!bio)
 		return tls_fail(err, "cannot read TLS key '%s'", key_file);
-	key = ossl->PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
-	ossl->BIO_free(bio);
+	key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	BIO_free(bio);
 	if (!key)
 		return tls_fail(err, "TLS key '%s' is not an unencrypted PEM private key", key_file);
 	*out = key;
@@ -127,22 +128,22 @@ static enum tr_status load_identity(SSL_CTX *ctx, const char *cert_file, const c
 	if ((st = check_readable(cert_file, "TLS certificate", err)) != TR_OK ||
 	    (st = check_readable(key_file, "TLS key", err)) != TR_OK)
 		return st;
-	if (ossl->SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1)
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1)
 		return tls_fail(err, "TLS certificate '%s' is not a PEM certificate chain", cert_file);
-	cert = ossl->SSL_CTX_get0_certificate(ctx);
+	cert = SSL_CTX_get0_certificate(ctx);
 	if ((st = load_key(key_file, &key, err)) != TR_OK)
 		return st;
-	if (ossl->X509_check_private_key(cert, key) != 1) {
-		ossl->EVP_PKEY_free(key);
-		ossl->ERR_clear_error();
+	if (X509_check_private_key(cert, key) != 1) {
+		EVP_PKEY_free(key);
+		ERR_clear_error();
 		return tr_error_set(err, TR_EINVAL, "TLS key '%s' does not match certificate '%s'", key_file,
 				    cert_file);
 	}
-	if (ossl->SSL_CTX_use_PrivateKey(ctx, key) != 1 || ossl->SSL_CTX_check_private_key(ctx) != 1) {
-		ossl->EVP_PKEY_free(key);
+	if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+		EVP_PKEY_free(key);
 		return tls_fail(err, "cannot use TLS key '%s'", key_file);
 	}
-	ossl->EVP_PKEY_free(key); /* the context holds its own reference */
+	EVP_PKEY_free(key); /* the context holds its own reference */
 	warn_if_exposed(key_file);
 	warn_if_expired(cert, cert_file);
 	return TR_OK;
@@ -155,26 +156,26 @@ static enum tr_status require_client_certs(SSL_CTX *ctx, const char *ca_file, st
 
 	if ((st = check_readable(ca_file, "TLS client CA", err)) != TR_OK)
 		return st;
-	if (ossl->SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1)
+	if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1)
 		return tls_fail(err, "TLS client CA '%s' is not a PEM certificate", ca_file);
 	/* The names the server sends so clients can pick a certificate. */
-	if (!(names = ossl->SSL_load_client_CA_file(ca_file)))
+	if (!(names = SSL_load_client_CA_file(ca_file)))
 		return tls_fail(err, "no CA certificate in '%s'", ca_file);
-	ossl->SSL_CTX_set_client_CA_list(ctx, names);
-	ossl->SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_client_CA_list(ctx, names);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	return TR_OK;
 }
 
 static enum tr_status set_policy(SSL_CTX *ctx, struct tr_error *err)
 {
-	if (ossl->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL) != 1)
+	if (SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL) != 1)
 		return tls_fail(err, "cannot require TLS 1.2");
-	if (ossl->SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1)
+	if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1)
 		return tls_fail(err, "cannot set the TLS 1.2 ciphers");
 	/* CLEANSE_PLAINTEXT: OpenSSL wipes its plaintext buffers, which hold
 	 * the values /resolve and /access send. */
-	ossl->SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CLEANSE_PLAINTEXT);
-	if (ossl->SSL_CTX_set_session_id_context(ctx, (const unsigned char *)TLS_SESSION_ID_CONTEXT,
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CLEANSE_PLAINTEXT);
+	if (SSL_CTX_set_session_id_context(ctx, (const unsigned char *)TLS_SESSION_ID_CONTEXT,
 					   sizeof(TLS_SESSION_ID_CONTEXT) - 1) != 1)
 		return tls_fail(err, "cannot set the TLS session context");
 	return TR_OK;
@@ -188,11 +189,7 @@ enum tr_status tls_server_new(const char *cert_file, const char *key_file, const
 
 	if (!tls)
 		return tr_error_set(err, TR_EINTERNAL, "out of memory");
-	if ((st = tlslib_load(&ossl, err)) != TR_OK) {
-		free(tls);
-		return st;
-	}
-	if (!(tls->ctx = ossl->SSL_CTX_new(ossl->TLS_server_method()))) {
+	if (!(tls->ctx = SSL_CTX_new(TLS_server_method()))) {
 		free(tls);
 		return tls_fail(err, "cannot create the TLS context");
 	}
@@ -216,10 +213,10 @@ static struct bufferevent *tls_new_connection(struct event_base *base, void *arg
 {
 	struct tls_server *tls = arg;
 	struct bufferevent *bev;
-	SSL *ssl = ossl->SSL_new(tls->ctx);
+	SSL *ssl = SSL_new(tls->ctx);
 
 	if (!ssl) {
-		ossl->ERR_clear_error();
+		ERR_clear_error();
 		log_error("cannot create a TLS session: out of memory");
 		return NULL;
 	}
@@ -244,6 +241,6 @@ void tls_server_free(struct tls_server *tls)
 {
 	if (!tls)
 		return;
-	ossl->SSL_CTX_free(tls->ctx);
+	SSL_CTX_free(tls->ctx);
 	free(tls);
 }
