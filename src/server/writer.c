@@ -57,6 +57,8 @@ struct writer {
 	pthread_t flusher;
 	pthread_cond_t flush_wanted_cond;
 	bool flush_wanted; /* under lock */
+	pthread_cond_t flushed;
+	bool flushing; /* under lock: a sync is in progress */
 	enum store_durability least_durable;
 };
 
@@ -100,8 +102,13 @@ enum tr_status writer_submit(struct writer *w, struct event_base *base, writer_r
 
 /* --- the writer thread -------------------------------------------------------- */
 
-/* Waits for work; takes up to GROUP_MAX jobs off the queue. NULL once
- * stopping and nothing is left. */
+/*
+ * Waits for work; takes up to GROUP_MAX jobs off the queue. NULL once
+ * stopping and nothing is left. Work that may be flushed later first waits
+ * for a sync in progress: under load the jobs arriving meanwhile then join
+ * it, one commit for all, as when each commit waited for its own sync; a
+ * lone request finds no sync in progress and goes at once.
+ */
 static struct writer_job *take_group(struct writer *w)
 {
 	struct writer_job *group, *last;
@@ -110,6 +117,8 @@ static struct writer_job *take_group(struct writer *w)
 	pthread_mutex_lock(&w->lock);
 	while (!w->head && !w->stopping)
 		pthread_cond_wait(&w->queued, &w->lock);
+	while (w->head && w->head->durability == STORE_FLUSH_LATER && w->flushing)
+		pthread_cond_wait(&w->flushed, &w->lock);
 	group = w->head;
 	if (group) {
 		for (last = group; last->next && n < GROUP_MAX; last = last->next)
@@ -262,8 +271,17 @@ static bool wait_for_flush(struct writer *w)
 		pthread_cond_wait(&w->flush_wanted_cond, &w->lock);
 	wanted = w->flush_wanted;
 	w->flush_wanted = false;
+	w->flushing = wanted;
 	pthread_mutex_unlock(&w->lock);
 	return wanted;
+}
+
+static void flush_done(struct writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->flushing = false;
+	pthread_cond_signal(&w->flushed);
+	pthread_mutex_unlock(&w->lock);
 }
 
 /* Syncs the log after each group committed without waiting for the disk;
@@ -273,9 +291,11 @@ static void *flusher_main(void *arg)
 	struct writer *w = arg;
 	struct tr_error err = {0};
 
-	while (wait_for_flush(w))
+	while (wait_for_flush(w)) {
 		if (store_flush(w->domain.store, &err) != TR_OK)
 			log_error("%s", err.message);
+		flush_done(w);
+	}
 	return NULL;
 }
 
@@ -313,6 +333,7 @@ static void writer_free(struct writer *w)
 	pthread_cond_destroy(&w->queued);
 	pthread_cond_destroy(&w->checkpoint_wanted_cond);
 	pthread_cond_destroy(&w->flush_wanted_cond);
+	pthread_cond_destroy(&w->flushed);
 	store_close(w->checkpoint_store);
 	store_close(w->domain.store);
 	free(w);
@@ -358,6 +379,7 @@ enum tr_status writer_start(const struct domain *template_domain, const char *ds
 	pthread_cond_init(&w->queued, NULL);
 	pthread_cond_init(&w->checkpoint_wanted_cond, NULL);
 	pthread_cond_init(&w->flush_wanted_cond, NULL);
+	pthread_cond_init(&w->flushed, NULL);
 	w->least_durable = least_durable;
 	w->domain = *template_domain;
 	w->domain.tx_depth = 0;
