@@ -213,6 +213,16 @@ static void hand_back(struct writer_job *group)
 	}
 }
 
+/* Sets one of the flags the helper threads wait on, and wakes the one
+ * waiting on cond. */
+static void flag_set(struct writer *w, bool *flag, bool value, pthread_cond_t *cond)
+{
+	pthread_mutex_lock(&w->lock);
+	*flag = value;
+	pthread_cond_signal(cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
 /* After a group: wakes the checkpointer if the WAL has grown enough, or
  * restarts the WAL here if it has grown too long (store.h). */
 static void checkpoint_if_due(struct writer *w)
@@ -229,19 +239,7 @@ static void checkpoint_if_due(struct writer *w)
 	case STORE_CHECKPOINT_BACKGROUND:
 		break;
 	}
-	pthread_mutex_lock(&w->lock);
-	w->checkpoint_wanted = true;
-	pthread_cond_signal(&w->checkpoint_wanted_cond);
-	pthread_mutex_unlock(&w->lock);
-}
-
-/* After a group committed without waiting for the disk: wakes the flusher. */
-static void flush_soon(struct writer *w)
-{
-	pthread_mutex_lock(&w->lock);
-	w->flush_wanted = true;
-	pthread_cond_signal(&w->flush_wanted_cond);
-	pthread_mutex_unlock(&w->lock);
+	flag_set(w, &w->checkpoint_wanted, true, &w->checkpoint_wanted_cond);
 }
 
 static void *writer_main(void *arg)
@@ -254,63 +252,44 @@ static void *writer_main(void *arg)
 
 		run_group(w, group);
 		hand_back(group);
-		if (flush)
-			flush_soon(w);
+		if (flush) /* wake the flusher */
+			flag_set(w, &w->flush_wanted, true, &w->flush_wanted_cond);
 		checkpoint_if_due(w);
 	}
 	return NULL;
 }
 
-/* Waits until a flush is wanted; false once stopping with none left. */
-static bool wait_for_flush(struct writer *w)
+/* A helper thread's wait: until *wanted is set (by flag_set), which it
+ * clears; false once the helpers stop with nothing wanted. *busy, if
+ * given, says whether the helper now has work. */
+static bool helper_wait(struct writer *w, bool *wanted, pthread_cond_t *cond, bool *busy)
 {
-	bool wanted;
+	bool was;
 
 	pthread_mutex_lock(&w->lock);
-	while (!w->flush_wanted && !w->helpers_stopping)
-		pthread_cond_wait(&w->flush_wanted_cond, &w->lock);
-	wanted = w->flush_wanted;
-	w->flush_wanted = false;
-	w->flushing = wanted;
+	while (!*wanted && !w->helpers_stopping)
+		pthread_cond_wait(cond, &w->lock);
+	was = *wanted;
+	*wanted = false;
+	if (busy)
+		*busy = was;
 	pthread_mutex_unlock(&w->lock);
-	return wanted;
-}
-
-static void flush_done(struct writer *w)
-{
-	pthread_mutex_lock(&w->lock);
-	w->flushing = false;
-	pthread_cond_signal(&w->flushed);
-	pthread_mutex_unlock(&w->lock);
+	return was;
 }
 
 /* Syncs the log after each group committed without waiting for the disk;
- * groups committed during a sync are covered by the next one. */
+ * take_group holds such groups back while a sync is in progress. */
 static void *flusher_main(void *arg)
 {
 	struct writer *w = arg;
 	struct tr_error err = {0};
 
-	while (wait_for_flush(w)) {
+	while (helper_wait(w, &w->flush_wanted, &w->flush_wanted_cond, &w->flushing)) {
 		if (store_flush(w->domain.store, &err) != TR_OK)
 			log_error("%s", err.message);
-		flush_done(w);
+		flag_set(w, &w->flushing, false, &w->flushed);
 	}
 	return NULL;
-}
-
-/* Waits until a checkpoint is wanted; false once stopping. */
-static bool wait_for_checkpoint(struct writer *w)
-{
-	bool wanted;
-
-	pthread_mutex_lock(&w->lock);
-	while (!w->checkpoint_wanted && !w->helpers_stopping)
-		pthread_cond_wait(&w->checkpoint_wanted_cond, &w->lock);
-	wanted = w->checkpoint_wanted;
-	w->checkpoint_wanted = false;
-	pthread_mutex_unlock(&w->lock);
-	return wanted;
 }
 
 static void *checkpointer_main(void *arg)
@@ -318,7 +297,7 @@ static void *checkpointer_main(void *arg)
 	struct writer *w = arg;
 	struct tr_error err = {0};
 
-	while (wait_for_checkpoint(w))
+	while (helper_wait(w, &w->checkpoint_wanted, &w->checkpoint_wanted_cond, NULL))
 		if (store_checkpoint(w->checkpoint_store, STORE_CHECKPOINT_BACKGROUND, &err) != TR_OK)
 			log_warn("%s", err.message); /* the next commit asks again */
 	return NULL;
