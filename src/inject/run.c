@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,38 +205,41 @@ static enum tr_status signals_block(struct session *s, struct tr_error *err)
 /* ---- starting the child ---- */
 
 /*
- * The child's standard descriptors, as spawn file actions. With a
- * pseudo-terminal the child is a session leader (POSIX_SPAWN_SETSID) and
- * opening the slave by name, without O_NOCTTY, makes it its controlling
- * terminal.
+ * With a pseudo-terminal: the child becomes a session leader and opens the
+ * slave by name, without O_NOCTTY, which makes it its controlling
+ * terminal; the slave is its stdout, and its stdin and stderr unless those
+ * are relayed otherwise. -1 on failure (errno set).
  */
-static int file_actions_make(const struct session *s, posix_spawn_file_actions_t *fa)
+static int child_terminal(const struct session *s)
 {
-	int rc = 0;
+	int fd;
 
-	if (s->pty) {
-		rc = posix_spawn_file_actions_addopen(fa, STDOUT_FILENO, s->slave_name, O_RDWR, 0);
-		if (rc == 0 && s->relay_stdin)
-			rc = posix_spawn_file_actions_adddup2(fa, STDOUT_FILENO, STDIN_FILENO);
-		if (rc == 0 && s->err_w < 0)
-			rc = posix_spawn_file_actions_adddup2(fa, STDOUT_FILENO, STDERR_FILENO);
-	}
-	if (rc == 0 && s->out_w >= 0)
-		rc = posix_spawn_file_actions_adddup2(fa, s->out_w, STDOUT_FILENO);
-	if (rc == 0 && s->err_w >= 0)
-		rc = posix_spawn_file_actions_adddup2(fa, s->err_w, STDERR_FILENO);
-	return rc;
+	if (setsid() < 0 || (fd = open(s->slave_name, O_RDWR)) < 0)
+		return -1;
+	if (fd != STDOUT_FILENO && (dup2(fd, STDOUT_FILENO) < 0 || close(fd) < 0))
+		return -1;
+	if (s->relay_stdin && dup2(STDOUT_FILENO, STDIN_FILENO) < 0)
+		return -1;
+	if (s->err_w < 0 && dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
+		return -1;
+	return 0;
 }
 
-/* The child's signal mask is tresor's from before run_command blocked any. */
-static int attributes_make(const struct session *s, posix_spawnattr_t *attr)
+/*
+ * The child, between vfork and exec: it runs on tresor's memory, so it
+ * only makes system calls (no allocation, no stdio) and reports a failed
+ * exec through *exec_errno, which the parent reads once vfork returns.
+ * No handler can run in it: tresor installs none (signals come through the
+ * signalfd, and the forwarded ones stay blocked until the mask below).
+ */
+static void child_exec(const struct session *s, volatile int *exec_errno)
 {
-	short flags = POSIX_SPAWN_SETSIGMASK | (s->pty ? POSIX_SPAWN_SETSID : 0);
-	int rc = posix_spawnattr_setsigmask(attr, &s->old_mask);
-
-	if (rc == 0)
-		rc = posix_spawnattr_setflags(attr, flags);
-	return rc;
+	if ((!s->pty || child_terminal(s) == 0) && (s->out_w < 0 || dup2(s->out_w, STDOUT_FILENO) >= 0) &&
+	    (s->err_w < 0 || dup2(s->err_w, STDERR_FILENO) >= 0) &&
+	    sigprocmask(SIG_SETMASK, &s->old_mask, NULL) == 0)
+		execvpe(s->o->argv[0], s->o->argv, s->o->envp);
+	*exec_errno = errno;
+	_exit(127);
 }
 
 /* The parent no longer needs the child's ends. */
@@ -249,39 +251,36 @@ static void child_ends_close(struct session *s)
 }
 
 /*
- * Starts the command with posix_spawnp (a vfork: nothing of tresor's memory
- * is copied, which matters for a process that has mapped libevent, SQLite
- * and the rest). The command is looked up in tresor's PATH. A command that
- * cannot be executed is reported in res, not as an error.
+ * Starts the command with vfork and execvpe: nothing of tresor's memory is
+ * copied (which matters for a process that has mapped libevent, SQLite and
+ * the rest), and, unlike posix_spawn, the child does not reset each of the
+ * 64 signal dispositions first: ~130 system calls of each `tresor run`
+ * (docs/injection.md, "Overhead"). The command is looked up in tresor's
+ * PATH. A command that cannot be executed is reported in res, not as an
+ * error.
  */
 static enum tr_status spawn(struct session *s, struct run_result *res, struct tr_error *err)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	int rc;
+	volatile int exec_errno = 0;
+	pid_t pid;
 
-	if (posix_spawn_file_actions_init(&fa) != 0)
-		return tr_error_set(err, TR_EINTERNAL, "out of memory");
-	if (posix_spawnattr_init(&attr) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		return tr_error_set(err, TR_EINTERNAL, "out of memory");
-	}
 	fflush(stdout);
 	fflush(stderr);
-	rc = file_actions_make(s, &fa);
-	if (rc == 0)
-		rc = attributes_make(s, &attr);
-	if (rc == 0) {
-		rc = posix_spawnp(&s->pid, s->o->argv[0], &fa, &attr, s->o->argv, s->o->envp);
-		res->exec_errno = rc;
-		if (rc != 0)
-			s->exited = true; /* nothing to wait for */
+	pid = vfork();
+	if (pid == 0)
+		child_exec(s, &exec_errno);
+	if (pid < 0) {
+		child_ends_close(s);
+		return tr_error_set(err, TR_EINTERNAL, "cannot start a process: %s", strerror(errno));
 	}
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
 	child_ends_close(s);
-	if (rc != 0 && rc != res->exec_errno)
-		return tr_error_set(err, TR_EINTERNAL, "cannot start a process: %s", strerror(rc));
+	s->pid = pid;
+	res->exec_errno = exec_errno;
+	if (exec_errno) {
+		/* The child is gone already: reap it. */
+		waitpid(pid, &s->status, 0);
+		s->exited = true;
+	}
 	return TR_OK;
 }
 

@@ -12,8 +12,9 @@
  *     follows tresor's (SIGWINCH);
  *   - otherwise stdout and stderr are pipes, and stdin is inherited.
  *
- * The child is started with posix_spawnp (looked up in tresor's PATH), so
- * none of tresor's memory is copied for it. SIGINT, SIGTERM, SIGHUP and
+ * The child is started with vfork and execvpe (looked up in tresor's PATH,
+ * as a shell would: a script without "#!" runs under /bin/sh), so none of
+ * tresor's memory is copied for it. SIGINT, SIGTERM, SIGHUP and
  * SIGQUIT sent to tresor are forwarded to the child. When the child shares
  * tresor's terminal (no pseudo-terminal), signals that the terminal sends
  * to the whole foreground process group (Ctrl-C) reach the child directly
