@@ -238,6 +238,23 @@ def test_a_command_that_cannot_run_is_127(ws):
     assert "cannot run" in res.stderr
 
 
+def test_a_file_that_cannot_be_executed_is_126(ws, tmp_path):
+    plain = tmp_path / "not-executable"
+    plain.write_text("echo never\n")
+    res = run(ws, "-s", "X=hf-secret", "--", str(plain))
+    assert res.returncode == 126
+    assert "cannot run" in res.stderr and "Permission denied" in res.stderr
+    assert "never" not in res.stdout
+
+
+def test_a_script_without_an_interpreter_line_runs_under_sh(ws, tmp_path):
+    script = tmp_path / "plain-script"
+    script.write_text('echo "got $X" "$1"\n')
+    script.chmod(0o700)
+    res = ok(run(ws, "--no-mask", "-s", "X=hf-secret", "--", str(script), "arg1"))
+    assert res.stdout.split() == ["got", ws.values["hf"], "arg1"], res.stdout
+
+
 def test_recipe_errors_name_the_problem(ws, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"recipe_environment_secrets": [{"envvar_name": "X"}]}')
