@@ -33,7 +33,7 @@
 #define RUN_DRAIN_MS 200
 
 struct run_options {
-	char *const *argv;       /* argv[0] is looked up in the PATH of envp */
+	char *const *argv;       /* argv[0] is looked up in tresor's PATH, not envp's */
 	char *const *envp;       /* the child's whole environment */
 	const struct mask *mask; /* NULL: the output is not filtered */
 };

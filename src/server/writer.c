@@ -59,7 +59,7 @@ struct writer {
 	bool flush_wanted; /* under lock */
 	pthread_cond_t flushed;
 	bool flushing; /* under lock: a sync is in progress */
-	enum store_durability least_durable;
+	enum store_durability least_durable; /* under lock */
 };
 
 /* --- the submitting side ---------------------------------------------------- */
@@ -88,8 +88,8 @@ enum tr_status writer_submit(struct writer *w, struct event_base *base, writer_r
 	job->run = run;
 	job->done = done;
 	job->arg = arg;
-	job->durability = w->least_durable == STORE_DURABLE ? STORE_DURABLE : durability;
 	pthread_mutex_lock(&w->lock);
+	job->durability = w->least_durable == STORE_DURABLE ? STORE_DURABLE : durability;
 	if (w->tail)
 		w->tail->next = job;
 	else
@@ -102,12 +102,25 @@ enum tr_status writer_submit(struct writer *w, struct event_base *base, writer_r
 
 /* --- the writer thread -------------------------------------------------------- */
 
+/* Whether the next group, as queued now, could all be flushed later.
+ * Under lock. */
+static bool next_group_flushes_later(const struct writer *w)
+{
+	const struct writer_job *job = w->head;
+	int n = 0;
+
+	for (; job && n < GROUP_MAX; job = job->next, n++)
+		if (job->durability == STORE_DURABLE)
+			return false;
+	return n > 0;
+}
+
 /*
  * Waits for work; takes up to GROUP_MAX jobs off the queue. NULL once
- * stopping and nothing is left. Work that may be flushed later first waits
- * for a sync in progress: under load the jobs arriving meanwhile then join
- * it, one commit for all, as when each commit waited for its own sync; a
- * lone request finds no sync in progress and goes at once.
+ * stopping and nothing is left. Work that may all be flushed later first
+ * waits for a sync in progress: under load the jobs arriving meanwhile
+ * then join it, one commit for all, as when each commit waited for its own
+ * sync; a lone request finds no sync in progress and goes at once.
  */
 static struct writer_job *take_group(struct writer *w)
 {
@@ -117,7 +130,7 @@ static struct writer_job *take_group(struct writer *w)
 	pthread_mutex_lock(&w->lock);
 	while (!w->head && !w->stopping)
 		pthread_cond_wait(&w->queued, &w->lock);
-	while (w->head && w->head->durability == STORE_FLUSH_LATER && w->flushing)
+	while (w->flushing && next_group_flushes_later(w))
 		pthread_cond_wait(&w->flushed, &w->lock);
 	group = w->head;
 	if (group) {
@@ -128,6 +141,9 @@ static struct writer_job *take_group(struct writer *w)
 			w->tail = NULL;
 		last->next = NULL;
 	}
+	/* Queued before a sync failed (flusher_main). */
+	for (last = group; last && w->least_durable == STORE_DURABLE; last = last->next)
+		last->durability = STORE_DURABLE;
 	pthread_mutex_unlock(&w->lock);
 	return group;
 }
@@ -147,40 +163,43 @@ static enum store_durability group_durability(const struct writer_job *group)
 	return STORE_FLUSH_LATER;
 }
 
-/* Sets the durability of the group's commit. A group that cannot commit
- * as durably as it must does not run; one that could flush later but
- * cannot commits durably. */
-static bool durability_set(struct store *s, enum store_durability durability)
+/* Sets the durability of the group's commit, *durability, to what it is
+ * in effect. A group that cannot commit as durably as it must does not
+ * run; one that could flush later but cannot commits durably. */
+static bool durability_set(struct store *s, enum store_durability *durability)
 {
 	struct tr_error err = {0};
 
-	if (store_set_durability(s, durability, &err) == TR_OK)
+	if (store_set_durability(s, *durability, &err) == TR_OK)
 		return true;
-	if (durability == STORE_DURABLE) {
+	if (*durability == STORE_DURABLE) {
 		log_error("group commit: %s", err.message);
 		return false;
 	}
 	log_warn("group commit: committing durably: %s", err.message);
-	return durability_set(s, STORE_DURABLE);
+	*durability = STORE_DURABLE;
+	return durability_set(s, durability);
 }
 
 /*
  * Runs the jobs of a group in one transaction. If the store loses the
  * transaction midway (it rolls everything back itself on a full disk or an
  * I/O error), the jobs run so far lost their work: they stay uncommitted,
- * and the rest go on in a new transaction.
+ * and the rest go on in a new transaction. True when it committed without
+ * waiting for the disk: the log needs a sync.
  */
-static void run_group(struct writer *w, struct writer_job *group)
+static bool run_group(struct writer *w, struct writer_job *group)
 {
 	struct domain *d = &w->domain;
 	struct writer_job *first = group; /* the first job of the open transaction */
+	enum store_durability durability = group_durability(group);
 	struct tr_error err = {0};
 
-	if (!durability_set(d->store, group_durability(group)))
-		return;
+	if (!durability_set(d->store, &durability))
+		return false;
 	if (domain_group_begin(d, &err) != TR_OK) {
 		log_error("group commit: cannot begin a transaction: %s", err.message);
-		return;
+		return false;
 	}
 	for (struct writer_job *job = group; job; job = job->next) {
 		job->run(d, job->arg);
@@ -191,15 +210,17 @@ static void run_group(struct writer *w, struct writer_job *group)
 		first = job->next;
 		if (first && domain_group_begin(d, &err) != TR_OK) {
 			log_error("group commit: cannot begin a transaction: %s", err.message);
-			return;
+			return false;
 		}
 	}
 	if (!first)
-		return;
-	if (domain_group_commit(d, &err) == TR_OK)
-		mark_committed(first, NULL);
-	else
+		return false;
+	if (domain_group_commit(d, &err) != TR_OK) {
 		log_error("group commit: commit failed: %s", err.message);
+		return false;
+	}
+	mark_committed(first, NULL);
+	return durability == STORE_FLUSH_LATER;
 }
 
 /* Activates the event of every job of the group, handing it back. */
@@ -248,9 +269,8 @@ static void *writer_main(void *arg)
 	struct writer_job *group;
 
 	while ((group = take_group(w))) {
-		bool flush = group_durability(group) == STORE_FLUSH_LATER;
+		bool flush = run_group(w, group);
 
-		run_group(w, group);
 		hand_back(group);
 		if (flush) /* wake the flusher */
 			flag_set(w, &w->flush_wanted, true, &w->flush_wanted_cond);
@@ -285,8 +305,17 @@ static void *flusher_main(void *arg)
 	struct tr_error err = {0};
 
 	while (helper_wait(w, &w->flush_wanted, &w->flush_wanted_cond, &w->flushing)) {
-		if (store_flush(w->domain.store, &err) != TR_OK)
-			log_error("%s", err.message);
+		if (store_flush(w->domain.store, &err) != TR_OK) {
+			/* The records of reads committed since the last sync may
+			 * not reach the disk; a failed sync is not retried (Linux
+			 * may have dropped the pages it could not write). From now
+			 * on every commit waits for the disk, and fails if it
+			 * cannot. */
+			log_error("%s; from now on every commit waits for the disk", err.message);
+			pthread_mutex_lock(&w->lock);
+			w->least_durable = STORE_DURABLE;
+			pthread_mutex_unlock(&w->lock);
+		}
 		flag_set(w, &w->flushing, false, &w->flushed);
 	}
 	return NULL;

@@ -1003,7 +1003,7 @@ static enum tr_status wal_open(struct sqlite_store *ss, struct tr_error *err)
 		return tr_error_set(err, TR_EUNAVAIL, "storage: cannot sync the database directory: %s", strerror(saved));
 	}
 	close(dir_fd);
-	ss->wal_fd = open(wal_path, O_RDONLY | O_CLOEXEC);
+	ss->wal_fd = open(wal_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (ss->wal_fd < 0)
 		return tr_error_set(err, TR_EUNAVAIL, "storage: cannot open the WAL: %s", strerror(errno));
 	return TR_OK;

@@ -24,8 +24,9 @@
 static char tmpdir[] = "/tmp/tresor-test-store-XXXXXX";
 static int db_counter;
 
-/* Every fdatasync of the process (SQLite's syncs and store_flush's) goes
- * through here and is counted: this definition takes the place of libc's. */
+/* Every fdatasync and fsync of the process (SQLite's syncs, which are
+ * fsyncs in a build without fdatasync, and store_flush's) goes through
+ * here and is counted: these definitions take the place of libc's. */
 static int datasyncs;
 
 int fdatasync(int fd);
@@ -33,6 +34,13 @@ int fdatasync(int fd)
 {
 	datasyncs++;
 	return (int)syscall(SYS_fdatasync, fd);
+}
+
+int fsync(int fd);
+int fsync(int fd)
+{
+	datasyncs++;
+	return (int)syscall(SYS_fsync, fd);
 }
 
 struct fixture {

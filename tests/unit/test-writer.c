@@ -1,0 +1,196 @@
+/*
+ * test-writer.c - tests for the group-commit writer (src/server/writer.c):
+ * when a job's commit is on disk, counted by the syncs of the process.
+ *
+ * A job that changes state is answered only after its commit was synced;
+ * one that may be flushed later is followed by a sync of its own; a writer
+ * started with least_durable STORE_DURABLE syncs before answering either.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "domain-fixture.h"
+#include "server/writer.h"
+
+static const unsigned char test_key[DOMAIN_FIXTURE_KEY_LEN] = "writer-test-key-32-bytes-long!!";
+
+/* Every fdatasync and fsync of the process goes through here and is
+ * counted: these definitions take the place of libc's. The writer's
+ * threads call them, so the count is atomic. */
+static volatile int syncs;
+
+int fdatasync(int fd);
+int fdatasync(int fd)
+{
+	__atomic_add_fetch(&syncs, 1, __ATOMIC_SEQ_CST);
+	return (int)syscall(SYS_fdatasync, fd);
+}
+
+int fsync(int fd);
+int fsync(int fd)
+{
+	__atomic_add_fetch(&syncs, 1, __ATOMIC_SEQ_CST);
+	return (int)syscall(SYS_fsync, fd);
+}
+
+static int syncs_now(void)
+{
+	return __atomic_load_n(&syncs, __ATOMIC_SEQ_CST);
+}
+
+struct job {
+	const char *workspace; /* created by the job */
+	bool done;
+	bool committed;
+	int syncs_at_done; /* syncs counted when the answer came back */
+};
+
+/* On the writer: one unit that creates a workspace. */
+static void job_run(struct domain *d, void *arg)
+{
+	struct job *job = arg;
+	struct store_workspace ws = {.created_at = 1000};
+	struct tr_error err = {0};
+	bool ok;
+
+	snprintf(ws.name, sizeof(ws.name), "%s", job->workspace);
+	assert_int_equal(domain_group_enter(d, &err), TR_OK);
+	ok = store_workspace_create(d->store, &ws, &err) == TR_OK;
+	domain_group_leave(d, ok);
+}
+
+/* Back on the test's loop. */
+static void job_done(void *arg, bool committed)
+{
+	struct job *job = arg;
+
+	job->syncs_at_done = syncs_now();
+	job->committed = committed;
+	job->done = true;
+}
+
+struct fixture {
+	struct domain_fixture df;
+	struct event_base *base;
+	struct writer *writer;
+};
+
+static void fixture_open(struct fixture *f, enum store_durability least_durable)
+{
+	char dsn[128];
+	struct tr_error err = {0};
+
+	memset(f, 0, sizeof(*f));
+	domain_fixture_open(&f->df, "writer", test_key);
+	snprintf(dsn, sizeof(dsn), "sqlite:%s/t.db", f->df.dir);
+	assert_int_equal(writer_start(&f->df.domain, dsn, least_durable, &f->writer, &err), TR_OK);
+	f->base = event_base_new();
+	assert_non_null(f->base);
+}
+
+static void fixture_close(struct fixture *f)
+{
+	writer_stop(f->writer);
+	event_base_loop(f->base, EVLOOP_NONBLOCK);
+	event_base_free(f->base);
+	domain_fixture_close(&f->df);
+}
+
+/* Submits the job and runs the loop until it is answered (at most ~5 s). */
+static void submit_and_wait(struct fixture *f, struct job *job, enum store_durability durability)
+{
+	struct tr_error err = {0};
+
+	assert_int_equal(writer_submit(f->writer, f->base, job_run, job_done, job, durability, &err), TR_OK);
+	for (int i = 0; i < 5000 && !job->done; i++) {
+		event_base_loop(f->base, EVLOOP_NONBLOCK);
+		if (!job->done)
+			usleep(1000);
+	}
+	assert_true(job->done);
+	assert_true(job->committed);
+}
+
+/* Waits (at most ~5 s) until the count of syncs passes from. */
+static bool synced_since(int from)
+{
+	for (int i = 0; i < 5000; i++) {
+		if (syncs_now() > from)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+static void test_a_change_is_synced_before_its_answer(void **state)
+{
+	struct fixture f;
+	struct job job = {.workspace = "durable"};
+	int before;
+
+	(void)state;
+	fixture_open(&f, STORE_FLUSH_LATER);
+	before = syncs_now();
+	submit_and_wait(&f, &job, STORE_DURABLE);
+	assert_true(job.syncs_at_done > before);
+	fixture_close(&f);
+}
+
+/* The first such job also opens the WAL and syncs its directory: the
+ * second one's sync can only be the flusher's. */
+static void test_a_record_of_a_read_is_synced_after_its_answer(void **state)
+{
+	struct fixture f;
+	struct job first = {.workspace = "first"};
+	struct job job = {.workspace = "later"};
+	int before;
+
+	(void)state;
+	fixture_open(&f, STORE_FLUSH_LATER);
+	before = syncs_now();
+	submit_and_wait(&f, &first, STORE_FLUSH_LATER);
+	assert_true(synced_since(before));
+	usleep(100 * 1000); /* let the flusher finish that one */
+	before = syncs_now();
+	submit_and_wait(&f, &job, STORE_FLUSH_LATER);
+	assert_true(synced_since(before));
+	fixture_close(&f);
+}
+
+static void test_least_durable_makes_every_answer_wait(void **state)
+{
+	struct fixture f;
+	struct job job = {.workspace = "waits"};
+	int before;
+
+	(void)state;
+	fixture_open(&f, STORE_DURABLE);
+	before = syncs_now();
+	submit_and_wait(&f, &job, STORE_FLUSH_LATER);
+	assert_true(job.syncs_at_done > before);
+	fixture_close(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_a_change_is_synced_before_its_answer),
+		cmocka_unit_test(test_a_record_of_a_read_is_synced_after_its_answer),
+		cmocka_unit_test(test_least_durable_makes_every_answer_wait),
+	};
+
+	evthread_use_pthreads();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
