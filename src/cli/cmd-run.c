@@ -235,17 +235,28 @@ static int run_option(struct cli_ctx *ctx, void *state, int opt, const char *arg
 	}
 }
 
-static void run_args_clear(struct run_args *a)
+/* On the heap: ~25 KiB, most of it room for MAPPINGS_MAX variables that a
+ * run rarely uses, is better not zeroed on the stack. */
+static struct run_args *run_args_new(void)
+{
+	struct run_args *a = calloc(1, sizeof(*a));
+
+	if (a)
+		a->workspace = DEFAULT_WORKSPACE;
+	return a;
+}
+
+static void run_args_free(struct run_args *a)
 {
 	size_t i;
 
+	if (!a)
+		return;
 	for (i = 0; i < a->nvars; i++)
 		var_clear(&a->vars[i]);
-	a->nvars = 0;
 	free(a->registry);
-	a->registry = NULL;
 	json_decref(a->recipe_json);
-	a->recipe_json = NULL;
+	free(a);
 }
 
 /* ---- the recipe ---- */
@@ -741,7 +752,7 @@ static int run_child(struct run_prep *p)
 
 int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct run_args a = {.workspace = DEFAULT_WORKSPACE};
+	struct run_args *a = run_args_new();
 	struct run_prep p = {0};
 	struct tr_error err = {0};
 	json_t *resp = NULL;
@@ -749,12 +760,14 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 	int ncmd;
 	int rc;
 
-	rc = args_parse(ctx, argc, argv, &a, &cmd, &ncmd);
-	if (rc == CLI_CONTINUE && ncmd == 0 && json_array_size(a.recipe_args) == 0)
+	if (!a)
+		return output_no_memory();
+	rc = args_parse(ctx, argc, argv, a, &cmd, &ncmd);
+	if (rc == CLI_CONTINUE && ncmd == 0 && json_array_size(a->recipe_args) == 0)
 		rc = cli_usage_error(ctx, "no command: give one after '--'");
 	if (rc == CLI_CONTINUE)
-		rc = resolve(ctx, &a, &resp);
-	if (rc == CLI_CONTINUE && prepare(&p, &a, resp, cmd, ncmd, &err) != TR_OK)
+		rc = resolve(ctx, a, &resp);
+	if (rc == CLI_CONTINUE && prepare(&p, a, resp, cmd, ncmd, &err) != TR_OK)
 		rc = output_error(&err);
 	/* The child gets its copies: the answer and the token go now. */
 	json_decref(resp);
@@ -763,7 +776,7 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc == CLI_CONTINUE)
 		rc = run_child(&p);
 	prep_clear(&p);
-	run_args_clear(&a);
+	run_args_free(a);
 	return rc;
 }
 
@@ -888,21 +901,23 @@ static enum tr_status explain_json(const struct run_args *a, const json_t *resp)
 
 int cmd_explain(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct run_args a = {.workspace = DEFAULT_WORKSPACE};
+	struct run_args *a = run_args_new();
 	json_t *resp = NULL;
 	char **args;
 	int nargs;
 	int rc;
 
-	rc = args_parse(ctx, argc, argv, &a, &args, &nargs);
+	if (!a)
+		return output_no_memory();
+	rc = args_parse(ctx, argc, argv, a, &args, &nargs);
 	if (rc == CLI_CONTINUE)
-		rc = resolve(ctx, &a, &resp);
+		rc = resolve(ctx, a, &resp);
 	if (rc == CLI_CONTINUE) {
 		rc = CLI_EXIT_OK;
-		if ((ctx->format == CLI_FORMAT_JSON ? explain_json(&a, resp) : explain_table(&a, resp)) != TR_OK)
+		if ((ctx->format == CLI_FORMAT_JSON ? explain_json(a, resp) : explain_table(a, resp)) != TR_OK)
 			rc = output_no_memory();
 	}
 	json_decref(resp);
-	run_args_clear(&a);
+	run_args_free(a);
 	return rc;
 }
