@@ -134,18 +134,25 @@ static bool synced_since(int from)
 	return false;
 }
 
-static void test_a_change_is_synced_before_its_answer(void **state)
+/* A job asking for `durability` of a writer started with `least` is
+ * answered only after a sync. */
+static void assert_synced_before_answer(enum store_durability least, enum store_durability durability)
 {
 	struct fixture f;
-	struct job job = {.workspace = "durable"};
+	struct job job = {.workspace = "answered"};
 	int before;
 
-	(void)state;
-	fixture_open(&f, STORE_FLUSH_LATER);
+	fixture_open(&f, least);
 	before = syncs_now();
-	submit_and_wait(&f, &job, STORE_DURABLE);
+	submit_and_wait(&f, &job, durability);
 	assert_true(job.syncs_at_done > before);
 	fixture_close(&f);
+}
+
+static void test_a_change_is_synced_before_its_answer(void **state)
+{
+	(void)state;
+	assert_synced_before_answer(STORE_FLUSH_LATER, STORE_DURABLE);
 }
 
 /* The first such job also opens the WAL and syncs its directory: the
@@ -171,16 +178,8 @@ static void test_a_record_of_a_read_is_synced_after_its_answer(void **state)
 
 static void test_least_durable_makes_every_answer_wait(void **state)
 {
-	struct fixture f;
-	struct job job = {.workspace = "waits"};
-	int before;
-
 	(void)state;
-	fixture_open(&f, STORE_DURABLE);
-	before = syncs_now();
-	submit_and_wait(&f, &job, STORE_FLUSH_LATER);
-	assert_true(job.syncs_at_done > before);
-	fixture_close(&f);
+	assert_synced_before_answer(STORE_DURABLE, STORE_FLUSH_LATER);
 }
 
 int main(void)
