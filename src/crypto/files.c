@@ -16,6 +16,7 @@
 
 #include <sodium.h>
 
+#include "common/dirsync.h"
 #include "common/fdread.h"
 
 /* Writes all of buf; -1 with errno on failure. */
@@ -32,33 +33,6 @@ static int write_all(int fd, const unsigned char *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
-}
-
-/* fsyncs the directory holding path, so a new file's name is durable. */
-static int fsync_parent_dir(const char *path)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	size_t len;
-	int fd, rc;
-
-	if (!slash) {
-		strcpy(dir, ".");
-	} else {
-		len = slash == path ? 1 : (size_t)(slash - path);
-		if (len >= sizeof(dir)) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		memcpy(dir, path, len);
-		dir[len] = '\0';
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
 }
 
 /* Type, mode and size of the open file. */

@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/dirsync.h"
 #include "common/jsonmem.h"
 #include "common/log.h"
 #include "crypto/keyring-config.h"
@@ -179,7 +180,7 @@ static enum tr_status write_token_file(void *ctx, const char *token, struct tr_e
 	const char *dir = ctx;
 	char path[1100], tmp[1100];
 	size_t len = strlen(token);
-	int fd, dfd, ok;
+	int fd, ok;
 
 	if (path_join(path, sizeof(path), dir, "admin.token") || path_join(tmp, sizeof(tmp), dir, ".admin.token.tmp"))
 		return tr_error_set(err, TR_EINVAL, "data directory path is too long");
@@ -193,10 +194,7 @@ static enum tr_status write_token_file(void *ctx, const char *token, struct tr_e
 		unlink(tmp);
 		return tr_error_set(err, TR_EUNAVAIL, "cannot write '%s': %s", path, strerror(errno));
 	}
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
+	fsync_parent_dir(path); /* best effort: the token was written */
 	return TR_OK;
 }
 

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/dirsync.h"
 #include "storage/store-backend.h"
 
 /* ---- schema ---------------------------------------------------------- */
@@ -982,27 +983,12 @@ static enum tr_status wal_open(struct sqlite_store *ss, struct tr_error *err)
 {
 	const char *db_path = sqlite3_db_filename(ss->db, "main");
 	const char *wal_path;
-	char dir[PATH_MAX];
-	const char *slash;
-	int dir_fd;
 
 	if (ss->wal_fd >= 0 || !db_path || !db_path[0])
 		return TR_OK; /* open already, or in memory: nothing to flush */
 	wal_path = sqlite3_filename_wal(db_path);
-	slash = strrchr(wal_path, '/');
-	if (!slash || (size_t)(slash - wal_path) >= sizeof(dir))
-		return tr_error_set(err, TR_EINTERNAL, "storage: unexpected WAL path");
-	memcpy(dir, wal_path, (size_t)(slash - wal_path));
-	dir[slash - wal_path] = '\0';
-	dir_fd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir_fd < 0 || fsync(dir_fd) != 0) {
-		int saved = errno;
-
-		if (dir_fd >= 0)
-			close(dir_fd);
-		return tr_error_set(err, TR_EUNAVAIL, "storage: cannot sync the database directory: %s", strerror(saved));
-	}
-	close(dir_fd);
+	if (fsync_parent_dir(wal_path) != 0)
+		return tr_error_set(err, TR_EUNAVAIL, "storage: cannot sync the database directory: %s", strerror(errno));
 	ss->wal_fd = open(wal_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (ss->wal_fd < 0)
 		return tr_error_set(err, TR_EUNAVAIL, "storage: cannot open the WAL: %s", strerror(errno));
