@@ -634,7 +634,7 @@ static enum tr_status tls_context(struct client *cl, struct tr_error *err)
 	if (cl->tls)
 		return TR_OK;
 	ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx || SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL) != 1) {
+	if (!ctx || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
 		SSL_CTX_free(ctx);
 		ERR_clear_error();
 		return tr_error_set(err, TR_EINTERNAL, "cannot set up TLS");
@@ -657,8 +657,7 @@ static bool tls_expect_server(const struct client *cl, SSL *ssl)
 
 	if (cl->server.ip_literal)
 		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) == 1;
-	return SSL_set1_host(ssl, host) == 1 &&
-	       SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, (void *)host) == 1;
+	return SSL_set1_host(ssl, host) == 1 && SSL_set_tlsext_host_name(ssl, host) == 1;
 }
 
 /* A bufferevent that will speak TLS to the server; *ssl is its session. */

@@ -168,7 +168,7 @@ static enum tr_status require_client_certs(SSL_CTX *ctx, const char *ca_file, st
 
 static enum tr_status set_policy(SSL_CTX *ctx, struct tr_error *err)
 {
-	if (SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL) != 1)
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
 		return tls_fail(err, "cannot require TLS 1.2");
 	if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1)
 		return tls_fail(err, "cannot set the TLS 1.2 ciphers");
