@@ -457,6 +457,22 @@ static const char *const audit_filter_sql[AUDIT_FILTERS] = {
 
 #define LIST_SQL_MAX 4096
 
+/*
+ * The newest audit record, as this connection last appended it, so that
+ * the next append does not read it back (store_audit_last): on the group
+ * commit writer that read was a statement per record. It holds while the
+ * database is as this connection left it. SQLite's data version tells: it
+ * moves when a transaction of this connection starts on a database
+ * another connection has committed to since, and at each commit of this
+ * connection's own (noted after the commit). A rollback, whole or to a
+ * savepoint, and any failed statement forget it.
+ */
+struct audit_head {
+	bool known;
+	unsigned data_version;
+	struct store_audit rec;
+};
+
 struct sqlite_store {
 	struct store base; /* first: a struct store * is a struct sqlite_store * */
 	sqlite3 *db;
@@ -468,6 +484,7 @@ struct sqlite_store {
 	int checkpoint_mark; /* wal_frames when a checkpoint was last due */
 	enum store_durability durability;
 	int wal_fd; /* the WAL, for store_flush; -1 until first needed */
+	struct audit_head audit_head;
 };
 
 /* WAL frames (pages) of growth after which a background checkpoint is due:
@@ -510,6 +527,7 @@ static enum tr_status status_from_rc(int rc)
  * SQLite's messages name tables and columns, never bound values. */
 static enum tr_status db_error(struct sqlite_store *ss, int rc, struct tr_error *err)
 {
+	ss->audit_head.known = false; /* the statement may have rolled back more than itself */
 	return tr_error_set(err, status_from_rc(rc), "storage: %s", sqlite3_errmsg(ss->db));
 }
 
@@ -843,12 +861,85 @@ static bool read_audit(sqlite3_stmt *st, struct store_audit *rec)
 	       col_text(st, 13, rec->target, sizeof(rec->target));
 }
 
+/* ---- the audit head (struct audit_head) ------------------------------ */
+
+static bool data_version(struct sqlite_store *ss, unsigned *version)
+{
+	return sqlite3_file_control(ss->db, "main", SQLITE_FCNTL_DATA_VERSION, version) == SQLITE_OK;
+}
+
+static void audit_head_forget(struct sqlite_store *ss)
+{
+	ss->audit_head.known = false;
+}
+
+/* rec is now the newest record in this connection's transaction. */
+static void audit_head_note(struct sqlite_store *ss, const struct store_audit *rec)
+{
+	struct audit_head *head = &ss->audit_head;
+
+	head->known = data_version(ss, &head->data_version);
+	if (head->known)
+		head->rec = *rec;
+}
+
+/* Before a commit: whether it is one of this connection's writes (whose
+ * commit moves the data version) starting from where the head was noted.
+ * A transaction that found another connection's commits at its start has
+ * moved the version already; one that only read moves nothing. */
+static bool audit_head_before_commit(struct sqlite_store *ss, bool *writes)
+{
+	unsigned version;
+
+	*writes = sqlite3_txn_state(ss->db, "main") == SQLITE_TXN_WRITE;
+	return ss->audit_head.known && *writes && data_version(ss, &version) &&
+	       version == ss->audit_head.data_version;
+}
+
+/* After this connection's commit: the head holds if it was current
+ * before a write (above); the data version moved with the commit. */
+static void audit_head_after_commit(struct sqlite_store *ss, bool writes, bool current)
+{
+	struct audit_head *head = &ss->audit_head;
+
+	if (current)
+		head->known = data_version(ss, &head->data_version);
+	else if (writes)
+		head->known = false;
+}
+
+/* The newest record, if known: only inside a transaction, whose start has
+ * brought in any other connection's commits. */
+static bool audit_head_get(struct sqlite_store *ss, struct store_audit *out)
+{
+	const struct audit_head *head = &ss->audit_head;
+	unsigned version;
+
+	if (!head->known || sqlite3_get_autocommit(ss->db) || !data_version(ss, &version) ||
+	    version != head->data_version)
+		return false;
+	*out = head->rec;
+	return true;
+}
+
 /* ---- transactions ---------------------------------------------------- */
 
 static void rollback_open(struct sqlite_store *ss)
 {
+	audit_head_forget(ss);
 	if (!sqlite3_get_autocommit(ss->db))
 		run_stmt(ss, STMT_ROLLBACK, NULL);
+}
+
+static enum tr_status commit(struct sqlite_store *ss, struct tr_error *err)
+{
+	bool writes;
+	bool head_current = audit_head_before_commit(ss, &writes);
+	enum tr_status status = run_stmt(ss, STMT_COMMIT, err);
+
+	if (status == TR_OK)
+		audit_head_after_commit(ss, writes, head_current);
+	return status;
 }
 
 enum unit_kind { UNIT_TXN, UNIT_SAVEPOINT };
@@ -869,6 +960,7 @@ static enum tr_status unit_begin(struct sqlite_store *ss, enum unit_kind *kind, 
  * SQLITE_IOERR, ...) SQLite has already rolled everything back. */
 static void unit_undo(struct sqlite_store *ss, enum unit_kind kind)
 {
+	audit_head_forget(ss);
 	if (kind == UNIT_TXN) {
 		rollback_open(ss);
 		return;
@@ -883,7 +975,7 @@ static enum tr_status unit_end(struct sqlite_store *ss, enum unit_kind kind, enu
                                struct tr_error *err)
 {
 	if (status == TR_OK) {
-		status = run_stmt(ss, kind == UNIT_TXN ? STMT_COMMIT : STMT_RELEASE, err);
+		status = kind == UNIT_TXN ? commit(ss, err) : run_stmt(ss, STMT_RELEASE, err);
 		if (status == TR_OK)
 			return TR_OK;
 	}
@@ -898,7 +990,7 @@ static enum tr_status store_sqlite_begin(struct store *s, struct tr_error *err)
 
 static enum tr_status store_sqlite_commit(struct store *s, struct tr_error *err)
 {
-	return run_stmt(to_sqlite(s), STMT_COMMIT, err);
+	return commit(to_sqlite(s), err);
 }
 
 static void store_sqlite_rollback(struct store *s)
@@ -2295,11 +2387,14 @@ static enum tr_status store_sqlite_audit_last(struct store *s, struct store_audi
 	struct sqlite_store *ss = to_sqlite(s);
 	struct store_audit rec = {0};
 	sqlite3_stmt *st = NULL;
-	enum tr_status status = stmt_get(ss, STMT_AUDIT_LAST, &st, err);
-	struct binder b = {st, SQLITE_OK};
+	enum tr_status status;
+	struct binder b;
 
-	if (status != TR_OK)
+	if (audit_head_get(ss, out))
+		return TR_OK;
+	if ((status = stmt_get(ss, STMT_AUDIT_LAST, &st, err)) != TR_OK)
 		return status;
+	b = (struct binder){st, SQLITE_OK};
 	status = fetch_one(ss, &b, err);
 	if (status == TR_OK && !read_audit(st, &rec))
 		status = bad_audit_row(st, err);
@@ -2336,6 +2431,8 @@ static enum tr_status store_sqlite_audit_append(struct store *s, struct store_au
 	bind_text(&b, 14, rec->target, sizeof(rec->target));
 	status = run_bound(ss, &b, err);
 	stmt_done(st);
+	if (status == TR_OK)
+		audit_head_note(ss, rec);
 	return status;
 }
 

@@ -2618,6 +2618,82 @@ static void test_audit_append_failure(void **state)
 	assert_int_equal(got.seq, 2);
 }
 
+/* The newest record as audit_last sees it inside a transaction: what this
+ * connection appended, less what it rolled back, plus what another
+ * connection committed meanwhile. */
+static int64_t last_seq_in_transaction(struct store *s)
+{
+	struct store_audit got;
+	struct tr_error err = {0};
+	int64_t seq;
+
+	assert_int_equal(store_begin(s, &err), TR_OK);
+	assert_int_equal(store_audit_last(s, &got, &err), TR_OK);
+	seq = got.seq;
+	assert_int_equal(store_commit(s, &err), TR_OK);
+	return seq;
+}
+
+static void test_audit_last_follows_rollbacks_and_other_writers(void **state)
+{
+	struct fixture *f = *state;
+	struct store_audit rec, got;
+	struct tr_error err = {0};
+
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	audit_init(&rec, 1, 100, "alice", "secret.create", "ws", "s", "success");
+	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_OK);
+	assert_int_equal(store_savepoint(f->s, &err), TR_OK);
+	audit_init(&rec, 2, 101, "alice", "secret.create", "ws", "t", "success");
+	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_OK);
+	assert_int_equal(store_audit_last(f->s, &got, &err), TR_OK);
+	assert_int_equal(got.seq, 2);
+	store_rollback_to(f->s);
+	assert_int_equal(store_audit_last(f->s, &got, &err), TR_OK);
+	assert_int_equal(got.seq, 1);
+	assert_string_equal(got.secret, "s");
+	assert_int_equal(store_commit(f->s, &err), TR_OK);
+	assert_int_equal(last_seq_in_transaction(f->s), 1);
+
+	/* Another connection appends: the next transaction sees its record. */
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	audit_init(&rec, 2, 102, "alice", "secret.create", "ws", "t", "success");
+	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_OK);
+	assert_int_equal(store_commit(f->s, &err), TR_OK);
+	raw_exec(f->path, "INSERT INTO audit_log (seq, time, action, outcome, status, prev_hash, hash)"
+	                  " VALUES (3, 103, 'other', 'success', 200, zeroblob(32), zeroblob(32))");
+	assert_int_equal(last_seq_in_transaction(f->s), 3);
+
+	/* Also when a read transaction came first and saw it. */
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	audit_init(&rec, 4, 104, "alice", "secret.create", "ws", "u", "success");
+	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_OK);
+	assert_int_equal(store_commit(f->s, &err), TR_OK);
+	raw_exec(f->path, "INSERT INTO audit_log (seq, time, action, outcome, status, prev_hash, hash)"
+	                  " VALUES (5, 105, 'other', 'success', 200, zeroblob(32), zeroblob(32))");
+	assert_int_equal(store_begin_read(f->s, &err), TR_OK);
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM audit_log"), 5);
+	assert_int_equal(store_workspace_get(f->s, "ws", &(struct store_workspace){0}, &err), TR_ENOTFOUND);
+	assert_int_equal(store_commit(f->s, &err), TR_OK);
+	assert_int_equal(last_seq_in_transaction(f->s), 5);
+
+	/* A whole rollback forgets the records it undid. */
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	audit_init(&rec, 6, 106, "alice", "secret.create", "ws", "v", "success");
+	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_OK);
+	store_rollback(f->s);
+	assert_int_equal(last_seq_in_transaction(f->s), 5);
+
+	/* So does a failed statement: this one rolls the whole transaction back. */
+	raw_exec(f->path, "CREATE TRIGGER boom BEFORE INSERT ON workspaces WHEN NEW.name = 'boom'"
+	                  " BEGIN SELECT RAISE(ROLLBACK, 'boom'); END");
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_OK);
+	assert_int_not_equal(store_workspace_create(f->s, &(struct store_workspace){.name = "boom"}, &err), TR_OK);
+	assert_false(store_in_transaction(f->s));
+	assert_int_equal(last_seq_in_transaction(f->s), 5);
+}
+
 /* Copies the record a list hands out. */
 static void copy_audit(void *ctx, const struct store_audit *rec)
 {
@@ -2930,6 +3006,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_audit_list_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_rows_outlive_workspaces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_append_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_last_follows_rollbacks_and_other_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_damaged_rows, setup, teardown),
 		cmocka_unit_test(test_migrate_from_v1),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, setup, teardown),
