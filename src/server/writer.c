@@ -37,6 +37,7 @@ struct writer_job {
 	void *arg;
 	struct event *wake; /* on the submitter's base; delivers the outcome */
 	enum store_durability durability;
+	bool records_only; /* submitted as STORE_FLUSH_LATER: it only appends records */
 	bool committed;
 	struct writer_job *next;
 };
@@ -88,6 +89,7 @@ enum tr_status writer_submit(struct writer *w, struct event_base *base, writer_r
 	job->run = run;
 	job->done = done;
 	job->arg = arg;
+	job->records_only = durability == STORE_FLUSH_LATER;
 	pthread_mutex_lock(&w->lock);
 	job->durability = w->least_durable == STORE_DURABLE ? STORE_DURABLE : durability;
 	if (w->tail)
@@ -154,6 +156,14 @@ static void mark_committed(struct writer_job *from, const struct writer_job *end
 		job->committed = true;
 }
 
+static bool group_records_only(const struct writer_job *group)
+{
+	for (; group; group = group->next)
+		if (!group->records_only)
+			return false;
+	return true;
+}
+
 /* Durable if any job of the group must be. */
 static enum store_durability group_durability(const struct writer_job *group)
 {
@@ -188,30 +198,41 @@ static bool durability_set(struct store *s, enum store_durability *durability)
  * and the rest go on in a new transaction. True when it committed without
  * waiting for the disk: the log needs a sync.
  */
+/* Begins a group's transaction. The requests of a group that only records
+ * run as light units (store_set_light_units): such a request fails after
+ * appending only when storage does, which loses the transaction anyway. */
+static bool group_begin(struct domain *d, bool records_only)
+{
+	struct tr_error err = {0};
+
+	if (domain_group_begin(d, &err) != TR_OK) {
+		log_error("group commit: cannot begin a transaction: %s", err.message);
+		return false;
+	}
+	if (records_only)
+		store_set_light_units(d->store);
+	return true;
+}
+
 static bool run_group(struct writer *w, struct writer_job *group)
 {
 	struct domain *d = &w->domain;
 	struct writer_job *first = group; /* the first job of the open transaction */
 	enum store_durability durability = group_durability(group);
+	bool records_only = group_records_only(group);
 	struct tr_error err = {0};
 
-	if (!durability_set(d->store, &durability))
+	if (!durability_set(d->store, &durability) || !group_begin(d, records_only))
 		return false;
-	if (domain_group_begin(d, &err) != TR_OK) {
-		log_error("group commit: cannot begin a transaction: %s", err.message);
-		return false;
-	}
 	for (struct writer_job *job = group; job; job = job->next) {
 		job->run(d, job->arg);
 		if (domain_group_intact(d))
 			continue;
-		log_error("group commit: storage rolled back a transaction; its requests fail");
+		log_error("group commit: storage lost a transaction; its requests fail");
 		domain_group_abort(d);
 		first = job->next;
-		if (first && domain_group_begin(d, &err) != TR_OK) {
-			log_error("group commit: cannot begin a transaction: %s", err.message);
+		if (first && !group_begin(d, records_only))
 			return false;
-		}
 	}
 	if (!first)
 		return false;

@@ -473,6 +473,22 @@ struct audit_head {
 	struct store_audit rec;
 };
 
+/*
+ * Light units (store_set_light_units), for the rest of one transaction:
+ * a unit keeps no copy of the pages it changes (SQLite's savepoint
+ * journal), only the connection's total of changed rows when it began, so
+ * its rollback can tell whether there was anything to undo. If there was,
+ * the transaction is lost.
+ */
+#define LIGHT_DEPTH_MAX 16
+
+struct light_units {
+	bool on;
+	bool undo_lost; /* a unit that changed rows failed */
+	int depth;      /* units open */
+	sqlite3_int64 changes_at[LIGHT_DEPTH_MAX]; /* by depth, up to LIGHT_DEPTH_MAX */
+};
+
 struct sqlite_store {
 	struct store base; /* first: a struct store * is a struct sqlite_store * */
 	sqlite3 *db;
@@ -485,6 +501,7 @@ struct sqlite_store {
 	enum store_durability durability;
 	int wal_fd; /* the WAL, for store_flush; -1 until first needed */
 	struct audit_head audit_head;
+	struct light_units light;
 };
 
 /* WAL frames (pages) of growth after which a background checkpoint is due:
@@ -924,22 +941,93 @@ static bool audit_head_get(struct sqlite_store *ss, struct store_audit *out)
 
 /* ---- transactions ---------------------------------------------------- */
 
+/* At the start and end of every transaction: light units last for one. */
+static void light_units_end(struct sqlite_store *ss)
+{
+	memset(&ss->light, 0, sizeof(ss->light));
+}
+
+static enum tr_status begin(struct sqlite_store *ss, struct tr_error *err)
+{
+	light_units_end(ss);
+	return run_stmt(ss, STMT_BEGIN, err);
+}
+
 static void rollback_open(struct sqlite_store *ss)
 {
 	audit_head_forget(ss);
+	light_units_end(ss);
 	if (!sqlite3_get_autocommit(ss->db))
 		run_stmt(ss, STMT_ROLLBACK, NULL);
 }
 
+static enum tr_status work_lost(struct tr_error *err)
+{
+	return tr_error_set(err, TR_EUNAVAIL, "storage: a failed part of the transaction could not be undone");
+}
+
+/* A transaction that lost a unit's undo is rolled back instead. */
 static enum tr_status commit(struct sqlite_store *ss, struct tr_error *err)
 {
 	bool writes;
-	bool head_current = audit_head_before_commit(ss, &writes);
-	enum tr_status status = run_stmt(ss, STMT_COMMIT, err);
+	bool head_current;
+	enum tr_status status;
 
-	if (status == TR_OK)
+	if (ss->light.undo_lost) {
+		rollback_open(ss);
+		return work_lost(err);
+	}
+	head_current = audit_head_before_commit(ss, &writes);
+	status = run_stmt(ss, STMT_COMMIT, err);
+	if (status == TR_OK) {
 		audit_head_after_commit(ss, writes, head_current);
+		light_units_end(ss);
+	}
 	return status;
+}
+
+/* Savepoints, real or light (struct light_units). */
+static enum tr_status savepoint_open(struct sqlite_store *ss, struct tr_error *err)
+{
+	struct light_units *light = &ss->light;
+
+	if (light->on && sqlite3_get_autocommit(ss->db))
+		light_units_end(ss); /* SQLite ended the transaction itself */
+	if (!light->on)
+		return run_stmt(ss, STMT_SAVEPOINT, err);
+	if (light->depth < LIGHT_DEPTH_MAX)
+		light->changes_at[light->depth] = sqlite3_total_changes64(ss->db);
+	light->depth++;
+	return TR_OK;
+}
+
+static enum tr_status savepoint_release(struct sqlite_store *ss, struct tr_error *err)
+{
+	if (!ss->light.on)
+		return run_stmt(ss, STMT_RELEASE, err);
+	if (ss->light.depth > 0)
+		ss->light.depth--;
+	return TR_OK;
+}
+
+/* Undoes the innermost savepoint and closes it. A light one that changed
+ * rows (or is too deep to tell) cannot be undone. Errors are ignored, as
+ * in unit_undo. */
+static void savepoint_undo(struct sqlite_store *ss)
+{
+	struct light_units *light = &ss->light;
+
+	audit_head_forget(ss);
+	if (!light->on) {
+		run_stmt(ss, STMT_ROLLBACK_TO, NULL);
+		run_stmt(ss, STMT_RELEASE, NULL);
+		return;
+	}
+	if (light->depth == 0)
+		return;
+	light->depth--;
+	if (light->depth >= LIGHT_DEPTH_MAX || sqlite3_total_changes64(ss->db) != light->changes_at[light->depth])
+		light->undo_lost = true;
 }
 
 enum unit_kind { UNIT_TXN, UNIT_SAVEPOINT };
@@ -950,23 +1038,20 @@ static enum tr_status unit_begin(struct sqlite_store *ss, enum unit_kind *kind, 
 {
 	if (sqlite3_get_autocommit(ss->db)) {
 		*kind = UNIT_TXN;
-		return run_stmt(ss, STMT_BEGIN, err);
+		return begin(ss, err);
 	}
 	*kind = UNIT_SAVEPOINT;
-	return run_stmt(ss, STMT_SAVEPOINT, err);
+	return savepoint_open(ss, err);
 }
 
 /* Undoes a unit. Errors are ignored: after some failures (SQLITE_FULL,
  * SQLITE_IOERR, ...) SQLite has already rolled everything back. */
 static void unit_undo(struct sqlite_store *ss, enum unit_kind kind)
 {
-	audit_head_forget(ss);
-	if (kind == UNIT_TXN) {
+	if (kind == UNIT_TXN)
 		rollback_open(ss);
-		return;
-	}
-	run_stmt(ss, STMT_ROLLBACK_TO, NULL);
-	run_stmt(ss, STMT_RELEASE, NULL);
+	else
+		savepoint_undo(ss);
 }
 
 /* Ends a unit begun with unit_begin: keeps its work if status is TR_OK and
@@ -975,7 +1060,7 @@ static enum tr_status unit_end(struct sqlite_store *ss, enum unit_kind kind, enu
                                struct tr_error *err)
 {
 	if (status == TR_OK) {
-		status = kind == UNIT_TXN ? commit(ss, err) : run_stmt(ss, STMT_RELEASE, err);
+		status = kind == UNIT_TXN ? commit(ss, err) : savepoint_release(ss, err);
 		if (status == TR_OK)
 			return TR_OK;
 	}
@@ -985,7 +1070,7 @@ static enum tr_status unit_end(struct sqlite_store *ss, enum unit_kind kind, enu
 
 static enum tr_status store_sqlite_begin(struct store *s, struct tr_error *err)
 {
-	return run_stmt(to_sqlite(s), STMT_BEGIN, err);
+	return begin(to_sqlite(s), err);
 }
 
 static enum tr_status store_sqlite_commit(struct store *s, struct tr_error *err)
@@ -1000,6 +1085,7 @@ static void store_sqlite_rollback(struct store *s)
 
 static enum tr_status store_sqlite_begin_read(struct store *s, struct tr_error *err)
 {
+	light_units_end(to_sqlite(s));
 	return run_stmt(to_sqlite(s), STMT_BEGIN_READ, err);
 }
 
@@ -1122,22 +1208,32 @@ static enum tr_status store_sqlite_flush(struct store *s, struct tr_error *err)
 
 static enum tr_status store_sqlite_savepoint(struct store *s, struct tr_error *err)
 {
-	return run_stmt(to_sqlite(s), STMT_SAVEPOINT, err);
+	return savepoint_open(to_sqlite(s), err);
 }
 
 static enum tr_status store_sqlite_release(struct store *s, struct tr_error *err)
 {
-	return run_stmt(to_sqlite(s), STMT_RELEASE, err);
+	return savepoint_release(to_sqlite(s), err);
 }
 
 static void store_sqlite_rollback_to(struct store *s)
 {
-	unit_undo(to_sqlite(s), UNIT_SAVEPOINT);
+	savepoint_undo(to_sqlite(s));
+}
+
+static void store_sqlite_set_light_units(struct store *s)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+
+	if (!sqlite3_get_autocommit(ss->db) && ss->light.depth == 0)
+		ss->light.on = true;
 }
 
 static bool store_sqlite_in_transaction(struct store *s)
 {
-	return !sqlite3_get_autocommit(to_sqlite(s)->db);
+	struct sqlite_store *ss = to_sqlite(s);
+
+	return !sqlite3_get_autocommit(ss->db) && !ss->light.undo_lost;
 }
 
 /* ---- existence checks ------------------------------------------------ */
@@ -1756,7 +1852,7 @@ static enum tr_status store_sqlite_secret_list(struct store *s, const struct sto
 			return out_of_memory(err);
 	}
 	list_filters_init(&lf, q, pattern);
-	status = run_stmt(ss, STMT_SAVEPOINT, err);
+	status = savepoint_open(ss, err);
 	if (status == TR_OK) {
 		if (total)
 			status = list_count(ss, q->workspace, &lf, &count, err);
@@ -2755,6 +2851,7 @@ static const struct store_ops sqlite_ops = {
 	.savepoint = store_sqlite_savepoint,
 	.release = store_sqlite_release,
 	.rollback_to = store_sqlite_rollback_to,
+	.set_light_units = store_sqlite_set_light_units,
 	.in_transaction = store_sqlite_in_transaction,
 	.workspace_create = store_sqlite_workspace_create,
 	.workspace_get = store_sqlite_workspace_get,

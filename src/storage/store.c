@@ -101,6 +101,11 @@ void store_rollback_to(struct store *s)
 	s->ops->rollback_to(s);
 }
 
+void store_set_light_units(struct store *s)
+{
+	s->ops->set_light_units(s);
+}
+
 bool store_in_transaction(struct store *s)
 {
 	return s->ops->in_transaction(s);

@@ -218,6 +218,7 @@ struct store_ops {
 	enum tr_status (*savepoint)(struct store *s, struct tr_error *err);
 	enum tr_status (*release)(struct store *s, struct tr_error *err);
 	void (*rollback_to)(struct store *s);
+	void (*set_light_units)(struct store *s);
 	bool (*in_transaction)(struct store *s);
 
 	enum tr_status (*workspace_create)(struct store *s, const struct store_workspace *ws, struct tr_error *err);
@@ -318,8 +319,20 @@ enum tr_status store_flush(struct store *s, struct tr_error *err);
 enum tr_status store_savepoint(struct store *s, struct tr_error *err);
 enum tr_status store_release(struct store *s, struct tr_error *err);
 void store_rollback_to(struct store *s);
-/* Whether a transaction is open. Some failures (a full disk, an I/O
- * error) make the backend roll the whole transaction back by itself. */
+/*
+ * Light units, for the rest of the open transaction (call it outside any
+ * unit): savepoint, release and rollback_to keep no copy of what a unit
+ * changes, most of the cost of a small unit. Rolling back a unit that
+ * changed nothing is then exact; one that changed something cannot be
+ * undone, and the whole transaction is lost: store_in_transaction answers
+ * false, and commit rolls back and fails. For transactions whose units
+ * only append, and so fail after a change only when storage does (the
+ * group-commit writer's groups of audit records).
+ */
+void store_set_light_units(struct store *s);
+/* Whether a transaction is open and whole. Some failures (a full disk, an
+ * I/O error) make the backend roll the whole transaction back by itself;
+ * a light unit that could not be undone loses it (above). */
 bool store_in_transaction(struct store *s);
 
 /* TR_ECONFLICT if the name exists. */

@@ -1109,6 +1109,58 @@ static void test_list_and_transactions(void **state)
 
 /* ---- transactions ---------------------------------------------------- */
 
+static bool workspace_exists(struct store *s, const char *name)
+{
+	struct store_workspace ws;
+
+	return store_workspace_get(s, name, &ws, NULL) == TR_OK;
+}
+
+/* Light units: a unit that changed nothing rolls back exactly; one that
+ * changed something loses the transaction, whose commit then fails and
+ * keeps nothing. They last for one transaction. */
+static void test_light_units(void **state)
+{
+	struct fixture *f = *state;
+	struct tr_error err = {0};
+
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	store_set_light_units(f->s);
+	assert_int_equal(store_savepoint(f->s, &err), TR_OK);
+	make_workspace(f->s, "kept");
+	assert_int_equal(store_release(f->s, &err), TR_OK);
+	assert_int_equal(store_savepoint(f->s, &err), TR_OK);
+	assert_int_equal(store_savepoint(f->s, &err), TR_OK);
+	assert_int_not_equal(store_workspace_create(f->s, &(struct store_workspace){.name = "kept"}, &err), TR_OK);
+	store_rollback_to(f->s);
+	store_rollback_to(f->s);
+	assert_true(store_in_transaction(f->s));
+	assert_int_equal(store_commit(f->s, &err), TR_OK);
+	assert_true(workspace_exists(f->s, "kept"));
+
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	store_set_light_units(f->s);
+	make_workspace(f->s, "before");
+	assert_int_equal(store_savepoint(f->s, &err), TR_OK);
+	make_workspace(f->s, "undone");
+	store_rollback_to(f->s);
+	assert_false(store_in_transaction(f->s));
+	assert_int_not_equal(store_commit(f->s, &err), TR_OK);
+	assert_false(workspace_exists(f->s, "before"));
+	assert_false(workspace_exists(f->s, "undone"));
+
+	/* The next transaction has real savepoints again. */
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	make_workspace(f->s, "before");
+	assert_int_equal(store_savepoint(f->s, &err), TR_OK);
+	make_workspace(f->s, "undone");
+	store_rollback_to(f->s);
+	assert_true(store_in_transaction(f->s));
+	assert_int_equal(store_commit(f->s, &err), TR_OK);
+	assert_true(workspace_exists(f->s, "before"));
+	assert_false(workspace_exists(f->s, "undone"));
+}
+
 static void test_rollback_undoes_insert(void **state)
 {
 	struct fixture *f = *state;
@@ -2977,6 +3029,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_filtered_total_is_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_and_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_undoes_insert, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_light_units, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_write_keeps_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transaction_isolation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_principals, setup, teardown),

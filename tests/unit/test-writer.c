@@ -52,6 +52,7 @@ static int syncs_now(void)
 
 struct job {
 	const char *workspace; /* created by the job */
+	bool fails;            /* after creating it */
 	bool done;
 	bool committed;
 	int syncs_at_done; /* syncs counted when the answer came back */
@@ -68,7 +69,7 @@ static void job_run(struct domain *d, void *arg)
 	snprintf(ws.name, sizeof(ws.name), "%s", job->workspace);
 	assert_int_equal(domain_group_enter(d, &err), TR_OK);
 	ok = store_workspace_create(d->store, &ws, &err) == TR_OK;
-	domain_group_leave(d, ok);
+	domain_group_leave(d, ok && !job->fails);
 }
 
 /* Back on the test's loop. */
@@ -109,7 +110,7 @@ static void fixture_close(struct fixture *f)
 }
 
 /* Submits the job and runs the loop until it is answered (at most ~5 s). */
-static void submit_and_wait(struct fixture *f, struct job *job, enum store_durability durability)
+static void submit_and_answer(struct fixture *f, struct job *job, enum store_durability durability)
 {
 	struct tr_error err = {0};
 
@@ -120,6 +121,11 @@ static void submit_and_wait(struct fixture *f, struct job *job, enum store_durab
 			usleep(1000);
 	}
 	assert_true(job->done);
+}
+
+static void submit_and_wait(struct fixture *f, struct job *job, enum store_durability durability)
+{
+	submit_and_answer(f, job, durability);
 	assert_true(job->committed);
 }
 
@@ -182,12 +188,43 @@ static void test_least_durable_makes_every_answer_wait(void **state)
 	assert_synced_before_answer(STORE_DURABLE, STORE_FLUSH_LATER);
 }
 
+static bool workspace_exists(struct fixture *f, const char *name)
+{
+	struct store_workspace ws;
+
+	return store_workspace_get(f->df.domain.store, name, &ws, NULL) == TR_OK;
+}
+
+/* A job that changes state and fails is undone alone (a savepoint); one
+ * that only appends records runs as a light unit, and if it fails after a
+ * change its whole transaction is lost: it is answered as not committed. */
+static void test_a_failed_job_leaves_nothing(void **state)
+{
+	struct fixture f;
+	struct job change = {.workspace = "change", .fails = true};
+	struct job record = {.workspace = "record", .fails = true};
+	struct job next = {.workspace = "next"};
+
+	(void)state;
+	fixture_open(&f, STORE_FLUSH_LATER);
+	submit_and_answer(&f, &change, STORE_DURABLE);
+	assert_true(change.committed);
+	submit_and_answer(&f, &record, STORE_FLUSH_LATER);
+	assert_false(record.committed);
+	submit_and_wait(&f, &next, STORE_FLUSH_LATER);
+	assert_false(workspace_exists(&f, "change"));
+	assert_false(workspace_exists(&f, "record"));
+	assert_true(workspace_exists(&f, "next"));
+	fixture_close(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_change_is_synced_before_its_answer),
 		cmocka_unit_test(test_a_record_of_a_read_is_synced_after_its_answer),
 		cmocka_unit_test(test_least_durable_makes_every_answer_wait),
+		cmocka_unit_test(test_a_failed_job_leaves_nothing),
 	};
 
 	evthread_use_pthreads();
