@@ -13,7 +13,8 @@
  * of requests that change nothing (a resolve, a refused token, a denial)
  * is committed to the log without waiting for the disk, and a third
  * thread, the flusher, syncs the log right after (store.h,
- * STORE_FLUSH_LATER; docs/architecture.md).
+ * STORE_FLUSH_LATER; docs/architecture.md). Its requests run as light
+ * units, without savepoint journals (store_set_light_units).
  *
  * The writer's connection does not checkpoint (copy the WAL into the
  * database file, with an fsync of its own) inside its commits, as SQLite

@@ -8,7 +8,8 @@
  * paid one fsync per request. Instead, a worker hands the request to the
  * writer and goes on serving other connections; the writer takes every
  * request queued meanwhile, runs each in a unit of its own (a savepoint,
- * so one failure undoes only its own work) inside one transaction, commits
+ * so one failure undoes only its own work; a light one in a group that
+ * only appends records, store_set_light_units) inside one transaction, commits
  * once, and then gives each request back to the worker that submitted it,
  * which sends the reply. No reply leaves before its work is on disk; a
  * job that only records a read may say it can be flushed later
