@@ -380,10 +380,26 @@ static void record_now(struct domain *d, struct api_request *r)
 	}
 }
 
+/* Before a handler runs on the writer, again if the writer runs its group
+ * again (writer_run_fn): an earlier run's answer and failure go, as its
+ * store work went. A record keeps its failure: it is the worker's, or one
+ * that happens again. */
+static void start_afresh(struct dispatch *dp)
+{
+	struct api_request *r = &dp->r;
+
+	if (dp->part != RUN_HANDLER)
+		return;
+	http_drop_deferred(r);
+	r->failed = false;
+	memset(&r->failure, 0, sizeof(r->failure));
+}
+
 /* On the writer thread, inside the group's transaction: the request's
  * writing part — its whole handler (ROUTE_WRITE) or what its handler left
  * to record (ROUTE_READ_RECORD) — is one unit, undone if it fails; then the
- * failure is recorded. */
+ * failure is recorded. If the unit could not be undone, the transaction is
+ * lost, and the writer runs the request again or answers 503. */
 static void run_on_writer(struct domain *d, void *arg)
 {
 	struct dispatch *dp = arg;
@@ -391,6 +407,7 @@ static void run_on_writer(struct domain *d, void *arg)
 	struct tr_error err = {0};
 	bool kept;
 
+	start_afresh(dp);
 	r->domain = d;
 	if (domain_group_enter(d, &err) != TR_OK) {
 		http_drop_deferred(r);
@@ -406,6 +423,8 @@ static void run_on_writer(struct domain *d, void *arg)
 	if (!r->replied)
 		tr_error_set(&r->failure, TR_EINTERNAL, "the request was not answered");
 	kept = domain_group_leave(d, r->replied && !r->failed);
+	if (!domain_group_intact(d))
+		return;
 	if (!r->replied || r->failed) {
 		http_drop_deferred(r);
 		http_reply_error(r, &r->failure);

@@ -13,8 +13,10 @@
  * of requests that change nothing (a resolve, a refused token, a denial)
  * is committed to the log without waiting for the disk, and a third
  * thread, the flusher, syncs the log right after (store.h,
- * STORE_FLUSH_LATER; docs/architecture.md). Its requests run as light
- * units, without savepoint journals (store_set_light_units).
+ * STORE_FLUSH_LATER; docs/architecture.md).
+ *
+ * Requests run first as light units, without savepoint journals; a group
+ * where one fails after a change runs again with savepoints (run_group).
  *
  * The writer's connection does not checkpoint (copy the WAL into the
  * database file, with an fsync of its own) inside its commits, as SQLite
@@ -38,7 +40,6 @@ struct writer_job {
 	void *arg;
 	struct event *wake; /* on the submitter's base; delivers the outcome */
 	enum store_durability durability;
-	bool records_only; /* submitted as STORE_FLUSH_LATER: it only appends records */
 	bool committed;
 	struct writer_job *next;
 };
@@ -90,7 +91,6 @@ enum tr_status writer_submit(struct writer *w, struct event_base *base, writer_r
 	job->run = run;
 	job->done = done;
 	job->arg = arg;
-	job->records_only = durability == STORE_FLUSH_LATER;
 	pthread_mutex_lock(&w->lock);
 	job->durability = w->least_durable == STORE_DURABLE ? STORE_DURABLE : durability;
 	if (w->tail)
@@ -157,14 +157,6 @@ static void mark_committed(struct writer_job *from, const struct writer_job *end
 		job->committed = true;
 }
 
-static bool group_records_only(const struct writer_job *group)
-{
-	for (; group; group = group->next)
-		if (!group->records_only)
-			return false;
-	return true;
-}
-
 /* Durable if any job of the group must be. */
 static enum store_durability group_durability(const struct writer_job *group)
 {
@@ -199,10 +191,8 @@ static bool durability_set(struct store *s, enum store_durability *durability)
  * and the rest go on in a new transaction. True when it committed without
  * waiting for the disk: the log needs a sync.
  */
-/* Begins a group's transaction. The requests of a group that only records
- * run as light units (store_set_light_units): such a request fails after
- * appending only when storage does, which loses the transaction anyway. */
-static bool group_begin(struct domain *d, bool records_only)
+/* Begins a transaction for a group's requests, as light units or not. */
+static bool group_begin(struct domain *d, bool light)
 {
 	struct tr_error err = {0};
 
@@ -210,29 +200,49 @@ static bool group_begin(struct domain *d, bool records_only)
 		log_error("group commit: cannot begin a transaction: %s", err.message);
 		return false;
 	}
-	if (records_only)
+	if (light)
 		store_set_light_units(d->store);
 	return true;
 }
 
+/*
+ * Runs the jobs of a group in one transaction, first as light units
+ * (store_set_light_units): no savepoint journal, the most of a small
+ * request's storage work. If a request then fails after a change, which a
+ * light unit cannot undo, the transaction is lost: its requests run again
+ * from the first, each in a real savepoint. If the store loses that one
+ * too (it rolls everything back itself on a full disk or an I/O error),
+ * the jobs run so far lost their work: they stay uncommitted, and the rest
+ * go on in a new transaction. True when it committed without waiting for
+ * the disk: the log needs a sync.
+ */
 static bool run_group(struct writer *w, struct writer_job *group)
 {
 	struct domain *d = &w->domain;
 	struct writer_job *first = group; /* the first job of the open transaction */
+	struct writer_job *job = group;
 	enum store_durability durability = group_durability(group);
-	bool records_only = group_records_only(group);
+	bool light = true;
 	struct tr_error err = {0};
 
-	if (!durability_set(d->store, &durability) || !group_begin(d, records_only))
+	if (!durability_set(d->store, &durability) || !group_begin(d, light))
 		return false;
-	for (struct writer_job *job = group; job; job = job->next) {
+	while (job) {
 		job->run(d, job->arg);
-		if (domain_group_intact(d))
+		if (domain_group_intact(d)) {
+			job = job->next;
 			continue;
-		log_error("group commit: storage lost a transaction; its requests fail");
+		}
 		domain_group_abort(d);
-		first = job->next;
-		if (first && !group_begin(d, records_only))
+		if (light) {
+			light = false;
+			job = first;
+		} else {
+			log_error("group commit: storage lost a transaction; its requests fail");
+			light = true;
+			first = job = job->next;
+		}
+		if (job && !group_begin(d, light))
 			return false;
 	}
 	if (!first)

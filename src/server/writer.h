@@ -8,8 +8,9 @@
  * paid one fsync per request. Instead, a worker hands the request to the
  * writer and goes on serving other connections; the writer takes every
  * request queued meanwhile, runs each in a unit of its own (a savepoint,
- * so one failure undoes only its own work; a light one in a group that
- * only appends records, store_set_light_units) inside one transaction, commits
+ * so one failure undoes only its own work: first a light one,
+ * store_set_light_units, and only if one fails after a change a real
+ * one, for each request of the group again) inside one transaction, commits
  * once, and then gives each request back to the worker that submitted it,
  * which sends the reply. No reply leaves before its work is on disk; a
  * job that only records a read may say it can be flushed later
@@ -29,7 +30,9 @@
 struct writer;
 
 /* Runs on the writer thread inside the group's transaction, with the
- * writer's domain; calls domain_group_enter/leave itself. */
+ * writer's domain; calls domain_group_enter/leave itself. It may run again
+ * for the same job, the store work of the earlier run rolled back: each
+ * run starts afresh. */
 typedef void (*writer_run_fn)(struct domain *d, void *arg);
 /* Runs on the thread of the event base given to writer_submit, after the
  * group: committed is false when the group's transaction was lost or its

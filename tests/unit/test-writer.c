@@ -53,6 +53,8 @@ static int syncs_now(void)
 struct job {
 	const char *workspace; /* created by the job */
 	bool fails;            /* after creating it */
+	unsigned sleep_ms;     /* before answering: the writer takes no group meanwhile */
+	int runs;              /* on the writer */
 	bool done;
 	bool committed;
 	int syncs_at_done; /* syncs counted when the answer came back */
@@ -66,10 +68,13 @@ static void job_run(struct domain *d, void *arg)
 	struct tr_error err = {0};
 	bool ok;
 
+	job->runs++;
 	snprintf(ws.name, sizeof(ws.name), "%s", job->workspace);
 	assert_int_equal(domain_group_enter(d, &err), TR_OK);
 	ok = store_workspace_create(d->store, &ws, &err) == TR_OK;
 	domain_group_leave(d, ok && !job->fails);
+	if (job->sleep_ms)
+		usleep(job->sleep_ms * 1000);
 }
 
 /* Back on the test's loop. */
@@ -109,12 +114,16 @@ static void fixture_close(struct fixture *f)
 	domain_fixture_close(&f->df);
 }
 
-/* Submits the job and runs the loop until it is answered (at most ~5 s). */
-static void submit_and_answer(struct fixture *f, struct job *job, enum store_durability durability)
+static void submit(struct fixture *f, struct job *job, enum store_durability durability)
 {
 	struct tr_error err = {0};
 
 	assert_int_equal(writer_submit(f->writer, f->base, job_run, job_done, job, durability, &err), TR_OK);
+}
+
+/* Runs the loop until the job is answered (at most ~5 s). */
+static void wait_answered(struct fixture *f, struct job *job)
+{
 	for (int i = 0; i < 5000 && !job->done; i++) {
 		event_base_loop(f->base, EVLOOP_NONBLOCK);
 		if (!job->done)
@@ -125,7 +134,8 @@ static void submit_and_answer(struct fixture *f, struct job *job, enum store_dur
 
 static void submit_and_wait(struct fixture *f, struct job *job, enum store_durability durability)
 {
-	submit_and_answer(f, job, durability);
+	submit(f, job, durability);
+	wait_answered(f, job);
 	assert_true(job->committed);
 }
 
@@ -195,9 +205,8 @@ static bool workspace_exists(struct fixture *f, const char *name)
 	return store_workspace_get(f->df.domain.store, name, &ws, NULL) == TR_OK;
 }
 
-/* A job that changes state and fails is undone alone (a savepoint); one
- * that only appends records runs as a light unit, and if it fails after a
- * change its whole transaction is lost: it is answered as not committed. */
+/* A job that fails after a change is undone alone, whether it changes
+ * state or only records a read: its group runs again with savepoints. */
 static void test_a_failed_job_leaves_nothing(void **state)
 {
 	struct fixture f;
@@ -207,14 +216,47 @@ static void test_a_failed_job_leaves_nothing(void **state)
 
 	(void)state;
 	fixture_open(&f, STORE_FLUSH_LATER);
-	submit_and_answer(&f, &change, STORE_DURABLE);
-	assert_true(change.committed);
-	submit_and_answer(&f, &record, STORE_FLUSH_LATER);
-	assert_false(record.committed);
+	submit_and_wait(&f, &change, STORE_DURABLE);
+	submit_and_wait(&f, &record, STORE_FLUSH_LATER);
 	submit_and_wait(&f, &next, STORE_FLUSH_LATER);
+	assert_int_equal(change.runs, 2);
+	assert_int_equal(record.runs, 2);
+	assert_int_equal(next.runs, 1);
 	assert_false(workspace_exists(&f, "change"));
 	assert_false(workspace_exists(&f, "record"));
 	assert_true(workspace_exists(&f, "next"));
+	fixture_close(&f);
+}
+
+/* Jobs queued while the writer is busy form one group. The light run of
+ * the group stops at the job that fails after a change; the group then
+ * runs again from its first job, and the jobs after the failed one run
+ * once. Every other job keeps its work. */
+static void test_a_group_runs_again_from_its_first_job(void **state)
+{
+	struct fixture f;
+	struct job busy = {.workspace = "busy", .sleep_ms = 300};
+	struct job before = {.workspace = "before"};
+	struct job fails = {.workspace = "fails", .fails = true};
+	struct job after = {.workspace = "after"};
+
+	(void)state;
+	fixture_open(&f, STORE_FLUSH_LATER);
+	submit(&f, &busy, STORE_DURABLE);
+	usleep(50 * 1000); /* the writer takes it alone and sleeps */
+	submit(&f, &before, STORE_DURABLE);
+	submit(&f, &fails, STORE_FLUSH_LATER);
+	submit(&f, &after, STORE_DURABLE);
+	wait_answered(&f, &before);
+	wait_answered(&f, &fails);
+	wait_answered(&f, &after);
+	assert_int_equal(before.runs, 2);
+	assert_int_equal(fails.runs, 2);
+	assert_int_equal(after.runs, 1);
+	assert_true(before.committed && fails.committed && after.committed);
+	assert_true(workspace_exists(&f, "before"));
+	assert_false(workspace_exists(&f, "fails"));
+	assert_true(workspace_exists(&f, "after"));
 	fixture_close(&f);
 }
 
@@ -225,6 +267,7 @@ int main(void)
 		cmocka_unit_test(test_a_record_of_a_read_is_synced_after_its_answer),
 		cmocka_unit_test(test_least_durable_makes_every_answer_wait),
 		cmocka_unit_test(test_a_failed_job_leaves_nothing),
+		cmocka_unit_test(test_a_group_runs_again_from_its_first_job),
 	};
 
 	evthread_use_pthreads();
