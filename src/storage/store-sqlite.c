@@ -185,12 +185,27 @@ static const char schema_v4[] =
 	" UPDATE workspaces SET secret_count = secret_count - 1 WHERE name = OLD.workspace; END;";
 /* clang-format on */
 
+/*
+ * Version 5: secrets_ws_expires holds only the secrets that expire. Since
+ * version 4 it serves one query, the count of a workspace's expired
+ * secrets ("expires_at > 0 AND expires_at <= now"), and most secrets never
+ * expire: each create no longer adds an entry to it (one B-tree fewer of
+ * the ~15 a create changes). Filtered counts that used it for
+ * "workspace = ?" use another (workspace, ...) index, at the same cost.
+ */
+/* clang-format off */
+static const char schema_v5[] =
+	"DROP INDEX secrets_ws_expires;"
+	"CREATE INDEX secrets_ws_expires ON secrets(workspace, expires_at) WHERE expires_at > 0;";
+/* clang-format on */
+
 /* migrations[i] takes the schema from version i to i + 1. Append only. */
 static const char *const migrations[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
 	schema_v4,
+	schema_v5,
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
