@@ -325,9 +325,9 @@ void store_rollback_to(struct store *s);
  * changes, most of the cost of a small unit. Rolling back a unit that
  * changed nothing is then exact; one that changed something cannot be
  * undone, and the whole transaction is lost: store_in_transaction answers
- * false, and commit rolls back and fails. For transactions whose units
- * only append, and so fail after a change only when storage does (the
- * group-commit writer's groups of audit records).
+ * false, and commit rolls back and fails. The group-commit writer runs
+ * each group so first, and again with real savepoints if one is lost
+ * (writer.c, run_group): requests rarely fail after a change.
  */
 void store_set_light_units(struct store *s);
 /* Whether a transaction is open and whole. Some failures (a full disk, an
