@@ -1116,6 +1116,27 @@ static bool workspace_exists(struct store *s, const char *name)
 	return store_workspace_get(s, name, &ws, NULL) == TR_OK;
 }
 
+/* In a transaction, with light units or not: creates "before", then
+ * "undone" in a unit that is rolled back, and commits. Returns whether the
+ * transaction stayed whole; the commit fails if it did not. */
+static bool change_then_undo(struct fixture *f, bool light)
+{
+	struct tr_error err = {0};
+	bool whole;
+
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	if (light)
+		store_set_light_units(f->s);
+	make_workspace(f->s, "before");
+	assert_int_equal(store_savepoint(f->s, &err), TR_OK);
+	make_workspace(f->s, "undone");
+	store_rollback_to(f->s);
+	whole = store_in_transaction(f->s);
+	assert_int_equal(store_commit(f->s, &err) == TR_OK, whole);
+	assert_false(workspace_exists(f->s, "undone"));
+	return whole;
+}
+
 /* Light units: a unit that changed nothing rolls back exactly; one that
  * changed something loses the transaction, whose commit then fails and
  * keeps nothing. They last for one transaction. */
@@ -1138,27 +1159,11 @@ static void test_light_units(void **state)
 	assert_int_equal(store_commit(f->s, &err), TR_OK);
 	assert_true(workspace_exists(f->s, "kept"));
 
-	assert_int_equal(store_begin(f->s, &err), TR_OK);
-	store_set_light_units(f->s);
-	make_workspace(f->s, "before");
-	assert_int_equal(store_savepoint(f->s, &err), TR_OK);
-	make_workspace(f->s, "undone");
-	store_rollback_to(f->s);
-	assert_false(store_in_transaction(f->s));
-	assert_int_not_equal(store_commit(f->s, &err), TR_OK);
+	assert_false(change_then_undo(f, true));
 	assert_false(workspace_exists(f->s, "before"));
-	assert_false(workspace_exists(f->s, "undone"));
-
 	/* The next transaction has real savepoints again. */
-	assert_int_equal(store_begin(f->s, &err), TR_OK);
-	make_workspace(f->s, "before");
-	assert_int_equal(store_savepoint(f->s, &err), TR_OK);
-	make_workspace(f->s, "undone");
-	store_rollback_to(f->s);
-	assert_true(store_in_transaction(f->s));
-	assert_int_equal(store_commit(f->s, &err), TR_OK);
+	assert_true(change_then_undo(f, false));
 	assert_true(workspace_exists(f->s, "before"));
-	assert_false(workspace_exists(f->s, "undone"));
 }
 
 static void test_rollback_undoes_insert(void **state)
@@ -2686,6 +2691,25 @@ static int64_t last_seq_in_transaction(struct store *s)
 	return seq;
 }
 
+/* This connection appends record seq and commits; another connection
+ * then commits record seq + 1. */
+static void append_then_another_appends(struct fixture *f, int64_t seq)
+{
+	struct store_audit rec;
+	struct tr_error err = {0};
+	char sql[256];
+
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	audit_init(&rec, seq, 100 + seq, "alice", "secret.create", "ws", "t", "success");
+	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_OK);
+	assert_int_equal(store_commit(f->s, &err), TR_OK);
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO audit_log (seq, time, action, outcome, status, prev_hash, hash)"
+	         " VALUES (%lld, 200, 'other', 'success', 200, zeroblob(32), zeroblob(32))",
+	         (long long)seq + 1);
+	raw_exec(f->path, sql);
+}
+
 static void test_audit_last_follows_rollbacks_and_other_writers(void **state)
 {
 	struct fixture *f = *state;
@@ -2708,21 +2732,11 @@ static void test_audit_last_follows_rollbacks_and_other_writers(void **state)
 	assert_int_equal(last_seq_in_transaction(f->s), 1);
 
 	/* Another connection appends: the next transaction sees its record. */
-	assert_int_equal(store_begin(f->s, &err), TR_OK);
-	audit_init(&rec, 2, 102, "alice", "secret.create", "ws", "t", "success");
-	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_OK);
-	assert_int_equal(store_commit(f->s, &err), TR_OK);
-	raw_exec(f->path, "INSERT INTO audit_log (seq, time, action, outcome, status, prev_hash, hash)"
-	                  " VALUES (3, 103, 'other', 'success', 200, zeroblob(32), zeroblob(32))");
+	append_then_another_appends(f, 2);
 	assert_int_equal(last_seq_in_transaction(f->s), 3);
 
 	/* Also when a read transaction came first and saw it. */
-	assert_int_equal(store_begin(f->s, &err), TR_OK);
-	audit_init(&rec, 4, 104, "alice", "secret.create", "ws", "u", "success");
-	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_OK);
-	assert_int_equal(store_commit(f->s, &err), TR_OK);
-	raw_exec(f->path, "INSERT INTO audit_log (seq, time, action, outcome, status, prev_hash, hash)"
-	                  " VALUES (5, 105, 'other', 'success', 200, zeroblob(32), zeroblob(32))");
+	append_then_another_appends(f, 4);
 	assert_int_equal(store_begin_read(f->s, &err), TR_OK);
 	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM audit_log"), 5);
 	assert_int_equal(store_workspace_get(f->s, "ws", &(struct store_workspace){0}, &err), TR_ENOTFOUND);
