@@ -447,6 +447,7 @@ static void purge_run(struct domain *d, void *arg)
 {
 	struct purge_sweep *p = arg;
 
+	memset(&p->err, 0, sizeof(p->err)); /* a run again starts afresh (writer_run_fn) */
 	if (domain_group_enter(d, &p->err) != TR_OK) {
 		p->failed = true;
 		return;

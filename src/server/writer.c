@@ -184,13 +184,6 @@ static bool durability_set(struct store *s, enum store_durability *durability)
 	return durability_set(s, durability);
 }
 
-/*
- * Runs the jobs of a group in one transaction. If the store loses the
- * transaction midway (it rolls everything back itself on a full disk or an
- * I/O error), the jobs run so far lost their work: they stay uncommitted,
- * and the rest go on in a new transaction. True when it committed without
- * waiting for the disk: the log needs a sync.
- */
 /* Begins a transaction for a group's requests, as light units or not. */
 static bool group_begin(struct domain *d, bool light)
 {

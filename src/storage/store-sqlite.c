@@ -940,14 +940,15 @@ static void audit_head_after_commit(struct sqlite_store *ss, bool writes, bool c
 		head->known = false;
 }
 
-/* The newest record, if known: only inside a transaction, whose start has
- * brought in any other connection's commits. */
+/* The newest record, if known: only inside a transaction that has taken
+ * its snapshot (a deferred one takes it at its first read), which brought
+ * in any other connection's commits. */
 static bool audit_head_get(struct sqlite_store *ss, struct store_audit *out)
 {
 	const struct audit_head *head = &ss->audit_head;
 	unsigned version;
 
-	if (!head->known || sqlite3_get_autocommit(ss->db) || !data_version(ss, &version) ||
+	if (!head->known || sqlite3_txn_state(ss->db, "main") == SQLITE_TXN_NONE || !data_version(ss, &version) ||
 	    version != head->data_version)
 		return false;
 	*out = head->rec;
@@ -962,10 +963,15 @@ static void light_units_end(struct sqlite_store *ss)
 	memset(&ss->light, 0, sizeof(ss->light));
 }
 
+/* The light units of a transaction SQLite ended itself end too; those of
+ * one still open (a caller's mistake, which BEGIN refuses) stay. */
 static enum tr_status begin(struct sqlite_store *ss, struct tr_error *err)
 {
-	light_units_end(ss);
-	return run_stmt(ss, STMT_BEGIN, err);
+	enum tr_status status = run_stmt(ss, STMT_BEGIN, err);
+
+	if (status == TR_OK)
+		light_units_end(ss);
+	return status;
 }
 
 static void rollback_open(struct sqlite_store *ss)
@@ -1038,8 +1044,10 @@ static void savepoint_undo(struct sqlite_store *ss)
 		run_stmt(ss, STMT_RELEASE, NULL);
 		return;
 	}
-	if (light->depth == 0)
+	if (light->depth == 0) { /* not a light unit's: nothing can undo it */
+		light->undo_lost = true;
 		return;
+	}
 	light->depth--;
 	if (light->depth >= LIGHT_DEPTH_MAX || sqlite3_total_changes64(ss->db) != light->changes_at[light->depth])
 		light->undo_lost = true;
@@ -1100,8 +1108,11 @@ static void store_sqlite_rollback(struct store *s)
 
 static enum tr_status store_sqlite_begin_read(struct store *s, struct tr_error *err)
 {
-	light_units_end(to_sqlite(s));
-	return run_stmt(to_sqlite(s), STMT_BEGIN_READ, err);
+	enum tr_status status = run_stmt(to_sqlite(s), STMT_BEGIN_READ, err);
+
+	if (status == TR_OK)
+		light_units_end(to_sqlite(s));
+	return status;
 }
 
 /* Called by SQLite after each commit of a connection with deferred

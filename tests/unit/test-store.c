@@ -2758,6 +2758,13 @@ static void test_audit_last_follows_rollbacks_and_other_writers(void **state)
 	assert_int_not_equal(store_workspace_create(f->s, &(struct store_workspace){.name = "boom"}, &err), TR_OK);
 	assert_false(store_in_transaction(f->s));
 	assert_int_equal(last_seq_in_transaction(f->s), 5);
+
+	/* A deferred transaction has no snapshot before its first read. */
+	append_then_another_appends(f, 6);
+	assert_int_equal(store_begin_read(f->s, &err), TR_OK);
+	assert_int_equal(store_audit_last(f->s, &got, &err), TR_OK);
+	assert_int_equal(got.seq, 7);
+	assert_int_equal(store_commit(f->s, &err), TR_OK);
 }
 
 /* Copies the record a list hands out. */
