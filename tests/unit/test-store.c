@@ -16,32 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "storage/store.h"
+#include "sync-count.h"
 
 static char tmpdir[] = "/tmp/tresor-test-store-XXXXXX";
 static int db_counter;
-
-/* Every fdatasync and fsync of the process (SQLite's syncs, which are
- * fsyncs in a build without fdatasync, and store_flush's) goes through
- * here and is counted: these definitions take the place of libc's. */
-static int datasyncs;
-
-int fdatasync(int fd);
-int fdatasync(int fd)
-{
-	datasyncs++;
-	return (int)syscall(SYS_fdatasync, fd);
-}
-
-int fsync(int fd);
-int fsync(int fd)
-{
-	datasyncs++;
-	return (int)syscall(SYS_fsync, fd);
-}
 
 struct fixture {
 	char path[PATH_MAX];
@@ -2395,26 +2376,26 @@ static void test_durability(void **state)
 	struct tr_error err = {0};
 	struct store *other = NULL;
 	struct store_workspace ws;
+	int before = syncs_counted();
 
-	datasyncs = 0;
 	insert_workspace(f->s, "default"); /* durable unless told otherwise */
-	assert_true(datasyncs >= 1);
+	assert_true(syncs_counted() - before >= 1);
 	assert_int_equal(store_set_durability(f->s, STORE_FLUSH_LATER, &err), TR_OK);
-	datasyncs = 0;
+	before = syncs_counted();
 	insert_workspace(f->s, "later");
-	assert_int_equal(datasyncs, 0);
+	assert_int_equal(syncs_counted() - before, 0);
 	assert_int_equal(store_open(f->dsn, &other, &err), TR_OK);
 	assert_int_equal(store_workspace_get(other, "later", &ws, &err), TR_OK);
 	assert_int_equal(store_flush(f->s, &err), TR_OK);
-	assert_int_equal(datasyncs, 1);
+	assert_int_equal(syncs_counted() - before, 1);
 
 	assert_int_equal(store_begin(f->s, &err), TR_OK);
 	assert_int_not_equal(store_set_durability(f->s, STORE_DURABLE, &err), TR_OK);
 	assert_int_equal(store_commit(f->s, &err), TR_OK);
 	assert_int_equal(store_set_durability(f->s, STORE_DURABLE, &err), TR_OK);
-	datasyncs = 0;
+	before = syncs_counted();
 	insert_workspace(f->s, "durable");
-	assert_true(datasyncs >= 1);
+	assert_true(syncs_counted() - before >= 1);
 
 	store_close(f->s);
 	f->s = NULL;

@@ -14,7 +14,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,32 +22,9 @@
 
 #include "domain-fixture.h"
 #include "server/writer.h"
+#include "sync-count.h"
 
 static const unsigned char test_key[DOMAIN_FIXTURE_KEY_LEN] = "writer-test-key-32-bytes-long!!";
-
-/* Every fdatasync and fsync of the process goes through here and is
- * counted: these definitions take the place of libc's. The writer's
- * threads call them, so the count is atomic. */
-static volatile int syncs;
-
-int fdatasync(int fd);
-int fdatasync(int fd)
-{
-	__atomic_add_fetch(&syncs, 1, __ATOMIC_SEQ_CST);
-	return (int)syscall(SYS_fdatasync, fd);
-}
-
-int fsync(int fd);
-int fsync(int fd)
-{
-	__atomic_add_fetch(&syncs, 1, __ATOMIC_SEQ_CST);
-	return (int)syscall(SYS_fsync, fd);
-}
-
-static int syncs_now(void)
-{
-	return __atomic_load_n(&syncs, __ATOMIC_SEQ_CST);
-}
 
 struct job {
 	const char *workspace; /* created by the job */
@@ -82,7 +58,7 @@ static void job_done(void *arg, bool committed)
 {
 	struct job *job = arg;
 
-	job->syncs_at_done = syncs_now();
+	job->syncs_at_done = syncs_counted();
 	job->committed = committed;
 	job->done = true;
 }
@@ -143,7 +119,7 @@ static void submit_and_wait(struct fixture *f, struct job *job, enum store_durab
 static bool synced_since(int from)
 {
 	for (int i = 0; i < 5000; i++) {
-		if (syncs_now() > from)
+		if (syncs_counted() > from)
 			return true;
 		usleep(1000);
 	}
@@ -159,7 +135,7 @@ static void assert_synced_before_answer(enum store_durability least, enum store_
 	int before;
 
 	fixture_open(&f, least);
-	before = syncs_now();
+	before = syncs_counted();
 	submit_and_wait(&f, &job, durability);
 	assert_true(job.syncs_at_done > before);
 	fixture_close(&f);
@@ -182,11 +158,11 @@ static void test_a_record_of_a_read_is_synced_after_its_answer(void **state)
 
 	(void)state;
 	fixture_open(&f, STORE_FLUSH_LATER);
-	before = syncs_now();
+	before = syncs_counted();
 	submit_and_wait(&f, &first, STORE_FLUSH_LATER);
 	assert_true(synced_since(before));
 	usleep(100 * 1000); /* let the flusher finish that one */
-	before = syncs_now();
+	before = syncs_counted();
 	submit_and_wait(&f, &job, STORE_FLUSH_LATER);
 	assert_true(synced_since(before));
 	fixture_close(&f);
