@@ -9,7 +9,11 @@
 #ifndef TRESOR_TESTS_SYNC_COUNT_H
 #define TRESOR_TESTS_SYNC_COUNT_H
 
+#include <sys/types.h>
+
 /* The syncs counted since the process started. */
 int syncs_counted(void);
+/* The inode of the file the latest sync was of (0 before any). */
+ino_t syncs_last_inode(void);
 
 #endif
