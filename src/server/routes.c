@@ -382,8 +382,9 @@ static void record_now(struct domain *d, struct api_request *r)
 
 /* Before a handler runs on the writer, again if the writer runs its group
  * again (writer_run_fn): an earlier run's answer and failure go, as its
- * store work went. A record keeps its failure: it is the worker's, or one
- * that happens again. */
+ * store work went. A record keeps its failure: the worker's, or one of
+ * the earlier run (only a storage failure makes a record fail), which is
+ * then answered without trying the records again. */
 static void start_afresh(struct dispatch *dp)
 {
 	struct api_request *r = &dp->r;

@@ -538,6 +538,12 @@ static struct sqlite_store *to_sqlite(struct store *s)
 
 /* ---- errors ---------------------------------------------------------- */
 
+/* struct audit_head: the newest record is no longer known. */
+static void audit_head_forget(struct sqlite_store *ss)
+{
+	ss->audit_head.known = false;
+}
+
 /* The tr_status for an (extended) SQLite result code. */
 static enum tr_status status_from_rc(int rc)
 {
@@ -559,7 +565,7 @@ static enum tr_status status_from_rc(int rc)
  * SQLite's messages name tables and columns, never bound values. */
 static enum tr_status db_error(struct sqlite_store *ss, int rc, struct tr_error *err)
 {
-	ss->audit_head.known = false; /* the statement may have rolled back more than itself */
+	audit_head_forget(ss); /* the statement may have rolled back more than itself */
 	return tr_error_set(err, status_from_rc(rc), "storage: %s", sqlite3_errmsg(ss->db));
 }
 
@@ -898,11 +904,6 @@ static bool read_audit(sqlite3_stmt *st, struct store_audit *rec)
 static bool data_version(struct sqlite_store *ss, unsigned *version)
 {
 	return sqlite3_file_control(ss->db, "main", SQLITE_FCNTL_DATA_VERSION, version) == SQLITE_OK;
-}
-
-static void audit_head_forget(struct sqlite_store *ss)
-{
-	ss->audit_head.known = false;
 }
 
 /* rec is now the newest record in this connection's transaction. */
