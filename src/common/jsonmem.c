@@ -1,6 +1,7 @@
 /*
  * jsonmem.c - a size-prefixed malloc/free pair for jansson that wipes
- * each block before releasing it.
+ * each block before releasing it, and the compact JSON writer every reply
+ * goes through (jsonmem_dump).
  */
 #include "common/jsonmem.h"
 
@@ -52,7 +53,9 @@ struct dump_buf {
 	size_t spare;
 };
 
-#define DUMP_FIRST_CAP 2048
+/* Most replies fit; glibc serves a block this small from its per-thread
+ * cache (larger ones take the arena's lock and may consolidate it). */
+#define DUMP_FIRST_CAP 1000
 
 static int dump_grow(struct dump_buf *b, size_t need)
 {
@@ -76,10 +79,9 @@ static int dump_grow(struct dump_buf *b, size_t need)
 	return 0;
 }
 
-/* jansson's output callback: appends one piece. */
-static int dump_append(const char *piece, size_t size, void *data)
+/* Appends size bytes. */
+static int put(struct dump_buf *b, const char *piece, size_t size)
 {
-	struct dump_buf *b = data;
 	size_t need = b->len + size + b->spare + 1;
 
 	if (need < b->len || (need > b->cap && dump_grow(b, need) != 0))
@@ -89,13 +91,178 @@ static int dump_append(const char *piece, size_t size, void *data)
 	return 0;
 }
 
+/* The length of the UTF-8 sequence at p (2 to 4 bytes; p[0] >= 0x80), or
+ * 0 if it is not one: overlong forms, surrogates and code points past
+ * U+10FFFF are not, as for jansson. */
+static size_t utf8_sequence(const unsigned char *p, size_t avail)
+{
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t n;
+
+	if (p[0] >= 0xC2 && p[0] <= 0xDF)
+		n = 2;
+	else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+		n = 3;
+	else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+		n = 4;
+	else
+		return 0;
+	if (p[0] == 0xE0)
+		lo = 0xA0;
+	else if (p[0] == 0xED)
+		hi = 0x9F;
+	else if (p[0] == 0xF0)
+		lo = 0x90;
+	else if (p[0] == 0xF4)
+		hi = 0x8F;
+	if (avail < n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xBF)
+			return 0;
+	return n;
+}
+
+/* The escape jansson writes for c (a quote, a backslash or a control
+ * character) into out; its length. */
+static size_t escape_of(unsigned char c, char out[7])
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const char *named = NULL;
+
+	switch (c) {
+	case '"': named = "\\\""; break;
+	case '\\': named = "\\\\"; break;
+	case '\b': named = "\\b"; break;
+	case '\f': named = "\\f"; break;
+	case '\n': named = "\\n"; break;
+	case '\r': named = "\\r"; break;
+	case '\t': named = "\\t"; break;
+	default: break;
+	}
+	if (named) {
+		memcpy(out, named, 2);
+		return 2;
+	}
+	memcpy(out, "\\u00", 4);
+	out[4] = hex[c >> 4];
+	out[5] = hex[c & 0xF];
+	return 6;
+}
+
+/* Appends s[0..n) as a JSON string: runs of plain bytes in one piece. */
+static int put_string(struct dump_buf *b, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t run = 0, i = 0;
+	char esc[7];
+
+	if (put(b, "\"", 1) != 0)
+		return -1;
+	while (i < n) {
+		size_t seq;
+
+		if (u[i] >= 0x20 && u[i] < 0x80 && u[i] != '"' && u[i] != '\\') {
+			i++;
+			continue;
+		}
+		if (u[i] >= 0x80) {
+			if (!(seq = utf8_sequence(u + i, n - i)))
+				return -1;
+			i += seq;
+			continue;
+		}
+		if (put(b, s + run, i - run) != 0 || put(b, esc, escape_of(u[i], esc)) != 0)
+			return -1;
+		run = ++i;
+	}
+	return put(b, s + run, n - run) == 0 && put(b, "\"", 1) == 0 ? 0 : -1;
+}
+
+static int put_integer(struct dump_buf *b, json_int_t v)
+{
+	char digits[24];
+	size_t at = sizeof(digits);
+	unsigned long long m = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		digits[--at] = (char)('0' + m % 10);
+		m /= 10;
+	} while (m);
+	if (v < 0)
+		digits[--at] = '-';
+	return put(b, digits + at, sizeof(digits) - at);
+}
+
+/* Reals are rare here: jansson writes them, so they read the same. */
+static int put_real(struct dump_buf *b, const json_t *j)
+{
+	char text[64];
+	size_t n = json_dumpb(j, text, sizeof(text), JSON_ENCODE_ANY | JSON_COMPACT);
+
+	return n == 0 || n > sizeof(text) ? -1 : put(b, text, n);
+}
+
+/* Trees are built or parsed here, never cyclic; parsing stops deeper. */
+#define DUMP_MAX_DEPTH 2048
+
+static int put_value(struct dump_buf *b, const json_t *j, int depth);
+
+static int put_object(struct dump_buf *b, const json_t *obj, int depth)
+{
+	const char *sep = "{";
+
+	for (void *it = json_object_iter((json_t *)obj); it; it = json_object_iter_next((json_t *)obj, it)) {
+		if (put(b, sep, 1) != 0 || put_string(b, json_object_iter_key(it), json_object_iter_key_len(it)) != 0 ||
+		    put(b, ":", 1) != 0 || put_value(b, json_object_iter_value(it), depth + 1) != 0)
+			return -1;
+		sep = ",";
+	}
+	return *sep == '{' ? put(b, "{}", 2) : put(b, "}", 1);
+}
+
+static int put_array(struct dump_buf *b, const json_t *arr, int depth)
+{
+	size_t n = json_array_size(arr);
+
+	if (put(b, "[", 1) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if ((i > 0 && put(b, ",", 1) != 0) || put_value(b, json_array_get(arr, i), depth + 1) != 0)
+			return -1;
+	return put(b, "]", 1);
+}
+
+static int put_value(struct dump_buf *b, const json_t *j, int depth)
+{
+	if (!j || depth > DUMP_MAX_DEPTH)
+		return -1;
+	switch (json_typeof(j)) {
+	case JSON_OBJECT: return put_object(b, j, depth);
+	case JSON_ARRAY: return put_array(b, j, depth);
+	case JSON_STRING: return put_string(b, json_string_value(j), json_string_length(j));
+	case JSON_INTEGER: return put_integer(b, json_integer_value(j));
+	case JSON_REAL: return put_real(b, j);
+	case JSON_TRUE: return put(b, "true", 4);
+	case JSON_FALSE: return put(b, "false", 5);
+	case JSON_NULL: return put(b, "null", 4);
+	}
+	return -1;
+}
+
+/*
+ * Writes what json_dumps(j, JSON_COMPACT) would, byte for byte, without
+ * its per-call costs: a loop check that formats each container's address
+ * into a hash table, a callback per piece and a UTF-8 decode of every
+ * character (here only bytes from 0x80 up are checked).
+ */
 char *jsonmem_dump(const json_t *j, size_t spare, size_t *len)
 {
 	struct dump_buf b = {.spare = spare};
 
 	if (dump_grow(&b, spare + 1) != 0)
 		return NULL;
-	if (json_dump_callback(j, dump_append, &b, JSON_COMPACT) != 0) {
+	if (put_value(&b, j, 0) != 0) {
 		sodium_memzero(b.text, b.len);
 		free(b.text);
 		return NULL;

@@ -1,0 +1,183 @@
+/*
+ * test-jsonmem.c - jsonmem_dump writes what jansson's compact dump writes,
+ * byte for byte, and refuses what jansson refuses.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/jsonmem.h"
+
+/* jansson's own compact text of j; NULL if it refuses to write it. */
+static char *jansson_text(const json_t *j, size_t *len)
+{
+	size_t n = json_dumpb(j, NULL, 0, JSON_ENCODE_ANY | JSON_COMPACT);
+	char *text;
+
+	if (n == 0)
+		return NULL;
+	text = malloc(n + 1);
+	assert_non_null(text);
+	assert_int_equal(json_dumpb(j, text, n, JSON_ENCODE_ANY | JSON_COMPACT), n);
+	text[n] = '\0';
+	*len = n;
+	return text;
+}
+
+/* jsonmem_dump(j) equals jansson's text; it is NUL-terminated with room
+ * for one spare byte after it. */
+static void assert_same_as_jansson(const json_t *j)
+{
+	size_t want_len = 0, got_len = 0;
+	char *want = jansson_text(j, &want_len);
+	char *got = jsonmem_dump(j, 1, &got_len);
+
+	assert_non_null(want);
+	assert_non_null(got);
+	assert_int_equal(got_len, want_len);
+	assert_memory_equal(got, want, want_len);
+	assert_int_equal(got[got_len], '\0');
+	got[got_len] = '\n'; /* the spare byte (ASan would see an overrun) */
+	got[got_len + 1] = '\0';
+	free(got);
+	free(want);
+}
+
+static void assert_text_same_as_jansson(const char *text)
+{
+	json_error_t error;
+	json_t *j = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &error);
+
+	assert_non_null(j);
+	assert_same_as_jansson(j);
+	json_decref(j);
+}
+
+static void test_documents(void **state)
+{
+	static const char *const docs[] = {
+	    "{}",
+	    "[]",
+	    "{\"a\":{},\"b\":[],\"c\":[{}],\"d\":[[]]}",
+	    "{\"zeta\":1,\"alpha\":2,\"mid\":3}", /* insertion order, not sorted */
+	    "[0,-1,1,9223372036854775807,-9223372036854775808,42]",
+	    "[1.5,-0.25,3.0,1e300,2.5e-10,0.1]",
+	    "[true,false,null]",
+	    "{\"name\":\"hf-token\",\"version\":3,\"tags\":[\"ml\",\"prod\"],\"expires_at\":null}",
+	    "\"plain\"",
+	    "7",
+	    "{\"k\\\"ey\\\\\":\"v\\/al\\u0001\\u001f\\u007f\"}",
+	    "[\"\\b\\f\\n\\r\\t\",\"\\\"quoted\\\"\",\"back\\\\slash\",\"a/b\"]",
+	    "[\"caf\\u00e9\",\"\\u20ac100\",\"\\ud83d\\ude00 grin\",\"\\u2028\\u2029\",\"\\uffff\"]",
+	    "[\"\\u0000 nul inside\",\"end\\u0000\"]",
+	    "{\"deep\":[[[[[[[[[[{\"x\":[1,[2,[3]]]}]]]]]]]]]]}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
+		assert_text_same_as_jansson(docs[i]);
+}
+
+/* Every byte below 0x80, alone and between others. */
+static void test_every_ascii_byte(void **state)
+{
+	char s[3] = {'a', 0, 'z'};
+	json_t *arr = json_array();
+
+	(void)state;
+	for (int c = 0; c < 0x80; c++) {
+		s[1] = (char)c;
+		json_array_append_new(arr, json_stringn(s, 3));
+		json_array_append_new(arr, json_stringn(s + 1, 1));
+	}
+	assert_same_as_jansson(arr);
+	json_decref(arr);
+}
+
+/* A document far larger than the first buffer: it grows several times. */
+static void test_a_large_document(void **state)
+{
+	json_t *arr = json_array();
+
+	(void)state;
+	for (int i = 0; i < 5000; i++)
+		json_array_append_new(arr, json_pack("{s:i,s:s,s:b}", "i", i, "name", "s\"00001\"\n", "on", i % 2));
+	assert_same_as_jansson(arr);
+	json_decref(arr);
+}
+
+/* Strings that are not UTF-8 are refused, as jansson refuses them. */
+static void test_not_utf8_is_refused(void **state)
+{
+	static const char *const bad[] = {
+	    "\x80",             /* a continuation byte first */
+	    "\xC0\x80",         /* overlong NUL */
+	    "\xC1\xBF",         /* overlong */
+	    "\xE0\x80\x80",     /* overlong */
+	    "\xF0\x8F\xBF\xBF", /* overlong */
+	    "\xED\xA0\x80",     /* a surrogate */
+	    "\xF4\x90\x80\x80", /* past U+10FFFF */
+	    "\xF5\x80\x80\x80",
+	    "\xE2\x82",     /* cut short */
+	    "ok \xE2\x82",  /* cut short at the end */
+	    "\xE2\x28\xA1", /* a bad continuation */
+	    "\xFF",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *obj = json_object();
+		size_t len = 99, jlen = 0;
+
+		json_object_set_new(obj, "v", json_stringn_nocheck(bad[i], strlen(bad[i])));
+		assert_null(jansson_text(obj, &jlen));
+		assert_null(jsonmem_dump(obj, 0, &len));
+		assert_int_equal(len, 99); /* untouched */
+		json_decref(obj);
+	}
+}
+
+/* The edges of what is valid: the first and last of each length. */
+static void test_utf8_edges(void **state)
+{
+	static const char *const good[] = {
+	    "\xC2\x80",     "\xDF\xBF",     "\xE0\xA0\x80",     "\xEC\xBF\xBF",     "\xED\x9F\xBF",
+	    "\xEE\x80\x80", "\xEF\xBF\xBF", "\xF0\x90\x80\x80", "\xF4\x8F\xBF\xBF",
+	};
+	json_t *arr = json_array();
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		json_array_append_new(arr, json_stringn_nocheck(good[i], strlen(good[i])));
+	assert_same_as_jansson(arr);
+	json_decref(arr);
+}
+
+static void test_keys_are_escaped(void **state)
+{
+	json_t *obj = json_object();
+
+	(void)state;
+	json_object_set_new(obj, "tab\there", json_true());
+	json_object_set_new(obj, "quote\"", json_false());
+	json_object_set_new(obj, "\xC3\xA9t\xC3\xA9", json_integer(-7));
+	assert_same_as_jansson(obj);
+	json_decref(obj);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_documents),        cmocka_unit_test(test_every_ascii_byte),
+	    cmocka_unit_test(test_a_large_document), cmocka_unit_test(test_not_utf8_is_refused),
+	    cmocka_unit_test(test_utf8_edges),       cmocka_unit_test(test_keys_are_escaped),
+	};
+
+	jsonmem_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
