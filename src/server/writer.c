@@ -3,8 +3,9 @@
  *
  * Submitted jobs wait in a FIFO under one mutex. The thread takes up to
  * GROUP_MAX of them at a time, runs them in one store transaction and
- * commits once; then it activates each job's event on the base of the
- * worker that submitted it, and that worker calls the job's done callback.
+ * commits once; then it hands the jobs back to the workers that submitted
+ * them, one event per worker and group (hand_back), and each worker calls
+ * the done callbacks of its jobs.
  * Jobs queued while a group commits form the next group, so the more
  * requests arrive at once, the more share one commit.
  *
@@ -39,9 +40,16 @@ struct writer_job {
 	writer_done_fn done;
 	void *arg;
 	struct event *wake; /* on the submitter's base; delivers the outcome */
+	struct event_base *base;
 	enum store_durability durability;
 	bool committed;
 	struct writer_job *next;
+	/* Set by hand_back: the next job of the same base, delivered with this
+	 * one; and, on the first job of each base, the tail of that list and
+	 * the first job of the next base. */
+	struct writer_job *batch;
+	struct writer_job *batch_tail;
+	struct writer_job *next_base;
 };
 
 struct writer {
@@ -67,16 +75,22 @@ struct writer {
 
 /* --- the submitting side ---------------------------------------------------- */
 
-/* On the submitter's loop: hands the outcome back and frees the job. */
+/* On the submitter's loop: hands the outcomes of the job and of those
+ * batched with it back, in the order they ran, and frees the jobs. */
 static void deliver(evutil_socket_t fd, short what, void *arg)
 {
 	struct writer_job *job = arg;
 
 	(void)fd;
 	(void)what;
-	job->done(job->arg, job->committed);
-	event_free(job->wake);
-	free(job);
+	while (job) {
+		struct writer_job *next = job->batch;
+
+		job->done(job->arg, job->committed);
+		event_free(job->wake);
+		free(job);
+		job = next;
+	}
 }
 
 enum tr_status writer_submit(struct writer *w, struct event_base *base, writer_run_fn run, writer_done_fn done,
@@ -88,6 +102,7 @@ enum tr_status writer_submit(struct writer *w, struct event_base *base, writer_r
 		free(job);
 		return tr_error_set(err, TR_EINTERNAL, "out of memory");
 	}
+	job->base = base;
 	job->run = run;
 	job->done = done;
 	job->arg = arg;
@@ -248,14 +263,44 @@ static bool run_group(struct writer *w, struct writer_job *group)
 	return durability == STORE_FLUSH_LATER;
 }
 
-/* Activates the event of every job of the group, handing it back. */
+/* Links each job of the group behind the first job of its base; returns
+ * those first jobs, chained by next_base. */
+static struct writer_job *batch_by_base(struct writer_job *group)
+{
+	struct writer_job *firsts = NULL, *first;
+
+	for (struct writer_job *job = group; job; job = job->next) {
+		job->batch = NULL;
+		for (first = firsts; first && first->base != job->base; first = first->next_base)
+			;
+		if (first) {
+			first->batch_tail->batch = job;
+			first->batch_tail = job;
+		} else {
+			job->batch_tail = job;
+			job->next_base = firsts;
+			firsts = job;
+		}
+	}
+	return firsts;
+}
+
+/*
+ * Hands the group back with one event per worker: activating an event on
+ * another thread's base takes its lock and may write to its wake-up
+ * descriptor, and a worker woken once runs all its replies in one pass.
+ * A batch is the worker's once activated (it frees the jobs): next_base is
+ * read before.
+ */
 static void hand_back(struct writer_job *group)
 {
-	while (group) {
-		struct writer_job *next = group->next;
+	struct writer_job *first = batch_by_base(group);
 
-		event_active(group->wake, 0, 0);
-		group = next;
+	while (first) {
+		struct writer_job *next = first->next_base;
+
+		event_active(first->wake, 0, 0);
+		first = next;
 	}
 }
 

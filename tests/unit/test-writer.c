@@ -34,7 +34,10 @@ struct job {
 	bool done;
 	bool committed;
 	int syncs_at_done; /* syncs counted when the answer came back */
+	int answered_as;   /* 1 for the first answer of the test, and so on */
 };
+
+static int answers;
 
 /* On the writer: one unit that creates a workspace. */
 static void job_run(struct domain *d, void *arg)
@@ -59,6 +62,7 @@ static void job_done(void *arg, bool committed)
 	struct job *job = arg;
 
 	job->syncs_at_done = syncs_counted();
+	job->answered_as = ++answers;
 	job->committed = committed;
 	job->done = true;
 }
@@ -236,6 +240,52 @@ static void test_a_group_runs_again_from_its_first_job(void **state)
 	fixture_close(&f);
 }
 
+/* Runs base's loop until job is answered (at most ~5 s). */
+static void wait_answered_on(struct event_base *base, struct job *job)
+{
+	for (int i = 0; i < 5000 && !job->done; i++) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if (!job->done)
+			usleep(1000);
+	}
+	assert_true(job->done);
+}
+
+/* One group of jobs from two workers' loops: each job comes back on the
+ * loop that submitted it, in the order the jobs were submitted. */
+static void test_a_group_comes_back_to_each_loop_in_order(void **state)
+{
+	struct fixture f;
+	struct event_base *other = event_base_new();
+	struct job busy = {.workspace = "busy", .sleep_ms = 300};
+	struct job a1 = {.workspace = "a1"}, a2 = {.workspace = "a2"}, a3 = {.workspace = "a3"};
+	struct job b1 = {.workspace = "b1"}, b2 = {.workspace = "b2"};
+	struct tr_error err = {0};
+
+	(void)state;
+	assert_non_null(other);
+	fixture_open(&f, STORE_FLUSH_LATER);
+	submit(&f, &busy, STORE_DURABLE);
+	usleep(50 * 1000); /* the writer takes it alone and sleeps */
+	submit(&f, &a1, STORE_DURABLE);
+	assert_int_equal(writer_submit(f.writer, other, job_run, job_done, &b1, STORE_DURABLE, &err), TR_OK);
+	submit(&f, &a2, STORE_DURABLE);
+	assert_int_equal(writer_submit(f.writer, other, job_run, job_done, &b2, STORE_DURABLE, &err), TR_OK);
+	submit(&f, &a3, STORE_DURABLE);
+	answers = 0;
+	wait_answered_on(other, &b2); /* f.base's loop does not run meanwhile */
+	assert_int_equal(b1.answered_as, 1);
+	assert_int_equal(b2.answered_as, 2);
+	assert_false(busy.done || a1.done || a2.done || a3.done);
+	wait_answered(&f, &a3);
+	assert_true(busy.done);
+	assert_int_equal(a2.answered_as, a1.answered_as + 1);
+	assert_int_equal(a3.answered_as, a2.answered_as + 1);
+	assert_true(a1.committed && a2.committed && a3.committed && b1.committed && b2.committed);
+	fixture_close(&f);
+	event_base_free(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +294,7 @@ int main(void)
 		cmocka_unit_test(test_least_durable_makes_every_answer_wait),
 		cmocka_unit_test(test_a_failed_job_leaves_nothing),
 		cmocka_unit_test(test_a_group_runs_again_from_its_first_job),
+		cmocka_unit_test(test_a_group_comes_back_to_each_loop_in_order),
 	};
 
 	evthread_use_pthreads();
