@@ -32,10 +32,14 @@ static struct secret_ref ref_of(const struct api_request *r)
 
 /* --- rendering ----------------------------------------------------------- */
 
+/* Most secrets have no tags and one value: "[]" is not parsed. */
 static json_t *json_array_from_text(const char *text)
 {
-	json_t *arr = text ? json_loads(text, 0, NULL) : NULL;
+	json_t *arr;
 
+	if (!text || strcmp(text, "[]") == 0)
+		return json_array();
+	arr = json_loads(text, 0, NULL);
 	if (!json_is_array(arr)) {
 		json_decref(arr);
 		return json_array();
