@@ -75,20 +75,52 @@ static json_t *secret_json(const struct store_secret *m)
 	return obj;
 }
 
-static void reply_secret(struct api_request *r, int status, const struct store_secret *m,
-                         const struct warnings *w)
-{
-	json_t *obj = secret_json(m);
+/* A created or changed secret's reply, made on the worker as it is sent:
+ * the writer only hands over the metadata. */
+struct secret_reply {
+	struct store_secret m;
+	struct warnings *w; /* NULL: none */
+};
 
-	if (w && w->count > 0) {
+static json_t *render_secret(void *arg)
+{
+	const struct secret_reply *sr = arg;
+	json_t *obj = secret_json(&sr->m);
+
+	if (sr->w) {
 		json_t *arr = json_array();
 
-		for (size_t i = 0; i < w->count; i++)
-			json_array_append_new(arr, json_string(w->items[i]));
+		for (size_t i = 0; i < sr->w->count; i++)
+			json_array_append_new(arr, json_string(sr->w->items[i]));
 		json_object_set_new(obj, "warnings", arr);
 	}
-	http_reply_json(r, status, obj, false);
-	json_decref(obj);
+	return obj;
+}
+
+static void secret_reply_free(void *arg)
+{
+	struct secret_reply *sr = arg;
+
+	store_secret_clear(&sr->m);
+	free(sr->w);
+	free(sr);
+}
+
+/* Replies with m, which it takes over (m is left empty). */
+static void reply_secret(struct api_request *r, int status, struct store_secret *m, const struct warnings *w)
+{
+	struct secret_reply *sr = calloc(1, sizeof(*sr));
+
+	if (!sr || (w && w->count > 0 && !(sr->w = malloc(sizeof(*w))))) {
+		free(sr);
+		http_reply_status(r, TR_EINTERNAL, "out of memory");
+		return;
+	}
+	if (sr->w)
+		*sr->w = *w;
+	sr->m = *m;
+	memset(m, 0, sizeof(*m));
+	http_reply_rendered(r, status, render_secret, sr, secret_reply_free);
 }
 
 /* --- handlers ------------------------------------------------------------ */

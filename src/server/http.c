@@ -116,9 +116,59 @@ static void reply_out(struct api_request *r, int status, json_t *obj, bool sensi
 	r->replied = true;
 }
 
+/* Sends what render(arg) makes now, and lets arg go. */
+static void send_rendered(struct api_request *r, int status, http_render_fn render, void *arg,
+                          void (*free_arg)(void *arg))
+{
+	json_t *obj = render(arg);
+
+	if (obj)
+		send_json_now(r, status, obj, false);
+	else
+		http_reply_status(r, TR_EINTERNAL, "out of memory");
+	json_decref(obj);
+	if (free_arg)
+		free_arg(arg);
+}
+
+void http_reply_rendered(struct api_request *r, int status, http_render_fn render, void *arg,
+                         void (*free_arg)(void *arg))
+{
+	if (!r->deferred) {
+		send_rendered(r, status, render, arg, free_arg);
+		return;
+	}
+	r->reply.status = status;
+	r->reply.render = render;
+	r->reply.render_arg = arg;
+	r->reply.render_arg_free = free_arg;
+	r->replied = true;
+}
+
+/* Takes the rendered reply out of r (render is NULL if there is none). */
+static void take_rendered(struct api_request *r, http_render_fn *render, void **arg, void (**free_arg)(void *arg))
+{
+	*render = r->reply.render;
+	*arg = r->reply.render_arg;
+	*free_arg = r->reply.render_arg_free;
+	r->reply.render = NULL;
+	r->reply.render_arg = NULL;
+	r->reply.render_arg_free = NULL;
+}
+
 void http_send_deferred(struct api_request *r)
 {
 	json_t *body = r->reply.body;
+	http_render_fn render;
+	void *arg;
+	void (*free_arg)(void *arg);
+
+	take_rendered(r, &render, &arg, &free_arg);
+	if (render) {
+		r->deferred = false;
+		send_rendered(r, r->reply.status, render, arg, free_arg);
+		return;
+	}
 
 	r->reply.body = NULL;
 	r->deferred = false;
@@ -128,6 +178,13 @@ void http_send_deferred(struct api_request *r)
 
 void http_drop_deferred(struct api_request *r)
 {
+	http_render_fn render;
+	void *arg;
+	void (*free_arg)(void *arg);
+
+	take_rendered(r, &render, &arg, &free_arg);
+	if (render && free_arg)
+		free_arg(arg);
 	json_decref(r->reply.body); /* a sensitive one is wiped by the allocator */
 	r->reply.body = NULL;
 	r->replied = false;

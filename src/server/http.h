@@ -23,6 +23,9 @@
 
 struct api_request;
 
+/* Makes a reply's document (a new reference; NULL: out of memory). */
+typedef json_t *(*http_render_fn)(void *arg);
+
 /* Work a handler leaves for the writer (http_reply_once_recorded). */
 typedef enum tr_status (*http_record_fn)(struct domain *d, struct api_request *r, void *arg,
                                          struct tr_error *err);
@@ -54,6 +57,9 @@ struct api_request {
 		int status;
 		json_t *body;   /* the document, encoded by the worker when it sends; or NULL */
 		bool sensitive; /* wipe the text once sent; Cache-Control: no-store */
+		http_render_fn render; /* or the document is made when sent (http_reply_rendered) */
+		void *render_arg;
+		void (*render_arg_free)(void *arg);
 	} reply;
 };
 
@@ -73,6 +79,12 @@ void http_write_at_once(struct evhttp_connection *evcon);
  * On the writer thread obj is kept (a reference) and encoded by the
  * worker as it sends the reply: the encoding is off the writer's path. */
 void http_reply_json(struct api_request *r, int status, json_t *obj, bool sensitive);
+/* Sends the document render(arg) makes, not sensitive, with the given
+ * status; free_arg(arg) runs once the reply is sent or dropped (may be
+ * NULL). On the writer thread render runs on the worker as it sends: a
+ * handler that ran there leaves it only what must be in its transaction. */
+void http_reply_rendered(struct api_request *r, int status, http_render_fn render, void *arg,
+                         void (*free_arg)(void *arg));
 /* Sends obj with 200 and an ETag (a hash of the body); when the request's
  * If-None-Match names that tag, sends 304 with no body instead. For reads
  * only: not on routes that run on the writer (ROUTE_WRITE). */
