@@ -199,6 +199,19 @@ static const char schema_v5[] =
 	"CREATE INDEX secrets_ws_expires ON secrets(workspace, expires_at) WHERE expires_at > 0;";
 /* clang-format on */
 
+/*
+ * Version 6: the count of a workspace's secrets grows by an UPDATE of its
+ * own after each insert (secret_insert_unit), not by a trigger. A trigger
+ * makes the INSERT a statement that writes more than one table, and SQLite
+ * then keeps a statement journal for it inside a transaction: a copy of
+ * every page it changes (~35,000 instructions per create, a tenth of it).
+ * Deletes keep their trigger.
+ */
+/* clang-format off */
+static const char schema_v6[] =
+	"DROP TRIGGER secrets_count_insert;";
+/* clang-format on */
+
 /* migrations[i] takes the schema from version i to i + 1. Append only. */
 static const char *const migrations[] = {
 	schema_v1,
@@ -206,6 +219,7 @@ static const char *const migrations[] = {
 	schema_v3,
 	schema_v4,
 	schema_v5,
+	schema_v6,
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -245,6 +259,7 @@ enum stmt_id {
 	STMT_WORKSPACE_EXISTS,
 	STMT_WORKSPACE_LIST,
 	STMT_WORKSPACE_DELETE,
+	STMT_WORKSPACE_COUNT_ONE_MORE,
 	STMT_SECRET_COUNT,
 	STMT_SECRET_COUNT_KEPT,
 	STMT_SECRET_COUNT_EXPIRED,
@@ -296,6 +311,7 @@ static const char *const stmt_sql[STMT_COUNT_] = {
 	[STMT_WORKSPACE_EXISTS] = "SELECT 1 FROM workspaces WHERE name = ?1",
 	[STMT_WORKSPACE_LIST] = "SELECT name, created_at, created_by FROM workspaces ORDER BY name",
 	[STMT_WORKSPACE_DELETE] = "DELETE FROM workspaces WHERE name = ?1",
+	[STMT_WORKSPACE_COUNT_ONE_MORE] = "UPDATE workspaces SET secret_count = secret_count + 1 WHERE name = ?1",
 
 	[STMT_SECRET_COUNT] = "SELECT COUNT(*) FROM secrets WHERE workspace = ?1",
 	[STMT_SECRET_COUNT_KEPT] = "SELECT secret_count FROM workspaces WHERE name = ?1",
@@ -1464,6 +1480,21 @@ static enum tr_status secret_row_insert(struct sqlite_store *ss, const struct st
 	return status;
 }
 
+/* The workspace has one secret more (schema v6). */
+static enum tr_status count_one_more(struct sqlite_store *ss, const char *workspace, struct tr_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_WORKSPACE_COUNT_ONE_MORE, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_str(&b, 1, workspace);
+	status = run_bound(ss, &b, err);
+	stmt_done(st);
+	return status;
+}
+
 /* The body of secret_insert, inside its unit. */
 static enum tr_status secret_insert_unit(struct sqlite_store *ss, const struct store_secret *sec,
                                          const struct store_version *v, int64_t *id, struct tr_error *err)
@@ -1479,7 +1510,7 @@ static enum tr_status secret_insert_unit(struct sqlite_store *ss, const struct s
 	if (!found)
 		return tr_error_set(err, TR_ENOTFOUND, "Workspace '%s' not found", workspace);
 	status = secret_row_insert(ss, sec, id, err);
-	if (status != TR_OK)
+	if (status != TR_OK || (status = count_one_more(ss, workspace, err)) != TR_OK)
 		return status;
 	return version_insert(ss, *id, v, err);
 }
