@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/strcopy.h"
 #include "domain/policy.h"
 
 #define AUDIT_UNAVAILABLE "audit log unavailable; nothing was changed"
@@ -68,18 +69,18 @@ static void fill_record(struct store_audit *rec, const struct principal *caller,
 	memset(rec, 0, sizeof(*rec));
 	rec->time = domain_now();
 	rec->status = ev->status;
-	snprintf(rec->actor, sizeof(rec->actor), "%s", caller->name);
-	snprintf(rec->action, sizeof(rec->action), "%s", ev->action);
-	snprintf(rec->workspace, sizeof(rec->workspace), "%s", ev->workspace ? ev->workspace : "");
-	snprintf(rec->secret, sizeof(rec->secret), "%s", ev->secret ? ev->secret : "");
-	snprintf(rec->target, sizeof(rec->target), "%s", ev->target ? ev->target : "");
+	str_copy(rec->actor, sizeof(rec->actor), caller->name);
+	str_copy(rec->action, sizeof(rec->action), ev->action);
+	str_copy(rec->workspace, sizeof(rec->workspace), ev->workspace ? ev->workspace : "");
+	str_copy(rec->secret, sizeof(rec->secret), ev->secret ? ev->secret : "");
+	str_copy(rec->target, sizeof(rec->target), ev->target ? ev->target : "");
 	if (ev->project && *ev->project)
 		snprintf(rec->scope, sizeof(rec->scope), "project:%s", ev->project);
 	else if (ev->cluster && *ev->cluster)
 		snprintf(rec->scope, sizeof(rec->scope), "cluster:%s", ev->cluster);
-	snprintf(rec->outcome, sizeof(rec->outcome), "%s", ev->outcome);
-	snprintf(rec->client, sizeof(rec->client), "%s", caller->client);
-	snprintf(rec->request_id, sizeof(rec->request_id), "%s", caller->request_id);
+	str_copy(rec->outcome, sizeof(rec->outcome), ev->outcome);
+	str_copy(rec->client, sizeof(rec->client), caller->client);
+	str_copy(rec->request_id, sizeof(rec->request_id), caller->request_id);
 }
 
 /* Logs why the log could not be written (storage messages hold no values)
@@ -140,7 +141,7 @@ static void verify_failed(struct verifier *vf, int64_t seq, const char *problem)
 {
 	vf->v->ok = false;
 	vf->v->first_bad_seq = seq;
-	snprintf(vf->v->problem, sizeof(vf->v->problem), "%s", problem);
+	str_copy(vf->v->problem, sizeof(vf->v->problem), problem);
 }
 
 static void verify_one(void *ctx, const struct store_audit *rec)

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/strcopy.h"
+
 #define AUTH_FAILED "missing, invalid or expired token"
 
 /* --- verified tokens, cached per thread ------------------------------------ */
@@ -31,10 +33,10 @@ static bool cache_lookup(struct domain *d, const unsigned char hash[TOKEN_HASH_B
 		return false;
 	if (e->expires_at != 0 && e->expires_at <= domain_now())
 		return false;
-	snprintf(out->name, sizeof(out->name), "%s", e->who.name);
-	snprintf(out->kind, sizeof(out->kind), "%s", e->who.kind);
-	snprintf(out->token_id, sizeof(out->token_id), "%s", e->who.token_id);
-	snprintf(out->token_minter, sizeof(out->token_minter), "%s", e->who.token_minter);
+	str_copy(out->name, sizeof(out->name), e->who.name);
+	str_copy(out->kind, sizeof(out->kind), e->who.kind);
+	str_copy(out->token_id, sizeof(out->token_id), e->who.token_id);
+	str_copy(out->token_minter, sizeof(out->token_minter), e->who.token_minter);
 	out->platform_admin = e->who.platform_admin;
 	return true;
 }
@@ -50,10 +52,10 @@ static void cache_fill(struct domain *d, const unsigned char hash[TOKEN_HASH_BYT
 	memset(e, 0, sizeof(*e));
 	memcpy(e->token_hash, hash, TOKEN_HASH_BYTES);
 	e->expires_at = expires_at;
-	snprintf(e->who.name, sizeof(e->who.name), "%s", who->name);
-	snprintf(e->who.kind, sizeof(e->who.kind), "%s", who->kind);
-	snprintf(e->who.token_id, sizeof(e->who.token_id), "%s", who->token_id);
-	snprintf(e->who.token_minter, sizeof(e->who.token_minter), "%s", who->token_minter);
+	str_copy(e->who.name, sizeof(e->who.name), who->name);
+	str_copy(e->who.kind, sizeof(e->who.kind), who->kind);
+	str_copy(e->who.token_id, sizeof(e->who.token_id), who->token_id);
+	str_copy(e->who.token_minter, sizeof(e->who.token_minter), who->token_minter);
 	e->who.platform_admin = who->platform_admin;
 	e->generation = generation;
 }
@@ -81,14 +83,14 @@ static enum tr_status lookup_token(struct domain *d, const unsigned char hash[TO
 		return tr_error_set(err, TR_EUNAUTH, AUTH_FAILED);
 	if (st != TR_OK)
 		return st;
-	snprintf(out->name, sizeof(out->name), "%s", p.name);
-	snprintf(out->kind, sizeof(out->kind), "%s", p.kind);
-	snprintf(out->token_id, sizeof(out->token_id), "%s", tok.id);
+	str_copy(out->name, sizeof(out->name), p.name);
+	str_copy(out->kind, sizeof(out->kind), p.kind);
+	str_copy(out->token_id, sizeof(out->token_id), tok.id);
 	/* A service token minted by a user acts for that user's private
 	 * secrets (SPEC §4); no other token acts for its minter. */
 	out->token_minter[0] = '\0';
 	if (strcmp(p.kind, "service") == 0 && tok.created_by[0] && strcmp(tok.created_by, p.name) != 0)
-		snprintf(out->token_minter, sizeof(out->token_minter), "%s", tok.created_by);
+		str_copy(out->token_minter, sizeof(out->token_minter), tok.created_by);
 	out->platform_admin = p.platform_admin;
 	*expires_at = tok.expires_at;
 	return TR_OK;
@@ -141,8 +143,8 @@ static enum tr_status ensure_default_workspace(struct domain *d, struct tr_error
 	if (st != TR_ENOTFOUND)
 		return st;
 	memset(&ws, 0, sizeof(ws));
-	snprintf(ws.name, sizeof(ws.name), "%s", BOOTSTRAP_WORKSPACE);
-	snprintf(ws.created_by, sizeof(ws.created_by), "%s", BOOTSTRAP_ADMIN);
+	str_copy(ws.name, sizeof(ws.name), BOOTSTRAP_WORKSPACE);
+	str_copy(ws.created_by, sizeof(ws.created_by), BOOTSTRAP_ADMIN);
 	ws.created_at = domain_now();
 	return store_workspace_create(d->store, &ws, err);
 }
@@ -155,12 +157,12 @@ static enum tr_status create_admin(struct domain *d, bootstrap_token_sink sink, 
 	char text[TOKEN_TEXT_LEN + 1];
 	enum tr_status st;
 
-	snprintf(p.name, sizeof(p.name), "%s", BOOTSTRAP_ADMIN);
+	str_copy(p.name, sizeof(p.name), BOOTSTRAP_ADMIN);
 	snprintf(p.kind, sizeof(p.kind), "user");
 	if ((st = store_principal_create(d->store, &p, err)) != TR_OK)
 		return st;
-	snprintf(tok.principal, sizeof(tok.principal), "%s", BOOTSTRAP_ADMIN);
-	snprintf(tok.created_by, sizeof(tok.created_by), "%s", BOOTSTRAP_ADMIN);
+	str_copy(tok.principal, sizeof(tok.principal), BOOTSTRAP_ADMIN);
+	str_copy(tok.created_by, sizeof(tok.created_by), BOOTSTRAP_ADMIN);
 	snprintf(tok.description, sizeof(tok.description), "bootstrap token of the platform admin");
 	token_id_generate(tok.id);
 	if ((st = token_generate(text, tok.hash)) != TR_OK)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/jsonmem.h"
+#include "common/strcopy.h"
 #include "crypto/envelope.h"
 #include "domain/audit.h"
 #include "domain/names.h"
@@ -158,9 +159,9 @@ static enum tr_status apply_metadata(struct store_secret *m, const struct secret
                                      struct tr_error *err)
 {
 	if (in->has_description)
-		snprintf(m->description, sizeof(m->description), "%s", or_empty(in->description));
+		str_copy(m->description, sizeof(m->description), or_empty(in->description));
 	if (in->has_visibility)
-		snprintf(m->visibility, sizeof(m->visibility), "%s", in->visibility);
+		str_copy(m->visibility, sizeof(m->visibility), or_empty(in->visibility));
 	if (in->has_expires_in)
 		m->expires_at = now + in->expires_in;
 	if (in->has_tags)
@@ -186,8 +187,8 @@ static enum tr_status seal_version(struct domain *d, const struct store_secret *
 	memset(v, 0, sizeof(*v));
 	v->version = m->version;
 	v->created_at = m->updated_at;
-	snprintf(v->created_by, sizeof(v->created_by), "%s", m->updated_by);
-	snprintf(v->provider, sizeof(v->provider), "%s", sealed.provider);
+	str_copy(v->created_by, sizeof(v->created_by), m->updated_by);
+	str_copy(v->provider, sizeof(v->provider), sealed.provider);
 	v->wrapped_key = (struct store_blob){sealed.wrapped_key, sealed.wrapped_key_len};
 	v->ciphertext = (struct store_blob){sealed.record, sealed.record_len};
 	return TR_OK;
@@ -279,14 +280,14 @@ static enum tr_status create_locked(struct domain *d, const struct principal *ac
 	enum tr_status st;
 
 	m.created_at = m.updated_at = domain_now();
-	snprintf(m.workspace, sizeof(m.workspace), "%s", workspace);
-	snprintf(m.name, sizeof(m.name), "%s", in->name);
-	snprintf(m.project, sizeof(m.project), "%s", or_empty(in->project));
-	snprintf(m.cluster, sizeof(m.cluster), "%s", or_empty(in->cluster));
-	snprintf(m.type, sizeof(m.type), "%s", type);
+	str_copy(m.workspace, sizeof(m.workspace), workspace);
+	str_copy(m.name, sizeof(m.name), in->name);
+	str_copy(m.project, sizeof(m.project), or_empty(in->project));
+	str_copy(m.cluster, sizeof(m.cluster), or_empty(in->cluster));
+	str_copy(m.type, sizeof(m.type), type);
 	snprintf(m.visibility, sizeof(m.visibility), "private");
-	snprintf(m.created_by, sizeof(m.created_by), "%s", actor->name);
-	snprintf(m.updated_by, sizeof(m.updated_by), "%s", actor->name);
+	str_copy(m.created_by, sizeof(m.created_by), actor->name);
+	str_copy(m.updated_by, sizeof(m.updated_by), actor->name);
 	st = replace_string(&m.tags_json, tags_json(NULL, 0), err);
 	if (st == TR_OK)
 		st = apply_metadata(&m, in, m.created_at, err);
@@ -401,8 +402,8 @@ static enum tr_status update_locked(struct domain *d, const struct principal *ac
 	if ((st = validate_update(m, in, &type, w, err)) != TR_OK)
 		return st;
 	m->updated_at = domain_now();
-	snprintf(m->updated_by, sizeof(m->updated_by), "%s", actor->name);
-	snprintf(m->type, sizeof(m->type), "%s", type);
+	str_copy(m->updated_by, sizeof(m->updated_by), actor->name);
+	str_copy(m->type, sizeof(m->type), type);
 	if ((st = apply_metadata(m, in, m->updated_at, err)) != TR_OK)
 		return st;
 	if (in->has_data) {
