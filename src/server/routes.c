@@ -105,7 +105,11 @@ static void free_params(char *params[ROUTE_MAX_PARAMS])
 /* Length of the segment at s (up to '/' or the end). */
 static size_t segment_len(const char *s)
 {
-	return strcspn(s, "/");
+	size_t n = 0;
+
+	while (s[n] && s[n] != '/')
+		n++;
+	return n;
 }
 
 /* Decodes one %-encoded path segment; NULL if it is empty or malformed. */
@@ -166,16 +170,18 @@ static const char *method_name(enum evhttp_cmd_type m)
 }
 
 /* Finds the route for (method, path). Returns NULL and fills allow with the
- * methods the path does support (empty when the path is unknown). */
+ * methods the path does support (empty when the path is unknown). The
+ * captures are decoded only for the route that matches. */
 static const struct route *find_route(enum evhttp_cmd_type method, const char *path, char *params[],
                                       char *allow, size_t allow_len)
 {
 	allow[0] = '\0';
+	for (size_t i = 0; i < ROUTE_COUNT; i++)
+		if (routes[i].method == method && routes_match(routes[i].pattern, path, NULL))
+			return routes_match(routes[i].pattern, path, params) ? &routes[i] : NULL;
 	for (size_t i = 0; i < ROUTE_COUNT; i++) {
 		if (!routes_match(routes[i].pattern, path, NULL))
 			continue;
-		if (routes[i].method == method && routes_match(routes[i].pattern, path, params))
-			return &routes[i];
 		if (allow[0])
 			strncat(allow, ", ", allow_len - strlen(allow) - 1);
 		strncat(allow, method_name(routes[i].method), allow_len - strlen(allow) - 1);

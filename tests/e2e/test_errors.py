@@ -278,6 +278,16 @@ def test_wrong_method_is_405_with_allow_header(server, state_unchanged, method, 
     assert got <= allowed | {"HEAD", "OPTIONS"}, f"Allow {r.headers['Allow']!r} lists too much"
 
 
+@pytest.mark.parametrize("path", [f"{SECRETS}/%00", f"{SECRETS}/" + "x" * 1025])
+def test_a_name_that_does_not_decode_is_404_not_405(server, state_unchanged, path):
+    # The route's method matches; its name capture cannot be decoded (empty
+    # or longer than any name), so no route takes the request.
+    with state_unchanged():
+        r = server.get(path)
+    assert_error(r, 404, "not_found")
+    assert "Allow" not in r.headers
+
+
 # ---------------------------------------------------------------- 409
 
 def test_duplicate_secret_is_409_with_message_and_keeps_the_original(server, state_unchanged):
