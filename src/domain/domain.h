@@ -48,6 +48,19 @@ struct auth_cache_entry {
 	struct principal who; /* identity only: no client or request id */
 };
 
+/*
+ * A role binding read recently (policy.c), valid while the auth generation
+ * is the one it was read under. Only bindings that exist are kept: one that
+ * appears (a new workspace's first admin) does not move the generation;
+ * every change or removal does.
+ */
+#define DOMAIN_BINDING_CACHE_SLOTS 64
+
+struct binding_cache_entry {
+	uint64_t generation; /* 0: empty */
+	struct store_member member;
+};
+
 struct domain {
 	struct store *store;           /* this thread's connection */
 	const struct keyring *keyring; /* shared, immutable */
@@ -59,6 +72,7 @@ struct domain {
 	uint64_t read_generation;      /* the auth generation when it began: its snapshot is no older */
 	bool auth_changed;             /* this transaction changes what a token stands for or may do */
 	struct auth_cache_entry auth_cache[DOMAIN_AUTH_CACHE_SLOTS]; /* this thread's verified tokens */
+	struct binding_cache_entry binding_cache[DOMAIN_BINDING_CACHE_SLOTS]; /* and role bindings read */
 };
 
 /* Current time in Unix seconds. */

@@ -73,6 +73,60 @@ enum tr_status policy_check_global(const struct principal *caller, enum policy_a
 	return denied(caller, action, err);
 }
 
+/* --- role bindings, cached per thread ---------------------------------------- */
+
+static struct binding_cache_entry *binding_slot(struct domain *d, const char *ws, const char *who)
+{
+	uint32_t h = 2166136261u; /* FNV-1a over "ws/who" */
+
+	for (const char *p = ws; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h = (h ^ '/') * 16777619u;
+	for (const char *p = who; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return &d->binding_cache[h % DOMAIN_BINDING_CACHE_SLOTS];
+}
+
+/* Nothing cached is trusted while d's own transaction changes bindings
+ * (an earlier request of a group commit): that change may still roll back. */
+static bool binding_cached(struct domain *d, const char *ws, const char *who, struct store_member *out)
+{
+	const struct binding_cache_entry *e = binding_slot(d, ws, who);
+
+	if (d->auth_changed || e->generation != domain_auth_generation() || strcmp(e->member.workspace, ws) != 0 ||
+	    strcmp(e->member.principal, who) != 0)
+		return false;
+	*out = e->member;
+	return true;
+}
+
+/* Tagged with the generation the store's view is at least as new as
+ * (domain_read_generation): a change committed since leaves it stale. */
+static void binding_keep(struct domain *d, const struct store_member *m)
+{
+	struct binding_cache_entry *e;
+
+	if (d->auth_changed || !m->role[0])
+		return;
+	e = binding_slot(d, m->workspace, m->principal);
+	e->member = *m;
+	e->generation = domain_read_generation(d);
+}
+
+/* The caller's binding in ws; an empty role if it has none. */
+static enum tr_status binding_of(struct domain *d, const char *ws, const char *who, struct store_member *m)
+{
+	enum tr_status st;
+
+	if (binding_cached(d, ws, who, m))
+		return TR_OK;
+	memset(m, 0, sizeof(*m));
+	st = store_member_get(d->store, ws, who, m, NULL);
+	if (st == TR_OK)
+		binding_keep(d, m);
+	return st == TR_ENOTFOUND ? TR_OK : st;
+}
+
 enum tr_status policy_check_workspace_binding(struct domain *d, const struct principal *caller,
                                               enum policy_action action, const char *ws,
                                               struct store_member *binding, struct tr_error *err)
@@ -80,9 +134,7 @@ enum tr_status policy_check_workspace_binding(struct domain *d, const struct pri
 	struct store_member m;
 	enum tr_status st;
 
-	memset(&m, 0, sizeof(m));
-	st = store_member_get(d->store, ws, caller->name, &m, NULL);
-	if (st != TR_OK && st != TR_ENOTFOUND)
+	if ((st = binding_of(d, ws, caller->name, &m)) != TR_OK)
 		return tr_error_set(err, st, "cannot read role bindings");
 	if (binding)
 		*binding = m;
