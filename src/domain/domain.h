@@ -50,9 +50,10 @@ struct auth_cache_entry {
 
 /*
  * A role binding read recently (policy.c), valid while the auth generation
- * is the one it was read under. Only bindings that exist are kept: one that
- * appears (a new workspace's first admin) does not move the generation;
- * every change or removal does.
+ * is the one it was read under. Every write to the bindings (and every
+ * deletion of a workspace or principal, which removes theirs) must call
+ * domain_auth_changed in its transaction. Only bindings that exist are
+ * kept, so a missing one is read again each time.
  */
 #define DOMAIN_BINDING_CACHE_SLOTS 64
 

@@ -100,9 +100,10 @@ static bool binding_cached(struct domain *d, const char *ws, const char *who, st
 	return true;
 }
 
-/* Tagged with the generation the store's view is at least as new as
- * (domain_read_generation): a change committed since leaves it stale. */
-static void binding_keep(struct domain *d, const struct store_member *m)
+/* generation: one the store's view is at least as new as, taken before
+ * the read (domain_read_generation), so that a change committed in between
+ * leaves the entry stale rather than wrong. */
+static void binding_keep(struct domain *d, const struct store_member *m, uint64_t generation)
 {
 	struct binding_cache_entry *e;
 
@@ -110,12 +111,13 @@ static void binding_keep(struct domain *d, const struct store_member *m)
 		return;
 	e = binding_slot(d, m->workspace, m->principal);
 	e->member = *m;
-	e->generation = domain_read_generation(d);
+	e->generation = generation;
 }
 
 /* The caller's binding in ws; an empty role if it has none. */
 static enum tr_status binding_of(struct domain *d, const char *ws, const char *who, struct store_member *m)
 {
+	uint64_t generation = domain_read_generation(d);
 	enum tr_status st;
 
 	if (binding_cached(d, ws, who, m))
@@ -123,7 +125,7 @@ static enum tr_status binding_of(struct domain *d, const char *ws, const char *w
 	memset(m, 0, sizeof(*m));
 	st = store_member_get(d->store, ws, who, m, NULL);
 	if (st == TR_OK)
-		binding_keep(d, m);
+		binding_keep(d, m, generation);
 	return st == TR_ENOTFOUND ? TR_OK : st;
 }
 

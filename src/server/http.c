@@ -85,6 +85,21 @@ static void send_now(struct api_request *r, int status, char *text, size_t len, 
 	r->replied = true;
 }
 
+/* The request's work is done (or it only read), but its answer cannot be
+ * made (out of memory): 500, and no record of a failure that did not
+ * happen, which on a worker would also wait for the writer's lock. */
+static void send_unmade(struct api_request *r)
+{
+	json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", tr_status_code(TR_EINTERNAL), "message",
+	                         "cannot make the response");
+	size_t len = 0;
+	char *text = body ? dump_json(body, &len) : NULL;
+
+	json_decref(body);
+	log_error("%s: cannot make the response", evhttp_request_get_uri(r->req));
+	send_now(r, 500, text, len, false);
+}
+
 /* Encodes obj and sends it now. */
 static void send_json_now(struct api_request *r, int status, const json_t *obj, bool sensitive)
 {
@@ -92,7 +107,7 @@ static void send_json_now(struct api_request *r, int status, const json_t *obj, 
 	char *text = dump_json(obj, &len);
 
 	if (!text) {
-		http_reply_status(r, TR_EINTERNAL, "cannot encode the response");
+		send_unmade(r);
 		return;
 	}
 	send_now(r, status, text, len, sensitive);
@@ -125,7 +140,7 @@ static void send_rendered(struct api_request *r, int status, http_render_fn rend
 	if (obj)
 		send_json_now(r, status, obj, false);
 	else
-		http_reply_status(r, TR_EINTERNAL, "out of memory");
+		send_unmade(r);
 	json_decref(obj);
 	if (free_arg)
 		free_arg(arg);
@@ -227,7 +242,7 @@ void http_reply_json_etag(struct api_request *r, const json_t *obj)
 	char *text = dump_json(obj, &len);
 
 	if (!text) {
-		http_reply_status(r, TR_EINTERNAL, "cannot encode the response");
+		send_unmade(r);
 		return;
 	}
 	crypto_generichash(hash, sizeof(hash), (const unsigned char *)text, len, NULL, 0);
