@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/jsonmem.h"
 #include "common/log.h"
@@ -67,10 +68,29 @@ static char *dump_json(const json_t *obj, size_t *len)
 	return text;
 }
 
+/* The Date header's text for now. evhttp formats one with gmtime for
+ * every reply that has none; each thread here makes one a second. The
+ * server never sets a locale: %a and %b are English, as HTTP wants. */
+static const char *date_now(void)
+{
+	static _Thread_local time_t made_at = -1;
+	static _Thread_local char text[40];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != made_at && gmtime_r(&now, &tm) && strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm))
+		made_at = now;
+	return made_at == now ? text : NULL;
+}
+
 /* Sends status with text (may be NULL) now; text is taken over. */
 static void send_now(struct api_request *r, int status, char *text, size_t len, bool sensitive)
 {
 	struct evkeyvalq *headers = evhttp_request_get_output_headers(r->req);
+	const char *date = date_now();
+
+	if (date)
+		evhttp_add_header(headers, "Date", date);
 
 	if (status == 401)
 		evhttp_add_header(headers, "WWW-Authenticate", "Bearer");
