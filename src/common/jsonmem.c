@@ -44,20 +44,11 @@ void jsonmem_init(void)
 	json_set_alloc_funcs(wiping_malloc, wiping_free);
 }
 
-/* A dump under way: text grows by doubling; what it held is wiped when
- * it moves, since a document may hold values. */
-struct dump_buf {
-	char *text;
-	size_t len;
-	size_t cap; /* bytes of text, the spare and the NUL included */
-	size_t spare;
-};
-
 /* Most replies fit; glibc serves a block this small from its per-thread
  * cache (larger ones take the arena's lock and may consolidate it). */
 #define DUMP_FIRST_CAP 1000
 
-static int dump_grow(struct dump_buf *b, size_t need)
+static int dump_grow(struct jsonmem_buf *b, size_t need)
 {
 	size_t cap = b->cap ? b->cap : DUMP_FIRST_CAP;
 	char *text;
@@ -80,7 +71,7 @@ static int dump_grow(struct dump_buf *b, size_t need)
 }
 
 /* Appends size bytes. */
-static int put(struct dump_buf *b, const char *piece, size_t size)
+static int put(struct jsonmem_buf *b, const char *piece, size_t size)
 {
 	size_t need = b->len + size + b->spare + 1;
 
@@ -151,7 +142,7 @@ static size_t escape_of(unsigned char c, char out[7])
 }
 
 /* Appends s[0..n) as a JSON string: runs of plain bytes in one piece. */
-static int put_string(struct dump_buf *b, const char *s, size_t n)
+static int put_string(struct jsonmem_buf *b, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t run = 0, i = 0;
@@ -179,7 +170,7 @@ static int put_string(struct dump_buf *b, const char *s, size_t n)
 	return put(b, s + run, n - run) == 0 && put(b, "\"", 1) == 0 ? 0 : -1;
 }
 
-static int put_integer(struct dump_buf *b, json_int_t v)
+static int put_integer(struct jsonmem_buf *b, json_int_t v)
 {
 	char digits[24];
 	size_t at = sizeof(digits);
@@ -195,7 +186,7 @@ static int put_integer(struct dump_buf *b, json_int_t v)
 }
 
 /* Reals are rare here: jansson writes them, so they read the same. */
-static int put_real(struct dump_buf *b, const json_t *j)
+static int put_real(struct jsonmem_buf *b, const json_t *j)
 {
 	char text[64];
 	size_t n = json_dumpb(j, text, sizeof(text), JSON_ENCODE_ANY | JSON_COMPACT);
@@ -206,9 +197,9 @@ static int put_real(struct dump_buf *b, const json_t *j)
 /* Trees are built or parsed here, never cyclic; parsing stops deeper. */
 #define DUMP_MAX_DEPTH 2048
 
-static int put_value(struct dump_buf *b, const json_t *j, int depth);
+static int put_value(struct jsonmem_buf *b, const json_t *j, int depth);
 
-static int put_object(struct dump_buf *b, const json_t *obj, int depth)
+static int put_object(struct jsonmem_buf *b, const json_t *obj, int depth)
 {
 	const char *sep = "{";
 
@@ -221,7 +212,7 @@ static int put_object(struct dump_buf *b, const json_t *obj, int depth)
 	return *sep == '{' ? put(b, "{}", 2) : put(b, "}", 1);
 }
 
-static int put_array(struct dump_buf *b, const json_t *arr, int depth)
+static int put_array(struct jsonmem_buf *b, const json_t *arr, int depth)
 {
 	size_t n = json_array_size(arr);
 
@@ -233,7 +224,7 @@ static int put_array(struct dump_buf *b, const json_t *arr, int depth)
 	return put(b, "]", 1);
 }
 
-static int put_value(struct dump_buf *b, const json_t *j, int depth)
+static int put_value(struct jsonmem_buf *b, const json_t *j, int depth)
 {
 	if (!j || depth > DUMP_MAX_DEPTH)
 		return -1;
@@ -258,7 +249,7 @@ static int put_value(struct dump_buf *b, const json_t *j, int depth)
  */
 char *jsonmem_dump(const json_t *j, size_t spare, size_t *len)
 {
-	struct dump_buf b = {.spare = spare};
+	struct jsonmem_buf b = {.spare = spare};
 
 	if (dump_grow(&b, spare + 1) != 0)
 		return NULL;
@@ -270,4 +261,154 @@ char *jsonmem_dump(const json_t *j, size_t spare, size_t *len)
 	*len = b.len;
 	b.text[b.len] = '\0';
 	return b.text;
+}
+
+/* --- the writer ------------------------------------------------------------ */
+
+void jsonw_init(struct jsonw *w, size_t spare)
+{
+	memset(w, 0, sizeof(*w));
+	w->buf.spare = spare;
+	w->failed = dump_grow(&w->buf, spare + 1) != 0;
+}
+
+static void wrote(struct jsonw *w, int rc)
+{
+	if (rc != 0)
+		w->failed = true;
+}
+
+/* The comma before an item of the open container (none after a key). */
+static void before_item(struct jsonw *w)
+{
+	if (w->after_key) {
+		w->after_key = false;
+		return;
+	}
+	if (w->depth > 0 && w->has_items[w->depth - 1])
+		wrote(w, put(&w->buf, ",", 1));
+	if (w->depth > 0)
+		w->has_items[w->depth - 1] = true;
+}
+
+static void open_container(struct jsonw *w, const char *bracket)
+{
+	if (w->failed)
+		return;
+	before_item(w);
+	if (w->depth == JSONW_MAX_DEPTH) {
+		w->failed = true;
+		return;
+	}
+	wrote(w, put(&w->buf, bracket, 1));
+	w->has_items[w->depth++] = false;
+}
+
+static void close_container(struct jsonw *w, const char *bracket)
+{
+	if (w->failed)
+		return;
+	if (w->depth == 0 || w->after_key) {
+		w->failed = true;
+		return;
+	}
+	w->depth--;
+	wrote(w, put(&w->buf, bracket, 1));
+}
+
+void jsonw_object_begin(struct jsonw *w)
+{
+	open_container(w, "{");
+}
+
+void jsonw_object_end(struct jsonw *w)
+{
+	close_container(w, "}");
+}
+
+void jsonw_array_begin(struct jsonw *w)
+{
+	open_container(w, "[");
+}
+
+void jsonw_array_end(struct jsonw *w)
+{
+	close_container(w, "]");
+}
+
+void jsonw_key(struct jsonw *w, const char *key)
+{
+	if (w->failed)
+		return;
+	before_item(w);
+	wrote(w, put_string(&w->buf, key, strlen(key)));
+	wrote(w, put(&w->buf, ":", 1));
+	w->after_key = true;
+}
+
+void jsonw_string(struct jsonw *w, const char *s)
+{
+	if (!s) {
+		jsonw_null(w);
+		return;
+	}
+	if (w->failed)
+		return;
+	before_item(w);
+	wrote(w, put_string(&w->buf, s, strlen(s)));
+}
+
+void jsonw_integer(struct jsonw *w, int64_t v)
+{
+	if (w->failed)
+		return;
+	before_item(w);
+	wrote(w, put_integer(&w->buf, (json_int_t)v));
+}
+
+void jsonw_bool(struct jsonw *w, bool v)
+{
+	if (w->failed)
+		return;
+	before_item(w);
+	wrote(w, v ? put(&w->buf, "true", 4) : put(&w->buf, "false", 5));
+}
+
+void jsonw_null(struct jsonw *w)
+{
+	if (w->failed)
+		return;
+	before_item(w);
+	wrote(w, put(&w->buf, "null", 4));
+}
+
+void jsonw_value(struct jsonw *w, const json_t *j)
+{
+	if (w->failed)
+		return;
+	before_item(w);
+	wrote(w, put_value(&w->buf, j, w->depth));
+}
+
+char *jsonw_finish(struct jsonw *w, size_t *len)
+{
+	char *text = w->buf.text;
+
+	if (w->failed || w->depth != 0 || w->after_key || w->buf.len == 0) {
+		jsonw_discard(w);
+		return NULL;
+	}
+	text[w->buf.len] = '\0';
+	*len = w->buf.len;
+	w->buf.text = NULL;
+	return text;
+}
+
+void jsonw_discard(struct jsonw *w)
+{
+	if (w->buf.text) {
+		sodium_memzero(w->buf.text, w->buf.len);
+		free(w->buf.text);
+	}
+	memset(w, 0, sizeof(*w));
 }

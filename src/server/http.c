@@ -155,15 +155,24 @@ static void reply_out(struct api_request *r, int status, json_t *obj, bool sensi
 static void send_rendered(struct api_request *r, int status, http_render_fn render, void *arg,
                           void (*free_arg)(void *arg))
 {
-	json_t *obj = render(arg);
+	size_t len = 0;
+	char *text = render(arg, &len);
 
-	if (obj)
-		send_json_now(r, status, obj, false);
+	if (text)
+		send_now(r, status, text, len, false);
 	else
 		send_unmade(r);
-	json_decref(obj);
 	if (free_arg)
 		free_arg(arg);
+}
+
+char *http_jsonw_text(struct jsonw *w, size_t *len)
+{
+	char *text = jsonw_finish(w, len);
+
+	if (text)
+		text[(*len)++] = '\n';
+	return text;
 }
 
 void http_reply_rendered(struct api_request *r, int status, http_render_fn render, void *arg,
@@ -255,11 +264,17 @@ static bool etag_matches(const char *header, const char *etag)
 
 void http_reply_json_etag(struct api_request *r, const json_t *obj)
 {
+	size_t len = 0;
+	char *text = dump_json(obj, &len);
+
+	http_reply_text_etag(r, text, len);
+}
+
+void http_reply_text_etag(struct api_request *r, char *text, size_t len)
+{
 	struct evkeyvalq *out_headers = evhttp_request_get_output_headers(r->req);
 	unsigned char hash[16];
 	char etag[2 * sizeof(hash) + 3];
-	size_t len = 0;
-	char *text = dump_json(obj, &len);
 
 	if (!text) {
 		send_unmade(r);

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/jsonmem.h"
 #include "common/status.h"
 #include "domain/domain.h"
 
@@ -23,8 +24,9 @@
 
 struct api_request;
 
-/* Makes a reply's document (a new reference; NULL: out of memory). */
-typedef json_t *(*http_render_fn)(void *arg);
+/* Makes a reply's JSON text (malloc'd; http_jsonw_text), *len its length;
+ * NULL if it cannot. */
+typedef char *(*http_render_fn)(void *arg, size_t *len);
 
 /* Work a handler leaves for the writer (http_reply_once_recorded). */
 typedef enum tr_status (*http_record_fn)(struct domain *d, struct api_request *r, void *arg,
@@ -79,12 +81,17 @@ void http_write_at_once(struct evhttp_connection *evcon);
  * On the writer thread obj is kept (a reference) and encoded by the
  * worker as it sends the reply: the encoding is off the writer's path. */
 void http_reply_json(struct api_request *r, int status, json_t *obj, bool sensitive);
-/* Sends the document render(arg) makes, not sensitive, with the given
+/* Sends the text render(arg) makes, not sensitive, with the given
  * status; free_arg(arg) runs once the reply is sent or dropped (may be
  * NULL). On the writer thread render runs on the worker as it sends: a
  * handler that ran there leaves it only what must be in its transaction. */
 void http_reply_rendered(struct api_request *r, int status, http_render_fn render, void *arg,
                          void (*free_arg)(void *arg));
+/* The text of a document written with w (jsonw_init(w, 1)), with the
+ * final newline every reply has; NULL if it failed. */
+char *http_jsonw_text(struct jsonw *w, size_t *len);
+/* Sends text (JSON, taken over; NULL: 500) as http_reply_json_etag does. */
+void http_reply_text_etag(struct api_request *r, char *text, size_t len);
 /* Sends obj with 200 and an ETag (a hash of the body); when the request's
  * If-None-Match names that tag, sends 304 with no body instead. For reads
  * only: not on routes that run on the writer (ROUTE_WRITE). */

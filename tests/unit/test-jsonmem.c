@@ -170,12 +170,120 @@ static void test_keys_are_escaped(void **state)
 	json_decref(obj);
 }
 
+/* What the writer writes equals jansson's text of the same tree. */
+static void test_the_writer_writes_what_the_tree_dumps_to(void **state)
+{
+	struct jsonw w;
+	json_t *tags = json_pack("[s,s]", "ml", "prod");
+	json_t *tree = json_pack("{s:s,s:n,s:O,s:{},s:[],s:I,s:b,s:b,s:[{s:i},i,s]}", "name", "hf\"token\n", "project",
+				 "tags", tags, "empty", "none", "version", (json_int_t)INT64_MIN, "yes", 1, "no", 0,
+				 "items", "k", 1, 2, "caf\xC3\xA9");
+	size_t want_len = 0, got_len = 0;
+	char *want = jansson_text(tree, &want_len);
+	char *got;
+
+	(void)state;
+	jsonw_init(&w, 1);
+	jsonw_object_begin(&w);
+	jsonw_key(&w, "name");
+	jsonw_string(&w, "hf\"token\n");
+	jsonw_key(&w, "project");
+	jsonw_string(&w, NULL);
+	jsonw_key(&w, "tags");
+	jsonw_value(&w, tags);
+	jsonw_key(&w, "empty");
+	jsonw_object_begin(&w);
+	jsonw_object_end(&w);
+	jsonw_key(&w, "none");
+	jsonw_array_begin(&w);
+	jsonw_array_end(&w);
+	jsonw_key(&w, "version");
+	jsonw_integer(&w, INT64_MIN);
+	jsonw_key(&w, "yes");
+	jsonw_bool(&w, true);
+	jsonw_key(&w, "no");
+	jsonw_bool(&w, false);
+	jsonw_key(&w, "items");
+	jsonw_array_begin(&w);
+	jsonw_object_begin(&w);
+	jsonw_key(&w, "k");
+	jsonw_integer(&w, 1);
+	jsonw_object_end(&w);
+	jsonw_integer(&w, 2);
+	jsonw_string(&w, "caf\xC3\xA9");
+	jsonw_array_end(&w);
+	jsonw_object_end(&w);
+	got = jsonw_finish(&w, &got_len);
+	assert_non_null(got);
+	assert_int_equal(got_len, want_len);
+	assert_memory_equal(got, want, want_len);
+	assert_int_equal(got[got_len], '\0');
+	got[got_len] = '\n'; /* the spare byte */
+	free(got);
+	free(want);
+	json_decref(tree);
+	json_decref(tags);
+}
+
+/* A document that is not whole, or holds what JSON cannot, gives NULL. */
+static void test_the_writer_refuses_what_is_not_a_document(void **state)
+{
+	struct jsonw w;
+	size_t len = 0;
+
+	(void)state;
+	jsonw_init(&w, 0); /* nothing written */
+	assert_null(jsonw_finish(&w, &len));
+
+	jsonw_init(&w, 0); /* left open */
+	jsonw_object_begin(&w);
+	assert_null(jsonw_finish(&w, &len));
+
+	jsonw_init(&w, 0); /* a key without a value */
+	jsonw_object_begin(&w);
+	jsonw_key(&w, "k");
+	jsonw_object_end(&w);
+	assert_null(jsonw_finish(&w, &len));
+
+	jsonw_init(&w, 0); /* closed more than opened */
+	jsonw_array_begin(&w);
+	jsonw_array_end(&w);
+	jsonw_array_end(&w);
+	assert_null(jsonw_finish(&w, &len));
+
+	jsonw_init(&w, 0); /* not UTF-8 */
+	jsonw_array_begin(&w);
+	jsonw_string(&w, "\xC0\x80");
+	jsonw_array_end(&w);
+	assert_null(jsonw_finish(&w, &len));
+
+	jsonw_init(&w, 0); /* too deep */
+	for (int i = 0; i <= JSONW_MAX_DEPTH; i++)
+		jsonw_array_begin(&w);
+	for (int i = 0; i <= JSONW_MAX_DEPTH; i++)
+		jsonw_array_end(&w);
+	assert_null(jsonw_finish(&w, &len));
+
+	jsonw_init(&w, 0); /* as deep as allowed */
+	for (int i = 0; i < JSONW_MAX_DEPTH; i++)
+		jsonw_array_begin(&w);
+	for (int i = 0; i < JSONW_MAX_DEPTH; i++)
+		jsonw_array_end(&w);
+	free(jsonw_finish(&w, &len));
+	assert_int_equal(len, 2 * JSONW_MAX_DEPTH);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_documents),        cmocka_unit_test(test_every_ascii_byte),
-	    cmocka_unit_test(test_a_large_document), cmocka_unit_test(test_not_utf8_is_refused),
-	    cmocka_unit_test(test_utf8_edges),       cmocka_unit_test(test_keys_are_escaped),
+	    cmocka_unit_test(test_documents),
+	    cmocka_unit_test(test_every_ascii_byte),
+	    cmocka_unit_test(test_a_large_document),
+	    cmocka_unit_test(test_not_utf8_is_refused),
+	    cmocka_unit_test(test_utf8_edges),
+	    cmocka_unit_test(test_keys_are_escaped),
+	    cmocka_unit_test(test_the_writer_writes_what_the_tree_dumps_to),
+	    cmocka_unit_test(test_the_writer_refuses_what_is_not_a_document),
 	};
 
 	jsonmem_init();
