@@ -1,7 +1,8 @@
 /*
  * jsonmem.c - a size-prefixed malloc/free pair for jansson that wipes
- * each block before releasing it, and the compact JSON writer every reply
- * goes through (jsonmem_dump).
+ * each block before releasing it, and the compact JSON writers every reply
+ * goes through: jsonmem_dump for a jansson tree, jsonw for a document
+ * written piece by piece.
  */
 #include "common/jsonmem.h"
 
@@ -249,18 +250,11 @@ static int put_value(struct jsonmem_buf *b, const json_t *j, int depth)
  */
 char *jsonmem_dump(const json_t *j, size_t spare, size_t *len)
 {
-	struct jsonmem_buf b = {.spare = spare};
+	struct jsonw w;
 
-	if (dump_grow(&b, spare + 1) != 0)
-		return NULL;
-	if (put_value(&b, j, 0) != 0) {
-		sodium_memzero(b.text, b.len);
-		free(b.text);
-		return NULL;
-	}
-	*len = b.len;
-	b.text[b.len] = '\0';
-	return b.text;
+	jsonw_init(&w, spare);
+	jsonw_value(&w, j);
+	return jsonw_finish(&w, len);
 }
 
 /* --- the writer ------------------------------------------------------------ */
@@ -291,11 +285,19 @@ static void before_item(struct jsonw *w)
 		w->has_items[w->depth - 1] = true;
 }
 
-static void open_container(struct jsonw *w, const char *bracket)
+/* Whether w may go on; if so, an item follows (before_item). */
+static bool next_item(struct jsonw *w)
 {
 	if (w->failed)
-		return;
+		return false;
 	before_item(w);
+	return true;
+}
+
+static void open_container(struct jsonw *w, const char *bracket)
+{
+	if (!next_item(w))
+		return;
 	if (w->depth == JSONW_MAX_DEPTH) {
 		w->failed = true;
 		return;
@@ -338,9 +340,8 @@ void jsonw_array_end(struct jsonw *w)
 
 void jsonw_key(struct jsonw *w, const char *key)
 {
-	if (w->failed)
+	if (!next_item(w))
 		return;
-	before_item(w);
 	wrote(w, put_string(&w->buf, key, strlen(key)));
 	wrote(w, put(&w->buf, ":", 1));
 	w->after_key = true;
@@ -352,42 +353,32 @@ void jsonw_string(struct jsonw *w, const char *s)
 		jsonw_null(w);
 		return;
 	}
-	if (w->failed)
-		return;
-	before_item(w);
-	wrote(w, put_string(&w->buf, s, strlen(s)));
+	if (next_item(w))
+		wrote(w, put_string(&w->buf, s, strlen(s)));
 }
 
 void jsonw_integer(struct jsonw *w, int64_t v)
 {
-	if (w->failed)
-		return;
-	before_item(w);
-	wrote(w, put_integer(&w->buf, (json_int_t)v));
+	if (next_item(w))
+		wrote(w, put_integer(&w->buf, (json_int_t)v));
 }
 
 void jsonw_bool(struct jsonw *w, bool v)
 {
-	if (w->failed)
-		return;
-	before_item(w);
-	wrote(w, v ? put(&w->buf, "true", 4) : put(&w->buf, "false", 5));
+	if (next_item(w))
+		wrote(w, v ? put(&w->buf, "true", 4) : put(&w->buf, "false", 5));
 }
 
 void jsonw_null(struct jsonw *w)
 {
-	if (w->failed)
-		return;
-	before_item(w);
-	wrote(w, put(&w->buf, "null", 4));
+	if (next_item(w))
+		wrote(w, put(&w->buf, "null", 4));
 }
 
 void jsonw_value(struct jsonw *w, const json_t *j)
 {
-	if (w->failed)
-		return;
-	before_item(w);
-	wrote(w, put_value(&w->buf, j, w->depth));
+	if (next_item(w))
+		wrote(w, put_value(&w->buf, j, w->depth));
 }
 
 char *jsonw_finish(struct jsonw *w, size_t *len)

@@ -1,9 +1,10 @@
 /*
- * jsonmem.h - make jansson wipe what it frees.
+ * jsonmem.h - make jansson wipe what it frees, and write compact JSON.
  *
  * Request bodies and /access responses pass secret values through jansson
  * trees and strings. After jsonmem_init() every block jansson frees is
- * zeroed first, so those values do not linger in freed heap memory.
+ * zeroed first, so those values do not linger in freed heap memory. The
+ * writers below wipe their text as it grows, for the same reason.
  */
 #ifndef TRESOR_COMMON_JSONMEM_H
 #define TRESOR_COMMON_JSONMEM_H

@@ -33,7 +33,6 @@ static struct secret_ref ref_of(const struct api_request *r)
 
 /* --- rendering ----------------------------------------------------------- */
 
-/* Most secrets have no tags and one value: "[]" is not parsed. */
 /* A stored JSON array (tags, keys) as it was written; "[]", the common
  * case, is not parsed, and anything but an array reads as []. */
 static void write_array_text(struct jsonw *w, const char *key, const char *text)

@@ -61,11 +61,11 @@ void http_write_at_once(struct evhttp_connection *evcon)
 /* Serialises obj into a fresh malloc'd buffer, with a final newline. */
 static char *dump_json(const json_t *obj, size_t *len)
 {
-	char *text = jsonmem_dump(obj, 1, len);
+	struct jsonw w;
 
-	if (text)
-		text[(*len)++] = '\n';
-	return text;
+	jsonw_init(&w, 1);
+	jsonw_value(&w, obj);
+	return http_jsonw_text(&w, len);
 }
 
 /* The Date header's text for now. evhttp formats one with gmtime for

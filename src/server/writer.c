@@ -40,7 +40,6 @@ struct writer_job {
 	writer_done_fn done;
 	void *arg;
 	struct event *wake; /* on the submitter's base; delivers the outcome */
-	struct event_base *base;
 	enum store_durability durability;
 	bool committed;
 	struct writer_job *next;
@@ -102,7 +101,6 @@ enum tr_status writer_submit(struct writer *w, struct event_base *base, writer_r
 		free(job);
 		return tr_error_set(err, TR_EINTERNAL, "out of memory");
 	}
-	job->base = base;
 	job->run = run;
 	job->done = done;
 	job->arg = arg;
@@ -270,8 +268,10 @@ static struct writer_job *batch_by_base(struct writer_job *group)
 	struct writer_job *firsts = NULL, *first;
 
 	for (struct writer_job *job = group; job; job = job->next) {
+		struct event_base *base = event_get_base(job->wake);
+
 		job->batch = NULL;
-		for (first = firsts; first && first->base != job->base; first = first->next_base)
+		for (first = firsts; first && event_get_base(first->wake) != base; first = first->next_base)
 			;
 		if (first) {
 			first->batch_tail->batch = job;
