@@ -353,8 +353,13 @@ void jsonw_string(struct jsonw *w, const char *s)
 		jsonw_null(w);
 		return;
 	}
+	jsonw_stringn(w, s, strlen(s));
+}
+
+void jsonw_stringn(struct jsonw *w, const char *s, size_t n)
+{
 	if (next_item(w))
-		wrote(w, put_string(&w->buf, s, strlen(s)));
+		wrote(w, put_string(&w->buf, s, n));
 }
 
 void jsonw_integer(struct jsonw *w, int64_t v)

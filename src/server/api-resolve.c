@@ -69,57 +69,85 @@ static enum tr_status parse_request(const json_t *body, struct resolve_request *
 	return TR_OK;
 }
 
-static json_t *nullable(const char *s)
+/* s, or null when it is NULL or empty. */
+static void write_optional(struct jsonw *w, const char *s)
 {
-	return s && *s ? json_string(s) : json_null();
+	jsonw_string(w, s && *s ? s : NULL);
 }
 
-static json_t *overrode_json(unsigned overrode)
+static void write_overrode(struct jsonw *w, unsigned overrode)
 {
-	json_t *arr = json_array();
-
+	jsonw_array_begin(w);
 	for (int s = SCOPE_PROJECT; s >= SCOPE_WORKSPACE; s--)
 		if (overrode & (1u << s))
-			json_array_append_new(arr, json_string(resolve_scope_name((enum resolve_scope)s)));
-	return arr;
+			jsonw_string(w, resolve_scope_name((enum resolve_scope)s));
+	jsonw_array_end(w);
 }
 
 /* The provenance of an item: secret, scope, version, what it overrode. */
-static json_t *provenance_json(const struct resolve_request *req, const struct resolve_item *it)
+static void write_provenance(struct jsonw *w, const struct resolve_request *req, const struct resolve_item *it)
 {
-	return json_pack("{s:s,s:s,s:o,s:o,s:I,s:o}", "secret_name", it->secret_name, "scope",
-	                 resolve_scope_name(it->scope), "project",
-	                 nullable(it->scope == SCOPE_PROJECT ? req->project : NULL), "cluster",
-	                 nullable(it->scope == SCOPE_CLUSTER ? req->cluster : NULL), "version", (json_int_t)it->version,
-	                 "overrode", overrode_json(it->overrode));
+	jsonw_key(w, "secret_name");
+	jsonw_string(w, it->secret_name);
+	jsonw_key(w, "scope");
+	jsonw_string(w, resolve_scope_name(it->scope));
+	jsonw_key(w, "project");
+	write_optional(w, it->scope == SCOPE_PROJECT ? req->project : NULL);
+	jsonw_key(w, "cluster");
+	write_optional(w, it->scope == SCOPE_CLUSTER ? req->cluster : NULL);
+	jsonw_key(w, "version");
+	jsonw_integer(w, it->version);
+	jsonw_key(w, "overrode");
+	write_overrode(w, it->overrode);
 }
 
-static json_t *value_json(const struct secbuf *v)
+static void write_env_item(struct jsonw *w, const struct resolve_request *req, const struct resolve_item *it)
 {
-	return json_stringn((const char *)v->data, v->len);
+	jsonw_object_begin(w);
+	write_provenance(w, req, it);
+	jsonw_key(w, "envvar_name");
+	jsonw_string(w, it->envvar_name);
+	jsonw_key(w, "secret_key");
+	write_optional(w, it->secret_key);
+	jsonw_key(w, "value");
+	jsonw_stringn(w, (const char *)it->value.data, it->value.len);
+	jsonw_object_end(w);
 }
 
-static json_t *response_json(const struct resolve_request *req)
+static void write_container(struct jsonw *w, const struct resolve_request *req)
 {
-	json_t *env = json_array();
-	json_t *container = json_null();
+	const struct resolve_item *it;
 
-	for (size_t i = 0; i < req->count; i++) {
-		const struct resolve_item *it = &req->items[i];
-		json_t *obj = provenance_json(req, it);
-
-		if ((long)i == req->container_index) {
-			json_object_set_new(obj, "dockerconfigjson", value_json(&it->value));
-			json_decref(container);
-			container = obj;
-			continue;
-		}
-		json_object_set_new(obj, "envvar_name", json_string(it->envvar_name));
-		json_object_set_new(obj, "secret_key", nullable(it->secret_key));
-		json_object_set_new(obj, "value", value_json(&it->value));
-		json_array_append_new(env, obj);
+	if (req->container_index < 0) {
+		jsonw_null(w);
+		return;
 	}
-	return json_pack("{s:o,s:o}", "env", env, "container_secret", container);
+	it = &req->items[req->container_index];
+	jsonw_object_begin(w);
+	write_provenance(w, req, it);
+	jsonw_key(w, "dockerconfigjson");
+	jsonw_stringn(w, (const char *)it->value.data, it->value.len);
+	jsonw_object_end(w);
+}
+
+/* The answer's text, values included (wiped when freed or sent); NULL if
+ * it cannot be made. */
+static char *response_text(const struct resolve_request *req, size_t *len)
+{
+	struct jsonw w;
+
+	jsonw_init(&w, 1);
+	jsonw_object_begin(&w);
+	jsonw_key(&w, "env");
+	jsonw_array_begin(&w);
+	for (size_t i = 0; i < req->count; i++)
+		if ((long)i != req->container_index)
+			write_env_item(&w, req, &req->items[i]);
+	jsonw_array_end(&w);
+	jsonw_key(&w, "container_secret");
+	write_container(&w, req);
+	jsonw_object_end(&w);
+	return http_jsonw_text(&w, len);
 }
 
 static void request_free(void *arg)
@@ -143,7 +171,8 @@ void api_resolve(struct api_request *r)
 {
 	struct resolve_request *req = calloc(1, sizeof(*req));
 	struct tr_error err = {0};
-	json_t *obj;
+	size_t len = 0;
+	char *text;
 
 	if (!req) {
 		http_reply_status(r, TR_EINTERNAL, "out of memory");
@@ -155,9 +184,8 @@ void api_resolve(struct api_request *r)
 		request_free(req);
 		return;
 	}
-	obj = response_json(req);
-	http_reply_json(r, 200, obj, true);
-	json_decref(obj);
+	text = response_text(req, &len);
+	http_reply_text(r, 200, text, len, true);
 	/* The values live on in the answer alone. */
 	resolve_items_clear(req->items, req->count);
 	http_reply_once_recorded(r, record, req, request_free);

@@ -166,6 +166,34 @@ static void send_rendered(struct api_request *r, int status, http_render_fn rend
 		free_arg(arg);
 }
 
+void http_reply_text(struct api_request *r, int status, char *text, size_t len, bool sensitive)
+{
+	if (!text) { /* nothing was done that a failure would misreport */
+		http_reply_status(r, TR_EINTERNAL, "cannot make the response");
+		return;
+	}
+	if (!r->deferred) {
+		send_now(r, status, text, len, sensitive);
+		return;
+	}
+	r->reply.status = status;
+	r->reply.text = text;
+	r->reply.text_len = len;
+	r->reply.sensitive = sensitive;
+	r->replied = true;
+}
+
+/* Takes the text made for the reply out of r, if there is one. */
+static char *take_text(struct api_request *r, size_t *len)
+{
+	char *text = r->reply.text;
+
+	*len = r->reply.text_len;
+	r->reply.text = NULL;
+	r->reply.text_len = 0;
+	return text;
+}
+
 char *http_jsonw_text(struct jsonw *w, size_t *len)
 {
 	char *text = jsonw_finish(w, len);
@@ -206,7 +234,14 @@ void http_send_deferred(struct api_request *r)
 	http_render_fn render;
 	void *arg;
 	void (*free_arg)(void *arg);
+	size_t len;
+	char *text = take_text(r, &len);
 
+	if (text) {
+		r->deferred = false;
+		send_now(r, r->reply.status, text, len, r->reply.sensitive);
+		return;
+	}
 	take_rendered(r, &render, &arg, &free_arg);
 	if (render) {
 		r->deferred = false;
@@ -225,7 +260,11 @@ void http_drop_deferred(struct api_request *r)
 	http_render_fn render;
 	void *arg;
 	void (*free_arg)(void *arg);
+	size_t len;
+	char *text = take_text(r, &len);
 
+	if (text)
+		free_wiped(text, len, NULL);
 	take_rendered(r, &render, &arg, &free_arg);
 	if (render && free_arg)
 		free_arg(arg);

@@ -58,6 +58,8 @@ struct api_request {
 	struct {
 		int status;
 		json_t *body;   /* the document, encoded by the worker when it sends; or NULL */
+		char *text;     /* or its text, made already (http_reply_text) */
+		size_t text_len;
 		bool sensitive; /* wipe the text once sent; Cache-Control: no-store */
 		http_render_fn render; /* or the document is made when sent (http_reply_rendered) */
 		void *render_arg;
@@ -87,6 +89,11 @@ void http_reply_json(struct api_request *r, int status, json_t *obj, bool sensit
  * handler that ran there leaves it only what must be in its transaction. */
 void http_reply_rendered(struct api_request *r, int status, http_render_fn render, void *arg,
                          void (*free_arg)(void *arg));
+/* Sends text (JSON, malloc'd, taken over) with the given status, wiped
+ * once sent when sensitive, as http_reply_json does; a deferred request
+ * keeps it until the worker sends it. NULL (it could not be made) is the
+ * request's failure, 500: for a handler that has changed nothing. */
+void http_reply_text(struct api_request *r, int status, char *text, size_t len, bool sensitive);
 /* The text of a document written with w (jsonw_init(w, 1)), with the
  * final newline every reply has; NULL if it failed. */
 char *http_jsonw_text(struct jsonw *w, size_t *len);

@@ -486,7 +486,10 @@ static bool defer_to_writer(struct dispatch *dp, enum writer_part part, struct w
  * ROUTE_READ_RECORD: the handler runs here, in the read transaction, its
  * answer and any failure kept; what it leaves to record, or its failure
  * (to be recorded), goes to the writer, and the answer leaves after. True
- * when the request now belongs to the writer.
+ * when the request now belongs to the writer. The read transaction stays
+ * open for the rest of the loop iteration, as a GET's does: its pages
+ * stay cached for the next request, which the writer's commits of records
+ * would otherwise make each one read again.
  */
 static bool read_then_record(struct dispatch *dp, struct writer *writer, struct tr_error *err)
 {
@@ -500,9 +503,9 @@ static bool read_then_record(struct dispatch *dp, struct writer *writer, struct 
 		tr_error_set(&r->failure, TR_EINTERNAL, "the request was not answered");
 		r->failed = r->replied = true;
 	}
-	domain_read_end(r->domain);
 	if ((r->failed || r->record) && defer_to_writer(dp, RUN_RECORD, writer, err))
 		return true;
+	domain_read_end(r->domain);
 	/* Nothing to record, or no writer: record (a transaction of its own)
 	 * and answer here. */
 	record_now(r->domain, r);
@@ -552,8 +555,9 @@ static void run_here(struct api_request *r, const struct route *route, struct tr
 }
 
 /*
- * Checks the request and runs its route: authentication and a GET's reads
- * share one read transaction (with the other GETs of the loop iteration);
+ * Checks the request and runs its route: authentication and the reads of
+ * a GET or a /resolve share one read transaction (with the other requests
+ * of the loop iteration);
  * a ROUTE_WRITE handler runs on the writer, a ROUTE_READ_RECORD one here
  * and then on the writer, any other here with no transaction open. True
  * when the request now belongs to the writer.
@@ -577,9 +581,9 @@ static bool run_route(struct dispatch *dp, struct writer *writer, const char *qu
 		return true;
 	if (err->status == TR_OK)
 		run_here(r, route, err);
-	/* A GET's read transaction stays open for the other requests of this
-	 * loop iteration; the worker ends it when the iteration is over
-	 * (server.c, worker_main). */
+	/* A GET's read transaction (and a /resolve's) stays open for the
+	 * other requests of this loop iteration; the worker ends it when the
+	 * iteration is over (server.c, worker_main). */
 	return false;
 }
 

@@ -540,17 +540,20 @@ static enum tr_status setup_worker(struct server *srv, struct worker *w, struct 
 }
 
 /*
- * The worker's loop, one iteration at a time: the GETs served in one
- * iteration share one SQLite read transaction (routes.c opens it and leaves
- * it open), which is ended here when the iteration is over. Beginning and
- * ending one is a good part of a GET's cost (WAL read locks: fcntl calls
- * and a mutex the connections of the process share).
+ * The worker's loop, one iteration at a time: the GETs and /resolve reads
+ * served in one iteration share one SQLite read transaction (routes.c opens
+ * it and leaves it open), which is ended here when the iteration is over.
+ * Beginning and ending one is a good part of a GET's cost (WAL read locks:
+ * fcntl calls and a mutex the connections of the process share), and once
+ * another connection has committed, the first read of each one empties the
+ * connection's page cache.
  *
  * It changes nothing that a client can see. The snapshot is taken at the
  * first read of the iteration, after epoll reported the requests it serves,
  * so each of those requests was sent before the snapshot: whatever was
  * acknowledged to anyone before it was sent (a write, a revocation) is in
- * it. Write requests and /resolve records end it first (domain_begin).
+ * it. A transaction that writes on the worker's connection ends it first
+ * (domain_begin).
  */
 static void *worker_main(void *arg)
 {

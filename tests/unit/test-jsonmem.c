@@ -225,6 +225,31 @@ static void test_the_writer_writes_what_the_tree_dumps_to(void **state)
 	json_decref(tags);
 }
 
+/* A string of n bytes is those bytes, a NUL among them, and no more. */
+static void test_the_writer_writes_n_bytes_of_a_string(void **state)
+{
+	static const char value[] = "a\0b\"c-not-this";
+	json_t *tree = json_pack("[s%]", value, (size_t)6);
+	size_t want_len = 0, got_len = 0;
+	char *want = jansson_text(tree, &want_len);
+	char *got;
+	struct jsonw w;
+
+	(void)state;
+	jsonw_init(&w, 0);
+	jsonw_array_begin(&w);
+	jsonw_stringn(&w, value, 6);
+	jsonw_array_end(&w);
+	got = jsonw_finish(&w, &got_len);
+	assert_non_null(got);
+	assert_string_equal(got, "[\"a\\u0000b\\\"c-\"]");
+	assert_int_equal(got_len, want_len);
+	assert_memory_equal(got, want, want_len);
+	free(got);
+	free(want);
+	json_decref(tree);
+}
+
 /* A document that is not whole, or holds what JSON cannot, gives NULL. */
 static void test_the_writer_refuses_what_is_not_a_document(void **state)
 {
@@ -283,6 +308,7 @@ int main(void)
 	    cmocka_unit_test(test_utf8_edges),
 	    cmocka_unit_test(test_keys_are_escaped),
 	    cmocka_unit_test(test_the_writer_writes_what_the_tree_dumps_to),
+	    cmocka_unit_test(test_the_writer_writes_n_bytes_of_a_string),
 	    cmocka_unit_test(test_the_writer_refuses_what_is_not_a_document),
 	};
 
