@@ -6,7 +6,6 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -17,6 +16,7 @@
 #include <strings.h>
 
 #include "common/limits.h"
+#include "common/strcopy.h"
 #include "domain/audit.h"
 #include "domain/auth.h"
 #include "server/api.h"
@@ -304,13 +304,24 @@ static void draw_process_half(void)
 	request_id_process_half = randombytes_random();
 }
 
+/* Eight lowercase hex digits of v, as "%08x" writes them (no NUL). */
+static void put_hex32(char out[8], uint32_t v)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 7; i >= 0; i--, v >>= 4)
+		out[i] = digits[v & 0xf];
+}
+
 static void next_request_id(char out[17])
 {
 	uint32_t n;
 
 	pthread_once(&request_id_once, draw_process_half);
 	n = (uint32_t)atomic_fetch_add_explicit(&request_id_counter, 1, memory_order_relaxed);
-	snprintf(out, 17, "%08" PRIx32 "%08" PRIx32, request_id_process_half, n);
+	put_hex32(out, request_id_process_half);
+	put_hex32(out + 8, n);
+	out[16] = '\0';
 }
 
 /* Where the request comes from, and its id (also sent as X-Request-Id). */
@@ -322,7 +333,7 @@ static void identify(struct api_request *r)
 
 	if (conn)
 		evhttp_connection_get_peer(conn, &addr, &port);
-	snprintf(r->actor.client, sizeof(r->actor.client), "%s", addr ? addr : "");
+	str_copy(r->actor.client, sizeof(r->actor.client), addr ? addr : "");
 	next_request_id(r->actor.request_id);
 	evhttp_add_header(evhttp_request_get_output_headers(r->req), "X-Request-Id", r->actor.request_id);
 }

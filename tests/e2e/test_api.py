@@ -9,6 +9,7 @@ is the point.
 import base64
 import json
 import os
+import re
 import struct
 import time
 from email.utils import parsedate_to_datetime
@@ -77,6 +78,16 @@ def test_replies_carry_one_date_header_of_now(server):
     assert len(dates) == 1, f"Date headers: {dates}"
     assert dates[0].endswith(" GMT") and dates[0][3:5] == ", ", dates[0]
     assert abs(parsedate_to_datetime(dates[0]).timestamp() - time.time()) < 5
+
+
+def test_request_ids_are_16_hex_digits_counting_up(server):
+    # Eight hex digits drawn once per process, then eight of a counter.
+    first = server.get("/healthz").headers["X-Request-Id"]
+    second = server.get("/healthz").headers["X-Request-Id"]
+    for rid in (first, second):
+        assert re.fullmatch(r"[0-9a-f]{16}", rid), rid
+    assert first[:8] == second[:8]
+    assert int(second[8:], 16) > int(first[8:], 16)
 
 
 # ---------------------------------------------------------------- workspaces
