@@ -12,9 +12,9 @@
  * A group is committed durably (the reply waits for the disk) when any
  * of its jobs changes state. A group that only appends the audit records
  * of requests that change nothing (a resolve, a refused token, a denial)
- * is committed to the log without waiting for the disk, and a third
- * thread, the flusher, syncs the log right after (store.h,
- * STORE_FLUSH_LATER; docs/architecture.md).
+ * is committed to the log without waiting for the disk, and the writer
+ * syncs the log right after handing its replies back, before it takes the
+ * next group (store.h, STORE_FLUSH_LATER; docs/architecture.md).
  *
  * Requests run first as light units, without savepoint journals; a group
  * where one fails after a change runs again with savepoints (run_group).
@@ -57,18 +57,13 @@ struct writer {
 	pthread_cond_t queued;
 	struct writer_job *head; /* oldest first */
 	struct writer_job *tail;
-	bool stopping;         /* the writer: once the queue is empty */
-	bool helpers_stopping; /* the checkpointer and the flusher, after the writer */
-	struct domain domain; /* the writer's own connection */
+	bool stopping;              /* the writer: once the queue is empty */
+	bool checkpointer_stopping; /* after the writer */
+	struct domain domain;       /* the writer's own connection */
 	pthread_t checkpointer;
 	pthread_cond_t checkpoint_wanted_cond;
-	bool checkpoint_wanted;        /* under lock */
-	struct store *checkpoint_store; /* the checkpointer's connection */
-	pthread_t flusher;
-	pthread_cond_t flush_wanted_cond;
-	bool flush_wanted; /* under lock */
-	pthread_cond_t flushed;
-	bool flushing; /* under lock: a sync is in progress */
+	bool checkpoint_wanted;              /* under lock */
+	struct store *checkpoint_store;      /* the checkpointer's connection */
 	enum store_durability least_durable; /* under lock */
 };
 
@@ -118,26 +113,8 @@ enum tr_status writer_submit(struct writer *w, struct event_base *base, writer_r
 
 /* --- the writer thread -------------------------------------------------------- */
 
-/* Whether the next group, as queued now, could all be flushed later.
- * Under lock. */
-static bool next_group_flushes_later(const struct writer *w)
-{
-	const struct writer_job *job = w->head;
-	int n = 0;
-
-	for (; job && n < GROUP_MAX; job = job->next, n++)
-		if (job->durability == STORE_DURABLE)
-			return false;
-	return n > 0;
-}
-
-/*
- * Waits for work; takes up to GROUP_MAX jobs off the queue. NULL once
- * stopping and nothing is left. Work that may all be flushed later first
- * waits for a sync in progress: under load the jobs arriving meanwhile
- * then join it, one commit for all, as when each commit waited for its own
- * sync; a lone request finds no sync in progress and goes at once.
- */
+/* Waits for work; takes up to GROUP_MAX jobs off the queue. NULL once
+ * stopping and nothing is left. */
 static struct writer_job *take_group(struct writer *w)
 {
 	struct writer_job *group, *last;
@@ -146,8 +123,6 @@ static struct writer_job *take_group(struct writer *w)
 	pthread_mutex_lock(&w->lock);
 	while (!w->head && !w->stopping)
 		pthread_cond_wait(&w->queued, &w->lock);
-	while (w->flushing && next_group_flushes_later(w))
-		pthread_cond_wait(&w->flushed, &w->lock);
 	group = w->head;
 	if (group) {
 		for (last = group; last->next && n < GROUP_MAX; last = last->next)
@@ -157,7 +132,7 @@ static struct writer_job *take_group(struct writer *w)
 			w->tail = NULL;
 		last->next = NULL;
 	}
-	/* Queued before a sync failed (flusher_main). */
+	/* Queued before a sync failed (flush_log). */
 	for (last = group; last && w->least_durable == STORE_DURABLE; last = last->next)
 		last->durability = STORE_DURABLE;
 	pthread_mutex_unlock(&w->lock);
@@ -304,13 +279,12 @@ static void hand_back(struct writer_job *group)
 	}
 }
 
-/* Sets one of the flags the helper threads wait on, and wakes the one
- * waiting on cond. */
-static void flag_set(struct writer *w, bool *flag, bool value, pthread_cond_t *cond)
+/* Wakes the checkpointer. */
+static void checkpoint_wake(struct writer *w)
 {
 	pthread_mutex_lock(&w->lock);
-	*flag = value;
-	pthread_cond_signal(cond);
+	w->checkpoint_wanted = true;
+	pthread_cond_signal(&w->checkpoint_wanted_cond);
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -330,7 +304,29 @@ static void checkpoint_if_due(struct writer *w)
 	case STORE_CHECKPOINT_BACKGROUND:
 		break;
 	}
-	flag_set(w, &w->checkpoint_wanted, true, &w->checkpoint_wanted_cond);
+	checkpoint_wake(w);
+}
+
+/*
+ * Syncs the log after a group committed without waiting for the disk. Its
+ * replies are on their way already; the jobs queued meanwhile form the
+ * next group, so under load one sync serves every record that arrived
+ * during it (a separate thread for the sync cost two wake-ups per group,
+ * and the writer waited for it anyway). A failed sync is not retried
+ * (Linux may have dropped the pages it could not write): the records of
+ * reads committed since the last sync may not reach the disk, and from
+ * now on every commit waits for the disk, and fails if it cannot.
+ */
+static void flush_log(struct writer *w)
+{
+	struct tr_error err = {0};
+
+	if (store_flush(w->domain.store, &err) == TR_OK)
+		return;
+	log_error("%s; from now on every commit waits for the disk", err.message);
+	pthread_mutex_lock(&w->lock);
+	w->least_durable = STORE_DURABLE;
+	pthread_mutex_unlock(&w->lock);
 }
 
 static void *writer_main(void *arg)
@@ -342,53 +338,26 @@ static void *writer_main(void *arg)
 		bool flush = run_group(w, group);
 
 		hand_back(group);
-		if (flush) /* wake the flusher */
-			flag_set(w, &w->flush_wanted, true, &w->flush_wanted_cond);
+		if (flush)
+			flush_log(w);
 		checkpoint_if_due(w);
 	}
 	return NULL;
 }
 
-/* A helper thread's wait: until *wanted is set (by flag_set), which it
- * clears; false once the helpers stop with nothing wanted. *busy, if
- * given, says whether the helper now has work. */
-static bool helper_wait(struct writer *w, bool *wanted, pthread_cond_t *cond, bool *busy)
+/* The checkpointer's wait: until a checkpoint is wanted (checkpoint_wake),
+ * which it clears; false once it stops with none wanted. */
+static bool checkpoint_wait(struct writer *w)
 {
-	bool was;
+	bool wanted;
 
 	pthread_mutex_lock(&w->lock);
-	while (!*wanted && !w->helpers_stopping)
-		pthread_cond_wait(cond, &w->lock);
-	was = *wanted;
-	*wanted = false;
-	if (busy)
-		*busy = was;
+	while (!w->checkpoint_wanted && !w->checkpointer_stopping)
+		pthread_cond_wait(&w->checkpoint_wanted_cond, &w->lock);
+	wanted = w->checkpoint_wanted;
+	w->checkpoint_wanted = false;
 	pthread_mutex_unlock(&w->lock);
-	return was;
-}
-
-/* Syncs the log after each group committed without waiting for the disk;
- * take_group holds such groups back while a sync is in progress. */
-static void *flusher_main(void *arg)
-{
-	struct writer *w = arg;
-	struct tr_error err = {0};
-
-	while (helper_wait(w, &w->flush_wanted, &w->flush_wanted_cond, &w->flushing)) {
-		if (store_flush(w->domain.store, &err) != TR_OK) {
-			/* The records of reads committed since the last sync may
-			 * not reach the disk; a failed sync is not retried (Linux
-			 * may have dropped the pages it could not write). From now
-			 * on every commit waits for the disk, and fails if it
-			 * cannot. */
-			log_error("%s; from now on every commit waits for the disk", err.message);
-			pthread_mutex_lock(&w->lock);
-			w->least_durable = STORE_DURABLE;
-			pthread_mutex_unlock(&w->lock);
-		}
-		flag_set(w, &w->flushing, false, &w->flushed);
-	}
-	return NULL;
+	return wanted;
 }
 
 static void *checkpointer_main(void *arg)
@@ -396,7 +365,7 @@ static void *checkpointer_main(void *arg)
 	struct writer *w = arg;
 	struct tr_error err = {0};
 
-	while (helper_wait(w, &w->checkpoint_wanted, &w->checkpoint_wanted_cond, NULL))
+	while (checkpoint_wait(w))
 		if (store_checkpoint(w->checkpoint_store, STORE_CHECKPOINT_BACKGROUND, &err) != TR_OK)
 			log_warn("%s", err.message); /* the next commit asks again */
 	return NULL;
@@ -410,8 +379,6 @@ static void writer_free(struct writer *w)
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->queued);
 	pthread_cond_destroy(&w->checkpoint_wanted_cond);
-	pthread_cond_destroy(&w->flush_wanted_cond);
-	pthread_cond_destroy(&w->flushed);
 	store_close(w->checkpoint_store);
 	store_close(w->domain.store);
 	free(w);
@@ -421,12 +388,10 @@ static void writer_free(struct writer *w)
 enum started {
 	STARTED_WRITER = 1,
 	STARTED_CHECKPOINTER,
-	STARTED_FLUSHER,
 };
 
 /* Asks the threads to stop once the queue is empty, and waits for them.
- * The writer goes first: the flusher's last sync comes after its last
- * group. */
+ * The writer goes first: its last group may want a checkpoint. */
 static void stop_threads(struct writer *w, enum started started)
 {
 	pthread_mutex_lock(&w->lock);
@@ -435,14 +400,11 @@ static void stop_threads(struct writer *w, enum started started)
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
 	pthread_mutex_lock(&w->lock);
-	w->helpers_stopping = true;
+	w->checkpointer_stopping = true;
 	pthread_cond_signal(&w->checkpoint_wanted_cond);
-	pthread_cond_signal(&w->flush_wanted_cond);
 	pthread_mutex_unlock(&w->lock);
 	if (started >= STARTED_CHECKPOINTER)
 		pthread_join(w->checkpointer, NULL);
-	if (started >= STARTED_FLUSHER)
-		pthread_join(w->flusher, NULL);
 }
 
 enum tr_status writer_start(const struct domain *template_domain, const char *dsn,
@@ -456,8 +418,6 @@ enum tr_status writer_start(const struct domain *template_domain, const char *ds
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->queued, NULL);
 	pthread_cond_init(&w->checkpoint_wanted_cond, NULL);
-	pthread_cond_init(&w->flush_wanted_cond, NULL);
-	pthread_cond_init(&w->flushed, NULL);
 	w->least_durable = least_durable;
 	w->domain = *template_domain;
 	w->domain.tx_depth = 0;
@@ -477,11 +437,6 @@ enum tr_status writer_start(const struct domain *template_domain, const char *ds
 		writer_free(w);
 		return tr_error_set(err, TR_EINTERNAL, "cannot start the checkpoint thread");
 	}
-	if (pthread_create(&w->flusher, NULL, flusher_main, w) != 0) {
-		stop_threads(w, STARTED_CHECKPOINTER);
-		writer_free(w);
-		return tr_error_set(err, TR_EINTERNAL, "cannot start the flush thread");
-	}
 	*out = w;
 	return TR_OK;
 }
@@ -490,6 +445,6 @@ void writer_stop(struct writer *w)
 {
 	if (!w)
 		return;
-	stop_threads(w, STARTED_FLUSHER);
+	stop_threads(w, STARTED_CHECKPOINTER);
 	writer_free(w);
 }

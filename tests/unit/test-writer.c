@@ -152,7 +152,8 @@ static void test_a_change_is_synced_before_its_answer(void **state)
 }
 
 /* The first such job also opens the WAL and syncs its directory: the
- * second one's sync can only be the flusher's. */
+ * second one's sync can only be the one the writer makes after its
+ * group. */
 static void test_a_record_of_a_read_is_synced_after_its_answer(void **state)
 {
 	struct fixture f;
@@ -165,7 +166,7 @@ static void test_a_record_of_a_read_is_synced_after_its_answer(void **state)
 	before = syncs_counted();
 	submit_and_wait(&f, &first, STORE_FLUSH_LATER);
 	assert_true(synced_since(before));
-	usleep(100 * 1000); /* let the flusher finish that one */
+	usleep(100 * 1000); /* let the writer finish that one's sync */
 	before = syncs_counted();
 	submit_and_wait(&f, &job, STORE_FLUSH_LATER);
 	assert_true(synced_since(before));
