@@ -29,6 +29,11 @@ uint64_t domain_read_generation(const struct domain *d)
 	return d->reading ? d->read_generation : domain_auth_generation();
 }
 
+uint64_t domain_cache_generation(const struct domain *d)
+{
+	return d->reading && d->tx_depth == 0 ? d->read_data_generation : 0;
+}
+
 bool domain_auth_unchanged_since(const struct domain *d, uint64_t since)
 {
 	return !d->auth_changed && since == domain_auth_generation();
@@ -50,6 +55,7 @@ void domain_read_begin(struct domain *d)
 		/* Read before the transaction's snapshot is taken (at its first
 		 * read): the snapshot is at least as new as this generation. */
 		d->read_generation = domain_auth_generation();
+		d->read_data_generation = store_data_generation();
 		d->reading = store_begin_read(d->store, NULL) == TR_OK;
 	}
 }

@@ -20,6 +20,7 @@
 #include "domain/auth.h"
 #include "domain/names.h"
 #include "domain/policy.h"
+#include "domain/secret-cache.h"
 #include "domain/secrets.h"
 
 const char *resolve_scope_name(enum resolve_scope scope)
@@ -80,23 +81,53 @@ static bool usable(const struct principal *caller, const struct store_secret *m)
 	return policy_secret_visible(caller, m->visibility, m->created_by);
 }
 
-/* Finds the winning secret for it; *out owns heap strings on success. */
+/*
+ * The secret at one scope, as a read now would return it. In a worker's
+ * read transaction its current version comes with it, sealed (*v; else
+ * *v stays empty), and both are kept in this thread's cache, which
+ * answers the next such lookup while nothing but audit records has been
+ * committed (secret-cache.h).
+ */
+static enum tr_status read_candidate(struct domain *d, const char *workspace, const char *project,
+                                     const char *cluster, const char *name, struct store_secret *m,
+                                     struct store_version *v, struct tr_error *err)
+{
+	uint64_t generation = domain_cache_generation(d);
+	enum tr_status st;
+
+	if (generation && secret_cache_get(generation, workspace, project, cluster, name, m, v))
+		return TR_OK;
+	st = store_secret_get(d->store, workspace, project, cluster, name, m, err);
+	if (st != TR_OK || !generation)
+		return st;
+	if (store_version_get(d->store, m->id, m->version, v, NULL) == TR_OK)
+		secret_cache_put(generation, m, v);
+	else
+		store_version_clear(v); /* resolve_one reads it again, and reports */
+	return TR_OK;
+}
+
+/* Finds the winning secret for it; *out owns heap strings on success, and
+ * *out_v holds its current version when read_candidate brought it. */
 static enum tr_status choose(struct domain *d, const struct principal *caller, const struct resolve_request *req,
-                             struct resolve_item *it, struct store_secret *out, struct tr_error *err)
+                             struct resolve_item *it, struct store_secret *out, struct store_version *out_v,
+                             struct tr_error *err)
 {
 	const char *scopes[3][2] = {{"", ""}, {"", req->cluster}, {req->project, ""}};
 	bool found = false;
 
 	for (int s = SCOPE_PROJECT; s >= SCOPE_WORKSPACE; s--) {
 		struct store_secret m = {0};
+		struct store_version v = {0};
 		enum tr_status st;
 
 		if (s != SCOPE_WORKSPACE && !(scopes[s][0] && *scopes[s][0]) && !(scopes[s][1] && *scopes[s][1]))
 			continue;
-		st = store_secret_get(d->store, req->workspace, scopes[s][0] ? scopes[s][0] : "",
-		                      scopes[s][1] ? scopes[s][1] : "", it->name, &m, err);
+		st = read_candidate(d, req->workspace, scopes[s][0] ? scopes[s][0] : "", scopes[s][1] ? scopes[s][1] : "",
+		                    it->name, &m, &v, err);
 		if (st == TR_ENOTFOUND || (st == TR_OK && !usable(caller, &m))) {
 			store_secret_clear(&m);
+			store_version_clear(&v);
 			continue;
 		}
 		if (st != TR_OK)
@@ -104,10 +135,12 @@ static enum tr_status choose(struct domain *d, const struct principal *caller, c
 		if (found) {
 			it->overrode |= 1u << s;
 			store_secret_clear(&m);
+			store_version_clear(&v);
 		} else {
 			found = true;
 			it->scope = (enum resolve_scope)s;
 			*out = m;
+			*out_v = v;
 		}
 	}
 	if (!found)
@@ -137,17 +170,23 @@ static enum tr_status resolve_one(struct domain *d, const struct principal *call
                                   struct resolve_item *it, bool container, struct tr_error *err)
 {
 	struct store_secret m = {0};
+	struct store_version v = {0};
 	struct secdata data = {0};
-	enum tr_status st = choose(d, caller, req, it, &m, err);
+	enum tr_status st = choose(d, caller, req, it, &m, &v, err);
 
-	if (st != TR_OK)
+	if (st != TR_OK) {
+		store_secret_clear(&m);
+		store_version_clear(&v);
 		return st;
+	}
 	if (container && strcmp(m.type, "container_registry") != 0)
 		st = tr_error_set(err, TR_EVALIDATION, "field 'container_secret_name': '%s/%s' is a %s secret, "
 		                  "not container_registry", req->workspace, it->name, m.type);
 	if (st == TR_OK && it->version == 0)
 		it->version = m.version;
-	if (st == TR_OK && (st = secrets_open_version(d, &m, it->version, &data, err)) == TR_ENOTFOUND)
+	if (st == TR_OK && v.version != 0 && v.version == it->version)
+		st = secrets_open_sealed(d, &m, &v, &data, err);
+	else if (st == TR_OK && (st = secrets_open_version(d, &m, it->version, &data, err)) == TR_ENOTFOUND)
 		st = tr_error_set(err, st, "Secret '%s/%s' has no version %lld", req->workspace, it->name,
 		                  (long long)it->version);
 	if (st == TR_OK)
@@ -155,6 +194,7 @@ static enum tr_status resolve_one(struct domain *d, const struct principal *call
 		              err);
 	secdata_clear(&data);
 	store_secret_clear(&m);
+	store_version_clear(&v);
 	return st;
 }
 

@@ -493,16 +493,25 @@ enum tr_status secrets_delete(struct domain *d, const struct principal *actor, c
 enum tr_status secrets_open_version(struct domain *d, const struct store_secret *m, int64_t version,
                                     struct secdata *out, struct tr_error *err)
 {
-	struct envelope_identity id = {m->workspace, m->project, m->cluster, m->name, m->type, version};
 	struct store_version v = {0};
-	struct secbuf plain = {0};
 	enum tr_status st;
 
 	if ((st = store_version_get(d->store, m->id, version, &v, err)) != TR_OK)
 		return st;
-	st = envelope_open(d->keyring, &id, v.provider, v.wrapped_key.data, v.wrapped_key.len, v.ciphertext.data,
-	                   v.ciphertext.len, &plain, err);
+	st = secrets_open_sealed(d, m, &v, out, err);
 	store_version_clear(&v);
+	return st;
+}
+
+enum tr_status secrets_open_sealed(struct domain *d, const struct store_secret *m, const struct store_version *v,
+                                   struct secdata *out, struct tr_error *err)
+{
+	struct envelope_identity id = {m->workspace, m->project, m->cluster, m->name, m->type, v->version};
+	struct secbuf plain = {0};
+	enum tr_status st;
+
+	st = envelope_open(d->keyring, &id, v->provider, v->wrapped_key.data, v->wrapped_key.len, v->ciphertext.data,
+	                   v->ciphertext.len, &plain, err);
 	if (st != TR_OK)
 		return st;
 	st = secdata_decode(plain.data, plain.len, out);

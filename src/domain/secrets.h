@@ -81,5 +81,8 @@ enum tr_status secrets_purge_expired(struct domain *d, int64_t *purged, struct t
  * (no message) when that version is not kept. */
 enum tr_status secrets_open_version(struct domain *d, const struct store_secret *m, int64_t version,
                                     struct secdata *out, struct tr_error *err);
+/* The same, for a version v of m already read. */
+enum tr_status secrets_open_sealed(struct domain *d, const struct store_secret *m, const struct store_version *v,
+                                   struct secdata *out, struct tr_error *err);
 
 #endif

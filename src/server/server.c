@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -85,6 +86,7 @@ struct server {
 	struct writer *writer;  /* runs every writing request (writer.h) */
 	struct worker *workers;
 	int nworkers;
+	int data_dir_lock; /* held while the server runs; -1 before */
 };
 
 /* --- process hardening --------------------------------------------------- */
@@ -172,6 +174,36 @@ static enum tr_status make_data_dir(const char *dir, struct tr_error *err)
 static int path_join(char *out, size_t size, const char *dir, const char *name)
 {
 	return snprintf(out, size, "%s/%s", dir, name) < (int)size ? 0 : -1;
+}
+
+/*
+ * One server per data directory: it takes an exclusive lock on
+ * DIR/tresor.lock for as long as it runs (the kernel drops it when the
+ * process ends, however it ends). Each server keeps caches that only its
+ * own commits invalidate (store_data_generation), and runs its writer as
+ * if it were the database's only one. Several nodes share PostgreSQL.
+ */
+static enum tr_status claim_data_dir(struct server *srv, struct tr_error *err)
+{
+	char path[1100];
+	int fd;
+
+	if (path_join(path, sizeof(path), srv->opt.data_dir, "tresor.lock"))
+		return tr_error_set(err, TR_EINVAL, "data directory path is too long");
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return tr_error_set(err, TR_EUNAVAIL, "cannot open '%s': %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return tr_error_set(err, TR_EUNAVAIL, "data directory '%s' is in use by another tresor server",
+			                    srv->opt.data_dir);
+		return tr_error_set(err, TR_EUNAVAIL, "cannot lock '%s': %s", path, strerror(e));
+	}
+	srv->data_dir_lock = fd;
+	return TR_OK;
 }
 
 /* Writes the admin token to DIR/admin.token (0600) atomically and durably. */
@@ -607,8 +639,8 @@ static enum tr_status start(struct server *srv, struct tr_error *err)
 	                         srv->opt.tls_client_ca[0] ? srv->opt.tls_client_ca : NULL, &srv->tls, err)) != TR_OK)
 		return st;
 	http_write_replies_at_once(srv->tls == NULL);
-	if ((st = make_data_dir(srv->opt.data_dir, err)) != TR_OK || (st = open_keyring(srv, err)) != TR_OK ||
-	    (st = bootstrap(srv, err)) != TR_OK)
+	if ((st = make_data_dir(srv->opt.data_dir, err)) != TR_OK || (st = claim_data_dir(srv, err)) != TR_OK ||
+	    (st = open_keyring(srv, err)) != TR_OK || (st = bootstrap(srv, err)) != TR_OK)
 		return st;
 	if ((st = start_writer(srv, err)) != TR_OK)
 		return st;
@@ -686,11 +718,13 @@ static void shutdown_server(struct server *srv)
 	tls_server_free(srv->tls); /* after every evhttp that used it */
 	keyring_free(srv->keyring);
 	server_options_clear(&srv->opt);
+	if (srv->data_dir_lock >= 0)
+		close(srv->data_dir_lock); /* last: every connection is closed */
 }
 
 int server_main(int argc, char **argv)
 {
-	struct server srv = {0};
+	struct server srv = {.data_dir_lock = -1};
 	struct tr_error err = {0};
 	sigset_t signals;
 	int rc = 1;

@@ -533,6 +533,7 @@ struct sqlite_store {
 	int wal_fd; /* the WAL, for store_flush; -1 until first needed */
 	struct audit_head audit_head;
 	struct light_units light;
+	bool data_changed; /* a row outside the audit log, since the last commit */
 };
 
 /* WAL frames (pages) of growth after which a background checkpoint is due:
@@ -550,6 +551,35 @@ struct sqlite_store {
 static struct sqlite_store *to_sqlite(struct store *s)
 {
 	return (struct sqlite_store *)s;
+}
+
+/* ---- the data generation (store_data_generation) ---------------------- */
+
+/* SQLite's update hook: a row was inserted, updated or deleted. Every
+ * table has a rowid, and no statement deletes a whole table (SQLite then
+ * skips the hook), so no change of a row goes unseen; a cascade follows a
+ * change of its parent row, which is seen. */
+static void note_row_change(void *arg, int op, const char *db, const char *table, sqlite3_int64 rowid)
+{
+	struct sqlite_store *ss = arg;
+
+	(void)op;
+	(void)db;
+	(void)rowid;
+	if (strcmp(table, "audit_log") != 0)
+		ss->data_changed = true;
+}
+
+/* After each statement: once the changes it saw are committed (the
+ * connection is back in autocommit: a COMMIT, or a statement that was a
+ * transaction of its own), the generation rises. After a rollback it may
+ * rise for nothing, which only empties caches. */
+static void settle_data_changes(struct sqlite_store *ss)
+{
+	if (ss->data_changed && sqlite3_get_autocommit(ss->db)) {
+		ss->data_changed = false;
+		store_data_generation_raise();
+	}
 }
 
 /* ---- errors ---------------------------------------------------------- */
@@ -695,6 +725,7 @@ static enum tr_status step_row(struct sqlite_store *ss, sqlite3_stmt *st, bool *
 {
 	int rc = sqlite3_step(st);
 
+	settle_data_changes(ss);
 	if (rc == SQLITE_ROW) {
 		*row = true;
 		return TR_OK;
@@ -715,6 +746,7 @@ static enum tr_status run_bound(struct sqlite_store *ss, const struct binder *b,
 	if (status != TR_OK)
 		return status;
 	rc = sqlite3_step(b->st);
+	settle_data_changes(ss);
 	if (rc != SQLITE_DONE)
 		return db_error(ss, rc, err);
 	return TR_OK;
@@ -995,6 +1027,7 @@ static void rollback_open(struct sqlite_store *ss)
 {
 	audit_head_forget(ss);
 	light_units_end(ss);
+	ss->data_changed = false; /* undone: nothing to count */
 	if (!sqlite3_get_autocommit(ss->db))
 		run_stmt(ss, STMT_ROLLBACK, NULL);
 }
@@ -2737,6 +2770,7 @@ static enum tr_status exec_sql(struct sqlite_store *ss, const char *sql, struct 
 {
 	int rc = sqlite3_exec(ss->db, sql, NULL, NULL, NULL);
 
+	settle_data_changes(ss);
 	if (rc != SQLITE_OK)
 		return db_error(ss, rc, err);
 	return TR_OK;
@@ -2799,6 +2833,7 @@ static enum tr_status connect_db(struct sqlite_store *ss, const char *path, stru
 		                    sqlite3_errmsg(ss->db));
 	}
 	sqlite3_extended_result_codes(ss->db, 1);
+	sqlite3_update_hook(ss->db, note_row_change, ss);
 	/* Refuse SQL that could corrupt the file (writable_schema, ...). */
 	sqlite3_db_config(ss->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
 	return TR_OK;

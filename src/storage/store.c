@@ -8,8 +8,22 @@
  */
 #include "storage/store-backend.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Starts at 1: 0 can mark "none" in a cache. */
+static atomic_uint_fast64_t data_generation = 1;
+
+uint64_t store_data_generation(void)
+{
+	return atomic_load(&data_generation);
+}
+
+void store_data_generation_raise(void)
+{
+	atomic_fetch_add(&data_generation, 1);
+}
 
 /* Backends. Each opens a connection from the dsn text after its prefix. */
 static const struct {

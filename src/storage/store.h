@@ -269,6 +269,18 @@ struct store_ops {
  * if needed. *out is set only on success.
  */
 enum tr_status store_open(const char *dsn, struct store **out, struct tr_error *err);
+
+/*
+ * A count of the commits, by any connection of this process, that changed
+ * a row outside the audit log; it only grows (a rolled-back transaction or
+ * one that appended audit records alone leaves it). A copy of rows read
+ * in a snapshot taken after the count was read as c holds what a read
+ * would return while the count is still c: a change committed since has
+ * raised it before its commit was acknowledged to anyone. Another
+ * process's commits are not counted (the server keeps its data directory
+ * to itself).
+ */
+uint64_t store_data_generation(void);
 /* Closes and frees; NULL is fine. */
 void store_close(struct store *s);
 

@@ -11,7 +11,7 @@ import stat
 import pytest
 import requests
 
-from conftest import TOKEN_ANYWHERE_RE, TOKEN_RE, encoded_forms, list_all, run_cli, secret_value
+from conftest import TOKEN_ANYWHERE_RE, TOKEN_RE, encoded_forms, free_port, list_all, run_cli, secret_value
 
 
 def mode(path):
@@ -257,4 +257,17 @@ def test_a_second_server_on_the_same_port_refuses_to_start(fresh_server, tmp_pat
                                         "--data-dir", str(tmp_path / "second")], timeout=20)
     assert out.returncode == 1
     assert "already in use" in out.stderr
+    assert fresh_server.get("/healthz").status_code == 200
+
+
+def test_a_second_server_on_the_same_data_directory_refuses_to_start(fresh_server):
+    """One server per data directory: its caches see only its own commits."""
+    out = run_cli(fresh_server.binary, ["server", "--listen", f"127.0.0.1:{free_port()}",
+                                        "--data-dir", str(fresh_server.data_dir)], timeout=20)
+    assert out.returncode == 1
+    assert "in use by another tresor server" in out.stderr
+    assert fresh_server.get("/healthz").status_code == 200
+    # The lock goes with the process, however it ends.
+    fresh_server.kill()
+    fresh_server.start()
     assert fresh_server.get("/healthz").status_code == 200

@@ -18,6 +18,7 @@
 #include "domain/members.h"
 #include "domain/principals.h"
 #include "domain/resolve.h"
+#include "domain/secret-cache.h"
 #include "domain/secrets.h"
 #include "domain/tokens.h"
 #include "domain-fixture.h"
@@ -67,6 +68,7 @@ static int teardown(void **state)
 
 	domain_fixture_close(&f->env);
 	free(f);
+	secret_cache_release(); /* this thread's; each test starts without */
 	return 0;
 }
 
@@ -223,6 +225,64 @@ static void test_record_trusts_an_unchanged_generation(void **state)
 	resolve_items_clear(items, 1);
 }
 
+/* Resolves hf-token as a worker does, in a read transaction of its own;
+ * says whether the secret came from the thread's cache. */
+static bool read_as_worker(struct fixture *f, const char *want, enum tr_status want_st)
+{
+	struct resolve_item item = {.envvar_name = "HF_TOKEN", .secret_name = "hf-token"};
+	struct resolve_request req = {.workspace = "default", .items = &item, .count = 1, .container_index = -1};
+	uint64_t hits = secret_cache_hits();
+
+	domain_read_begin(&f->env.domain);
+	assert_int_equal(resolve_read(&f->env.domain, &f->svc, &req, NULL), want_st);
+	domain_read_end(&f->env.domain);
+	if (want)
+		assert_value(&item, want);
+	resolve_items_clear(&item, 1);
+	return secret_cache_hits() > hits;
+}
+
+static void set_value(struct fixture *f, const char *value)
+{
+	struct secret_ref ref = {.workspace = "default", .name = "hf-token"};
+	struct secret_input in = {.name = "hf-token", .has_data = true};
+	struct store_secret m = {0};
+
+	assert_int_equal(secdata_add(&in.data, "value", value, strlen(value)), TR_OK);
+	assert_int_equal(secrets_update(&f->env.domain, &f->env.admin, &ref, &in, &m, NULL, NULL), TR_OK);
+	store_secret_clear(&m);
+	secdata_clear(&in.data);
+}
+
+/* A worker's read is kept and served again until a change commits; audit
+ * records alone leave it; a read inside a write transaction never uses it. */
+static void test_a_worker_read_is_kept_until_a_change_commits(void **state)
+{
+	struct fixture *f = *state;
+	struct resolve_item item = {.envvar_name = "HF_TOKEN", .secret_name = "hf-token"};
+	struct resolve_request req = {.workspace = "default", .items = &item, .count = 1, .container_index = -1};
+	struct secret_ref ref = {.workspace = "default", .name = "hf-token"};
+	uint64_t hits;
+
+	assert_false(read_as_worker(f, "hf_workspace_value", TR_OK));
+	assert_true(read_as_worker(f, "hf_workspace_value", TR_OK));
+	assert_int_equal(resolve_record(&f->env.domain, &f->svc, &req, NULL), TR_OK); /* records only */
+	assert_true(read_as_worker(f, "hf_workspace_value", TR_OK));
+
+	set_value(f, "hf_second_value");
+	assert_false(read_as_worker(f, "hf_second_value", TR_OK));
+	assert_true(read_as_worker(f, "hf_second_value", TR_OK));
+
+	hits = secret_cache_hits();
+	assert_int_equal(resolve_run(&f->env.domain, &f->svc, &req, NULL), TR_OK);
+	assert_value(&item, "hf_second_value");
+	resolve_items_clear(&item, 1);
+	assert_int_equal(secret_cache_hits(), hits);
+
+	assert_int_equal(secrets_delete(&f->env.domain, &f->env.admin, &ref, NULL), TR_OK);
+	assert_false(read_as_worker(f, NULL, TR_ENOTFOUND));
+}
+
 static void test_only_services_resolve(void **state)
 {
 	struct fixture *f = *state;
@@ -247,6 +307,7 @@ int main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_record_trusts_an_unchanged_generation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_only_services_resolve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_worker_read_is_kept_until_a_change_commits, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2420,6 +2420,47 @@ static void test_durability_in_memory(void **state)
 	store_close(s);
 }
 
+/* The data generation rises after a commit that changed a row outside the
+ * audit log, on any connection, in a transaction or a statement of its
+ * own; not while the change is uncommitted, not for audit records alone,
+ * not for reads, not for a rollback. */
+static void test_data_generation(void **state)
+{
+	struct fixture *f = *state;
+	struct tr_error err = {0};
+	struct store *other = NULL;
+	struct store_audit rec;
+	struct store_workspace ws;
+	uint64_t g = store_data_generation();
+
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	make_workspace(f->s, "gen");
+	assert_int_equal(store_data_generation(), g); /* not committed yet */
+	assert_int_equal(store_commit(f->s, &err), TR_OK);
+	assert_true(store_data_generation() > g);
+
+	g = store_data_generation();
+	audit_init(&rec, 1, 100, "alice", "secret.resolve", "gen", "s", "success");
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_OK);
+	assert_int_equal(store_commit(f->s, &err), TR_OK);
+	assert_int_equal(store_workspace_get(f->s, "gen", &ws, &err), TR_OK);
+	assert_int_equal(store_data_generation(), g); /* a record and a read */
+
+	assert_int_equal(store_begin(f->s, &err), TR_OK);
+	make_workspace(f->s, "undone");
+	store_rollback(f->s);
+	assert_int_equal(store_data_generation(), g);
+
+	assert_int_equal(store_open(f->dsn, &other, &err), TR_OK);
+	make_workspace(other, "alone"); /* a unit of its own, on another connection */
+	assert_true(store_data_generation() > g);
+	g = store_data_generation();
+	assert_int_equal(store_workspace_delete(other, "alone", &err), TR_OK);
+	assert_true(store_data_generation() > g);
+	store_close(other);
+}
+
 static void test_audit_append_last(void **state)
 {
 	struct fixture *f = *state;
@@ -3065,6 +3106,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_checkpoint_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_durability, setup, teardown),
 		cmocka_unit_test(test_durability_in_memory),
+		cmocka_unit_test_setup_teardown(test_data_generation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_append_last, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_list_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_list_paging, setup, teardown),

@@ -1,0 +1,225 @@
+/*
+ * secret-cache.c - each thread's copy of the secrets /resolve read
+ * (secret-cache.h).
+ *
+ * A direct-mapped table: the identity's hash picks one slot, whose entry
+ * is replaced by the next one put there. Entries live on the heap, each
+ * with its identity and sealed version after it; a thread's entries are
+ * bounded in number (SECRET_CACHE_SLOTS) and in bytes (SECRET_CACHE_BYTES)
+ * and freed when the thread ends.
+ */
+#include "domain/secret-cache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/limits.h"
+#include "common/strcopy.h"
+
+/* Bytes of entries a thread keeps at most; one that would pass it is not
+ * kept. */
+#define SECRET_CACHE_BYTES (4u * 1024 * 1024)
+
+/* The identity's text: "workspace\0project\0cluster\0name". */
+#define IDENTITY_MAX (TR_WORKSPACE_NAME_MAX + 2 * TR_SCOPE_NAME_MAX + TR_SECRET_NAME_MAX + 3)
+
+struct cached_secret {
+	uint64_t generation;
+	size_t size; /* of the whole allocation */
+	int64_t id;
+	int64_t version;
+	int64_t expires_at;
+	int64_t version_created_at;
+	char type[TR_TYPE_NAME_MAX + 1];
+	char visibility[TR_VISIBILITY_MAX + 1];
+	char created_by[TR_PRINCIPAL_NAME_MAX + 1];
+	char provider[TR_PROVIDER_ID_MAX + 1];
+	size_t identity_len;
+	size_t wrapped_len;
+	size_t cipher_len;
+	unsigned char data[]; /* identity, wrapped key, ciphertext */
+};
+
+struct secret_cache {
+	struct cached_secret *slots[SECRET_CACHE_SLOTS];
+	size_t bytes;
+	uint64_t hits;
+};
+
+static _Thread_local struct secret_cache *thread_cache;
+static pthread_key_t cache_key;
+static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
+
+static void cache_free(void *arg)
+{
+	struct secret_cache *c = arg;
+
+	if (!c)
+		return;
+	for (size_t i = 0; i < SECRET_CACHE_SLOTS; i++)
+		free(c->slots[i]);
+	free(c);
+}
+
+static void make_key(void)
+{
+	(void)pthread_key_create(&cache_key, cache_free);
+}
+
+/* This thread's cache, made at first use; NULL if there is no memory. */
+static struct secret_cache *this_cache(void)
+{
+	struct secret_cache *c;
+
+	if (thread_cache)
+		return thread_cache;
+	pthread_once(&cache_key_once, make_key);
+	if (!(c = calloc(1, sizeof(*c))))
+		return NULL;
+	if (pthread_setspecific(cache_key, c) != 0) {
+		free(c);
+		return NULL;
+	}
+	thread_cache = c;
+	return c;
+}
+
+static void put_part(char *out, size_t *len, const char *part)
+{
+	size_t n = strlen(part);
+
+	memcpy(out + *len, part, n);
+	*len += n;
+}
+
+/* Writes the identity's text into out (IDENTITY_MAX bytes); its length, or
+ * 0 if a part is longer than its limit. */
+static size_t identity_of(char out[IDENTITY_MAX], const char *workspace, const char *project, const char *cluster,
+			  const char *name)
+{
+	size_t len = 0;
+
+	if (strlen(workspace) > TR_WORKSPACE_NAME_MAX || strlen(project) > TR_SCOPE_NAME_MAX ||
+	    strlen(cluster) > TR_SCOPE_NAME_MAX || strlen(name) > TR_SECRET_NAME_MAX)
+		return 0;
+	put_part(out, &len, workspace);
+	out[len++] = '\0';
+	put_part(out, &len, project);
+	out[len++] = '\0';
+	put_part(out, &len, cluster);
+	out[len++] = '\0';
+	put_part(out, &len, name);
+	return len;
+}
+
+/* FNV-1a. */
+static size_t slot_of(const char *identity, size_t len)
+{
+	uint64_t h = 14695981039346656037u;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)identity[i];
+		h *= 1099511628211u;
+	}
+	return (size_t)(h & (SECRET_CACHE_SLOTS - 1));
+}
+
+static bool fill_version(const struct cached_secret *e, struct store_version *v)
+{
+	const unsigned char *wrapped = e->data + e->identity_len;
+
+	memset(v, 0, sizeof(*v));
+	v->version = e->version;
+	v->created_at = e->version_created_at;
+	memcpy(v->provider, e->provider, sizeof(v->provider));
+	if (store_blob_set(&v->wrapped_key, wrapped, e->wrapped_len) != TR_OK ||
+	    store_blob_set(&v->ciphertext, wrapped + e->wrapped_len, e->cipher_len) != TR_OK) {
+		store_version_clear(v);
+		return false;
+	}
+	return true;
+}
+
+bool secret_cache_get(uint64_t generation, const char *workspace, const char *project, const char *cluster,
+		      const char *name, struct store_secret *m, struct store_version *v)
+{
+	struct secret_cache *c = thread_cache;
+	char identity[IDENTITY_MAX];
+	size_t len = identity_of(identity, workspace, project, cluster, name);
+	const struct cached_secret *e;
+
+	if (!c || len == 0)
+		return false;
+	e = c->slots[slot_of(identity, len)];
+	if (!e || e->generation != generation || e->identity_len != len || memcmp(e->data, identity, len) != 0)
+		return false;
+	if (!fill_version(e, v))
+		return false;
+	memset(m, 0, sizeof(*m));
+	str_copy(m->workspace, sizeof(m->workspace), workspace);
+	str_copy(m->project, sizeof(m->project), project);
+	str_copy(m->cluster, sizeof(m->cluster), cluster);
+	str_copy(m->name, sizeof(m->name), name);
+	memcpy(m->type, e->type, sizeof(m->type));
+	memcpy(m->visibility, e->visibility, sizeof(m->visibility));
+	memcpy(m->created_by, e->created_by, sizeof(m->created_by));
+	m->id = e->id;
+	m->version = e->version;
+	m->expires_at = e->expires_at;
+	c->hits++;
+	return true;
+}
+
+void secret_cache_put(uint64_t generation, const struct store_secret *m, const struct store_version *v)
+{
+	struct secret_cache *c = this_cache();
+	char identity[IDENTITY_MAX];
+	size_t len = identity_of(identity, m->workspace, m->project, m->cluster, m->name);
+	size_t size = sizeof(struct cached_secret) + len + v->wrapped_key.len + v->ciphertext.len;
+	struct cached_secret **slot, *e;
+
+	if (!c || len == 0 || v->version != m->version)
+		return;
+	slot = &c->slots[slot_of(identity, len)];
+	if (c->bytes - (*slot ? (*slot)->size : 0) + size > SECRET_CACHE_BYTES || !(e = malloc(size)))
+		return;
+	memset(e, 0, sizeof(*e));
+	e->generation = generation;
+	e->size = size;
+	e->id = m->id;
+	e->version = m->version;
+	e->expires_at = m->expires_at;
+	e->version_created_at = v->created_at;
+	memcpy(e->type, m->type, sizeof(e->type));
+	memcpy(e->visibility, m->visibility, sizeof(e->visibility));
+	memcpy(e->created_by, m->created_by, sizeof(e->created_by));
+	memcpy(e->provider, v->provider, sizeof(e->provider));
+	e->identity_len = len;
+	e->wrapped_len = v->wrapped_key.len;
+	e->cipher_len = v->ciphertext.len;
+	memcpy(e->data, identity, len);
+	if (e->wrapped_len)
+		memcpy(e->data + len, v->wrapped_key.data, e->wrapped_len);
+	if (e->cipher_len)
+		memcpy(e->data + len + e->wrapped_len, v->ciphertext.data, e->cipher_len);
+	if (*slot)
+		c->bytes -= (*slot)->size;
+	free(*slot);
+	*slot = e;
+	c->bytes += size;
+}
+
+uint64_t secret_cache_hits(void)
+{
+	return thread_cache ? thread_cache->hits : 0;
+}
+
+void secret_cache_release(void)
+{
+	if (!thread_cache)
+		return;
+	pthread_setspecific(cache_key, NULL);
+	cache_free(thread_cache);
+	thread_cache = NULL;
+}

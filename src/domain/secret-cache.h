@@ -1,0 +1,41 @@
+/*
+ * secret-cache.h - each thread's copy of the secrets /resolve read: the
+ * row and its current version, sealed as stored. Never a value: what is
+ * kept is what SQLite's own page cache holds.
+ *
+ * An entry is tagged with the data generation (store_data_generation)
+ * read before the snapshot it came from, and serves only a reader whose
+ * snapshot began at that same generation: no change outside the audit
+ * log has been committed since, so a read would return the same row.
+ */
+#ifndef TRESOR_DOMAIN_SECRET_CACHE_H
+#define TRESOR_DOMAIN_SECRET_CACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "storage/store.h"
+
+/* Slots per thread (a power of two); an entry takes ~350 bytes. */
+#define SECRET_CACHE_SLOTS 65536
+
+/* The secret (workspace, project, cluster, name) as read at generation,
+ * with its current version: fills *m (type, version, visibility,
+ * created_by, expires_at and the identity; no tags, keys or description)
+ * and *v (free both with store_secret_clear and store_version_clear).
+ * False when this thread holds no such entry. */
+bool secret_cache_get(uint64_t generation, const char *workspace, const char *project, const char *cluster,
+		      const char *name, struct store_secret *m, struct store_version *v);
+
+/* Keeps m and v (its current version) as read in a snapshot that began at
+ * generation, in place of what held the slot. Out of memory, it keeps
+ * nothing. */
+void secret_cache_put(uint64_t generation, const struct store_secret *m, const struct store_version *v);
+
+/* Lookups this thread answered from its entries (for tests). */
+uint64_t secret_cache_hits(void);
+
+/* Frees this thread's entries now (a thread's are freed when it ends). */
+void secret_cache_release(void);
+
+#endif
