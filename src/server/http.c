@@ -133,6 +133,15 @@ static void send_json_now(struct api_request *r, int status, const json_t *obj, 
 	send_now(r, status, text, len, sensitive);
 }
 
+/* A deferred request's reply is answered: the worker sends what the
+ * caller keeps in r->reply (http_send_deferred). */
+static void keep_reply(struct api_request *r, int status, bool sensitive)
+{
+	r->reply.status = status;
+	r->reply.sensitive = sensitive;
+	r->replied = true;
+}
+
 /* Sends the reply, or keeps it for the worker when the request runs on the
  * writer thread (evhttp is not to be touched from there). obj may be NULL
  * (no body). */
@@ -145,10 +154,8 @@ static void reply_out(struct api_request *r, int status, json_t *obj, bool sensi
 			send_now(r, status, NULL, 0, false);
 		return;
 	}
-	r->reply.status = status;
+	keep_reply(r, status, sensitive);
 	r->reply.body = obj ? json_incref(obj) : NULL;
-	r->reply.sensitive = sensitive;
-	r->replied = true;
 }
 
 /* Sends what render(arg) makes now, and lets arg go. */
@@ -176,11 +183,9 @@ void http_reply_text(struct api_request *r, int status, char *text, size_t len, 
 		send_now(r, status, text, len, sensitive);
 		return;
 	}
-	r->reply.status = status;
+	keep_reply(r, status, sensitive);
 	r->reply.text = text;
 	r->reply.text_len = len;
-	r->reply.sensitive = sensitive;
-	r->replied = true;
 }
 
 /* Takes the text made for the reply out of r, if there is one. */
@@ -210,11 +215,10 @@ void http_reply_rendered(struct api_request *r, int status, http_render_fn rende
 		send_rendered(r, status, render, arg, free_arg);
 		return;
 	}
-	r->reply.status = status;
+	keep_reply(r, status, false);
 	r->reply.render = render;
 	r->reply.render_arg = arg;
 	r->reply.render_arg_free = free_arg;
-	r->replied = true;
 }
 
 /* Takes the rendered reply out of r (render is NULL if there is none). */
