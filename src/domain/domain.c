@@ -29,9 +29,24 @@ uint64_t domain_read_generation(const struct domain *d)
 	return d->reading ? d->read_generation : domain_auth_generation();
 }
 
-uint64_t domain_cache_generation(const struct domain *d)
+/*
+ * Counts read before BEGIN as begun == ended == c, then begun == c again
+ * once the snapshot is taken: no change of the data was under way before
+ * the snapshot or began until it was taken, so it shows the state c
+ * (store_changes_begun). Otherwise the transaction uses no cache.
+ */
+uint64_t domain_cache_generation(struct domain *d)
 {
-	return d->reading && d->tx_depth == 0 ? d->read_data_generation : 0;
+	if (!d->reading || d->tx_depth != 0 || !store_in_transaction(d->store))
+		return 0;
+	if (!d->cache_tag_known) {
+		d->cache_tag_known = true;
+		d->cache_tag = 0;
+		if (d->read_changes_begun == d->read_changes_ended && store_take_snapshot(d->store, NULL) == TR_OK &&
+		    store_changes_begun() == d->read_changes_begun)
+			d->cache_tag = d->read_changes_begun;
+	}
+	return d->cache_tag;
 }
 
 bool domain_auth_unchanged_since(const struct domain *d, uint64_t since)
@@ -55,7 +70,9 @@ void domain_read_begin(struct domain *d)
 		/* Read before the transaction's snapshot is taken (at its first
 		 * read): the snapshot is at least as new as this generation. */
 		d->read_generation = domain_auth_generation();
-		d->read_data_generation = store_data_generation();
+		d->read_changes_begun = store_changes_begun(); /* begun first */
+		d->read_changes_ended = store_changes_ended();
+		d->cache_tag_known = false;
 		d->reading = store_begin_read(d->store, NULL) == TR_OK;
 	}
 }

@@ -71,7 +71,10 @@ struct domain {
 	bool tx_failed;                /* an inner unit failed: the outer one rolls back */
 	bool reading;                  /* a read transaction is open (domain_read_begin) */
 	uint64_t read_generation;      /* the auth generation when it began: its snapshot is no older */
-	uint64_t read_data_generation; /* and the data generation (store_data_generation) */
+	uint64_t read_changes_begun;   /* and store_changes_begun, _ended, read before BEGIN */
+	uint64_t read_changes_ended;
+	bool cache_tag_known;          /* cache_tag is decided for this read transaction */
+	uint64_t cache_tag;            /* domain_cache_generation */
 	bool auth_changed;             /* this transaction changes what a token stands for or may do */
 	struct auth_cache_entry auth_cache[DOMAIN_AUTH_CACHE_SLOTS]; /* this thread's verified tokens */
 	struct binding_cache_entry binding_cache[DOMAIN_BINDING_CACHE_SLOTS]; /* and role bindings read */
@@ -102,10 +105,13 @@ bool domain_auth_unchanged_since(const struct domain *d, uint64_t since);
  * the current one; else the current one. Whatever is cached from a read
  * is tagged with this, never with a newer generation. */
 uint64_t domain_read_generation(const struct domain *d);
-/* The data generation (store_data_generation) the open read transaction
- * began at, when reads come from it alone (no write transaction is open);
- * else 0. Rows kept from such a read are tagged with it. */
-uint64_t domain_cache_generation(const struct domain *d);
+/* The state of the data (store_changes_begun) the open read
+ * transaction's snapshot shows, when that is known to be a state no change
+ * was under way in; else 0, as when a write transaction is open. Rows kept
+ * from a read in it are tagged with it, and serve any read transaction of
+ * the same tag (secret-cache.h). The first call of a read transaction may
+ * take its snapshot. */
+uint64_t domain_cache_generation(struct domain *d);
 
 /*
  * Domain transactions nest: the outermost domain_begin opens a store

@@ -43,28 +43,44 @@ struct cached_secret {
 
 struct secret_cache {
 	struct cached_secret *slots[SECRET_CACHE_SLOTS];
+	uint32_t filled[SECRET_CACHE_SLOTS]; /* the slots that hold an entry, in the order filled */
+	size_t nfilled;
+	uint64_t generation; /* of every entry */
 	size_t bytes;
 	uint64_t hits;
 };
 
 static _Thread_local struct secret_cache *thread_cache;
 static pthread_key_t cache_key;
+static bool cache_key_made;
 static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
 
+/* Frees every entry: as many steps as there are entries. */
+static void drop_entries(struct secret_cache *c)
+{
+	for (size_t i = 0; i < c->nfilled; i++) {
+		free(c->slots[c->filled[i]]);
+		c->slots[c->filled[i]] = NULL;
+	}
+	c->nfilled = 0;
+	c->bytes = 0;
+}
+
+/* The thread-exit destructor. */
 static void cache_free(void *arg)
 {
 	struct secret_cache *c = arg;
 
 	if (!c)
 		return;
-	for (size_t i = 0; i < SECRET_CACHE_SLOTS; i++)
-		free(c->slots[i]);
+	drop_entries(c);
 	free(c);
+	thread_cache = NULL;
 }
 
 static void make_key(void)
 {
-	(void)pthread_key_create(&cache_key, cache_free);
+	cache_key_made = pthread_key_create(&cache_key, cache_free) == 0;
 }
 
 /* This thread's cache, made at first use; NULL if there is no memory. */
@@ -75,8 +91,8 @@ static struct secret_cache *this_cache(void)
 	if (thread_cache)
 		return thread_cache;
 	pthread_once(&cache_key_once, make_key);
-	if (!(c = calloc(1, sizeof(*c))))
-		return NULL;
+	if (!cache_key_made || !(c = calloc(1, sizeof(*c))))
+		return NULL; /* no cache: every lookup reads */
 	if (pthread_setspecific(cache_key, c) != 0) {
 		free(c);
 		return NULL;
@@ -171,19 +187,15 @@ bool secret_cache_get(uint64_t generation, const char *workspace, const char *pr
 	return true;
 }
 
-void secret_cache_put(uint64_t generation, const struct store_secret *m, const struct store_version *v)
+/* A new entry holding m and v, with the identity's text; NULL without
+ * memory. */
+static struct cached_secret *make_entry(uint64_t generation, const char *identity, size_t len, size_t size,
+					const struct store_secret *m, const struct store_version *v)
 {
-	struct secret_cache *c = this_cache();
-	char identity[IDENTITY_MAX];
-	size_t len = identity_of(identity, m->workspace, m->project, m->cluster, m->name);
-	size_t size = sizeof(struct cached_secret) + len + v->wrapped_key.len + v->ciphertext.len;
-	struct cached_secret **slot, *e;
+	struct cached_secret *e = malloc(size);
 
-	if (!c || len == 0 || v->version != m->version)
-		return;
-	slot = &c->slots[slot_of(identity, len)];
-	if (c->bytes - (*slot ? (*slot)->size : 0) + size > SECRET_CACHE_BYTES || !(e = malloc(size)))
-		return;
+	if (!e)
+		return NULL;
 	memset(e, 0, sizeof(*e));
 	e->generation = generation;
 	e->size = size;
@@ -203,10 +215,35 @@ void secret_cache_put(uint64_t generation, const struct store_secret *m, const s
 		memcpy(e->data + len, v->wrapped_key.data, e->wrapped_len);
 	if (e->cipher_len)
 		memcpy(e->data + len + e->wrapped_len, v->ciphertext.data, e->cipher_len);
-	if (*slot)
-		c->bytes -= (*slot)->size;
-	free(*slot);
-	*slot = e;
+	return e;
+}
+
+void secret_cache_put(uint64_t generation, const struct store_secret *m, const struct store_version *v)
+{
+	struct secret_cache *c = this_cache();
+	char identity[IDENTITY_MAX];
+	size_t len = identity_of(identity, m->workspace, m->project, m->cluster, m->name);
+	size_t size = sizeof(struct cached_secret) + len + v->wrapped_key.len + v->ciphertext.len;
+	size_t index = slot_of(identity, len);
+	struct cached_secret *old, *e;
+
+	if (!c || len == 0 || v->version != m->version || generation < c->generation)
+		return;
+	if (generation > c->generation) { /* every entry is of an older state */
+		drop_entries(c);
+		c->generation = generation;
+	}
+	old = c->slots[index];
+	if (c->bytes - (old ? old->size : 0) + size > SECRET_CACHE_BYTES ||
+	    !(e = make_entry(generation, identity, len, size, m, v)))
+		return;
+	if (old) {
+		c->bytes -= old->size;
+		free(old);
+	} else {
+		c->filled[c->nfilled++] = (uint32_t)index;
+	}
+	c->slots[index] = e;
 	c->bytes += size;
 }
 
@@ -221,5 +258,4 @@ void secret_cache_release(void)
 		return;
 	pthread_setspecific(cache_key, NULL);
 	cache_free(thread_cache);
-	thread_cache = NULL;
 }

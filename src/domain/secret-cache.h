@@ -3,10 +3,12 @@
  * row and its current version, sealed as stored. Never a value: what is
  * kept is what SQLite's own page cache holds.
  *
- * An entry is tagged with the data generation (store_data_generation)
- * read before the snapshot it came from, and serves only a reader whose
- * snapshot began at that same generation: no change outside the audit
- * log has been committed since, so a read would return the same row.
+ * An entry is tagged with the state of the data its snapshot showed
+ * (domain_cache_generation, from store_changes_begun), and serves only a
+ * read transaction whose snapshot shows that same state: no change outside
+ * the audit log has been under way in between, so a read would return the
+ * same row. A thread's entries all belong to the newest state it has put:
+ * a put of a newer one drops the others.
  */
 #ifndef TRESOR_DOMAIN_SECRET_CACHE_H
 #define TRESOR_DOMAIN_SECRET_CACHE_H

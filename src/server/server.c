@@ -180,8 +180,8 @@ static int path_join(char *out, size_t size, const char *dir, const char *name)
  * One server per data directory: it takes an exclusive lock on
  * DIR/tresor.lock for as long as it runs (the kernel drops it when the
  * process ends, however it ends). Each server keeps caches that only its
- * own commits invalidate (store_data_generation), and runs its writer as
- * if it were the database's only one. Several nodes share PostgreSQL.
+ * own changes invalidate (store_changes_begun), and runs its writer as if
+ * it were the database's only one.
  */
 static enum tr_status claim_data_dir(struct server *srv, struct tr_error *err)
 {

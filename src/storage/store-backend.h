@@ -7,9 +7,11 @@
 
 #include "storage/store.h"
 
-/* Raises store_data_generation: a backend calls it after each commit
- * that changed a row outside the audit log. */
-void store_data_generation_raise(void);
+/* A backend calls store_changes_begin at a transaction's first change of
+ * a row outside the audit log, and store_changes_end once that transaction
+ * has committed or rolled back (store_changes_begun in store.h). */
+void store_changes_begin(void);
+void store_changes_end(void);
 
 /* Opens "sqlite:PATH" (path is what follows the prefix). */
 enum tr_status store_sqlite_open(const char *path, struct store **out, struct tr_error *err);

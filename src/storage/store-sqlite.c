@@ -249,6 +249,7 @@ static const char *const migrations[] = {
 enum stmt_id {
 	STMT_BEGIN,
 	STMT_BEGIN_READ,
+	STMT_SNAPSHOT,
 	STMT_COMMIT,
 	STMT_ROLLBACK,
 	STMT_SAVEPOINT,
@@ -300,6 +301,7 @@ enum stmt_id {
 static const char *const stmt_sql[STMT_COUNT_] = {
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
 	[STMT_BEGIN_READ] = "BEGIN DEFERRED",
+	[STMT_SNAPSHOT] = "SELECT 1 FROM workspaces LIMIT 1",
 	[STMT_COMMIT] = "COMMIT",
 	[STMT_ROLLBACK] = "ROLLBACK",
 	[STMT_SAVEPOINT] = "SAVEPOINT store_unit",
@@ -553,12 +555,13 @@ static struct sqlite_store *to_sqlite(struct store *s)
 	return (struct sqlite_store *)s;
 }
 
-/* ---- the data generation (store_data_generation) ---------------------- */
+/* ---- counting changes (store_changes_begun) -------------------------- */
 
 /* SQLite's update hook: a row was inserted, updated or deleted. Every
  * table has a rowid, and no statement deletes a whole table (SQLite then
- * skips the hook), so no change of a row goes unseen; a cascade follows a
- * change of its parent row, which is seen. */
+ * skips the hook), so no change of a row goes unseen; cascades and upserts
+ * call it too. The first change of a transaction outside the audit log
+ * counts it as begun. */
 static void note_row_change(void *arg, int op, const char *db, const char *table, sqlite3_int64 rowid)
 {
 	struct sqlite_store *ss = arg;
@@ -566,19 +569,21 @@ static void note_row_change(void *arg, int op, const char *db, const char *table
 	(void)op;
 	(void)db;
 	(void)rowid;
-	if (strcmp(table, "audit_log") != 0)
+	if (!ss->data_changed && strcmp(table, "audit_log") != 0) {
 		ss->data_changed = true;
+		store_changes_begin();
+	}
 }
 
-/* After each statement: once the changes it saw are committed (the
- * connection is back in autocommit: a COMMIT, or a statement that was a
- * transaction of its own), the generation rises. After a rollback it may
- * rise for nothing, which only empties caches. */
+/* After each statement: once a transaction that changed rows has ended
+ * (the connection is back in autocommit after a COMMIT, a ROLLBACK, one
+ * SQLite made itself, or a statement that was a transaction of its own),
+ * it is counted as ended. */
 static void settle_data_changes(struct sqlite_store *ss)
 {
 	if (ss->data_changed && sqlite3_get_autocommit(ss->db)) {
 		ss->data_changed = false;
-		store_data_generation_raise();
+		store_changes_end();
 	}
 }
 
@@ -1027,7 +1032,6 @@ static void rollback_open(struct sqlite_store *ss)
 {
 	audit_head_forget(ss);
 	light_units_end(ss);
-	ss->data_changed = false; /* undone: nothing to count */
 	if (!sqlite3_get_autocommit(ss->db))
 		run_stmt(ss, STMT_ROLLBACK, NULL);
 }
@@ -1310,6 +1314,24 @@ static bool store_sqlite_in_transaction(struct store *s)
 	struct sqlite_store *ss = to_sqlite(s);
 
 	return !sqlite3_get_autocommit(ss->db) && !ss->light.undo_lost;
+}
+
+/* A deferred transaction takes its snapshot at its first read: reading
+ * one row of workspaces (or none) is such a read. */
+static enum tr_status store_sqlite_take_snapshot(struct store *s, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	sqlite3_stmt *st = NULL;
+	enum tr_status status;
+	bool row = false;
+
+	if (sqlite3_txn_state(ss->db, "main") != SQLITE_TXN_NONE)
+		return TR_OK;
+	if ((status = stmt_get(ss, STMT_SNAPSHOT, &st, err)) != TR_OK)
+		return status;
+	status = step_row(ss, st, &row, err);
+	stmt_done(st);
+	return status;
 }
 
 /* ---- existence checks ------------------------------------------------ */
@@ -2946,6 +2968,7 @@ static const struct store_ops sqlite_ops = {
 	.rollback_to = store_sqlite_rollback_to,
 	.set_light_units = store_sqlite_set_light_units,
 	.in_transaction = store_sqlite_in_transaction,
+	.take_snapshot = store_sqlite_take_snapshot,
 	.workspace_create = store_sqlite_workspace_create,
 	.workspace_get = store_sqlite_workspace_get,
 	.workspace_list = store_sqlite_workspace_list,

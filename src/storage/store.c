@@ -12,17 +12,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Starts at 1: 0 can mark "none" in a cache. */
-static atomic_uint_fast64_t data_generation = 1;
+/* Both start at 1: 0 can mark "none" in a cache. */
+static atomic_uint_fast64_t changes_begun = 1;
+static atomic_uint_fast64_t changes_ended = 1;
 
-uint64_t store_data_generation(void)
+uint64_t store_changes_begun(void)
 {
-	return atomic_load(&data_generation);
+	return atomic_load(&changes_begun);
 }
 
-void store_data_generation_raise(void)
+uint64_t store_changes_ended(void)
 {
-	atomic_fetch_add(&data_generation, 1);
+	return atomic_load(&changes_ended);
+}
+
+void store_changes_begin(void)
+{
+	atomic_fetch_add(&changes_begun, 1);
+}
+
+void store_changes_end(void)
+{
+	atomic_fetch_add(&changes_ended, 1);
 }
 
 /* Backends. Each opens a connection from the dsn text after its prefix. */
@@ -123,6 +134,11 @@ void store_set_light_units(struct store *s)
 bool store_in_transaction(struct store *s)
 {
 	return s->ops->in_transaction(s);
+}
+
+enum tr_status store_take_snapshot(struct store *s, struct tr_error *err)
+{
+	return s->ops->take_snapshot(s, err);
 }
 
 enum tr_status store_workspace_create(struct store *s, const struct store_workspace *ws, struct tr_error *err)

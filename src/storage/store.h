@@ -220,6 +220,7 @@ struct store_ops {
 	void (*rollback_to)(struct store *s);
 	void (*set_light_units)(struct store *s);
 	bool (*in_transaction)(struct store *s);
+	enum tr_status (*take_snapshot)(struct store *s, struct tr_error *err);
 
 	enum tr_status (*workspace_create)(struct store *s, const struct store_workspace *ws, struct tr_error *err);
 	enum tr_status (*workspace_get)(struct store *s, const char *name, struct store_workspace *out, struct tr_error *err);
@@ -271,16 +272,27 @@ struct store_ops {
 enum tr_status store_open(const char *dsn, struct store **out, struct tr_error *err);
 
 /*
- * A count of the commits, by any connection of this process, that changed
- * a row outside the audit log; it only grows (a rolled-back transaction or
- * one that appended audit records alone leaves it). A copy of rows read
- * in a snapshot taken after the count was read as c holds what a read
- * would return while the count is still c: a change committed since has
- * raised it before its commit was acknowledged to anyone. Another
- * process's commits are not counted (the server keeps its data directory
- * to itself).
+ * The transactions of this process's connections that change a row outside
+ * the audit log, counted twice: store_changes_begun rises at such a
+ * transaction's first change (a statement that is a transaction of its own
+ * counts as one), store_changes_ended once it has committed or rolled back,
+ * before the commit is acknowledged to anyone. Both only grow, and the
+ * ended count never passes the begun one.
+ *
+ * So a reader that reads begun == ended == c, then takes its snapshot, and
+ * reads begun == c again, has a snapshot of the state "c": no such change
+ * was under way or began meanwhile. Rows copied from such snapshots hold
+ * what any other snapshot of the state c would read (secret-cache.h).
+ * Another process's transactions are not counted: the server keeps its
+ * data directory to itself (server.c), and a store shared between
+ * processes would need another way to learn of their changes.
  */
-uint64_t store_data_generation(void);
+uint64_t store_changes_begun(void);
+uint64_t store_changes_ended(void);
+
+/* Makes the open read transaction take its snapshot now (SQLite takes it
+ * at the first read, not at BEGIN). */
+enum tr_status store_take_snapshot(struct store *s, struct tr_error *err);
 /* Closes and frees; NULL is fine. */
 void store_close(struct store *s);
 

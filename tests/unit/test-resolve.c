@@ -283,6 +283,34 @@ static void test_a_worker_read_is_kept_until_a_change_commits(void **state)
 	assert_false(read_as_worker(f, NULL, TR_ENOTFOUND));
 }
 
+/* A read transaction whose snapshot may show a change that its entries do
+ * not (the change was under way when it began, or began before its
+ * snapshot was taken) uses none: one answer never mixes states. */
+static void test_a_read_begun_before_a_change_uses_no_entry(void **state)
+{
+	struct fixture *f = *state;
+	struct resolve_item item = {.envvar_name = "HF_TOKEN", .secret_name = "hf-token"};
+	struct resolve_request req = {.workspace = "default", .items = &item, .count = 1, .container_index = -1};
+	struct secret_ref ref = {.workspace = "default", .name = "s3-key"};
+	struct store_secret m = {0};
+	struct secret_input in = {.name = "s3-key", .has_description = true, .description = "rotated"};
+	uint64_t hits;
+
+	assert_false(read_as_worker(f, "hf_workspace_value", TR_OK));
+	assert_true(read_as_worker(f, "hf_workspace_value", TR_OK));
+
+	domain_fixture_open_peer(&f->env);
+	domain_read_begin(&f->env.domain); /* counts read; no snapshot yet */
+	assert_int_equal(secrets_update(&f->env.peer, &f->env.admin, &ref, &in, &m, NULL, NULL), TR_OK);
+	store_secret_clear(&m);
+	hits = secret_cache_hits();
+	assert_int_equal(resolve_read(&f->env.domain, &f->svc, &req, NULL), TR_OK);
+	domain_read_end(&f->env.domain);
+	assert_value(&item, "hf_workspace_value");
+	resolve_items_clear(&item, 1);
+	assert_int_equal(secret_cache_hits(), hits);
+}
+
 static void test_only_services_resolve(void **state)
 {
 	struct fixture *f = *state;
@@ -308,6 +336,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_record_trusts_an_unchanged_generation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_only_services_resolve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_worker_read_is_kept_until_a_change_commits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_read_begun_before_a_change_uses_no_entry, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2420,44 +2420,83 @@ static void test_durability_in_memory(void **state)
 	store_close(s);
 }
 
-/* The data generation rises after a commit that changed a row outside the
- * audit log, on any connection, in a transaction or a statement of its
- * own; not while the change is uncommitted, not for audit records alone,
- * not for reads, not for a rollback. */
-static void test_data_generation(void **state)
+/* Both counts as they stand: begun, then ended. */
+static void changes_now(uint64_t *begun, uint64_t *ended)
+{
+	*begun = store_changes_begun();
+	*ended = store_changes_ended();
+}
+
+/* A transaction that changes a row outside the audit log is counted as
+ * begun at its first change and as ended once it has committed or rolled
+ * back, on any connection, a unit of its own included; audit records and
+ * reads are not counted. */
+static void test_changes_are_counted(void **state)
 {
 	struct fixture *f = *state;
 	struct tr_error err = {0};
 	struct store *other = NULL;
 	struct store_audit rec;
 	struct store_workspace ws;
-	uint64_t g = store_data_generation();
+	uint64_t begun, ended, b, e;
 
+	changes_now(&begun, &ended);
+	assert_int_equal(begun, ended);
 	assert_int_equal(store_begin(f->s, &err), TR_OK);
 	make_workspace(f->s, "gen");
-	assert_int_equal(store_data_generation(), g); /* not committed yet */
+	changes_now(&b, &e);
+	assert_int_equal(b, begun + 1); /* under way */
+	assert_int_equal(e, ended);
+	make_workspace(f->s, "gen2"); /* the same transaction */
+	changes_now(&b, &e);
+	assert_int_equal(b, begun + 1);
 	assert_int_equal(store_commit(f->s, &err), TR_OK);
-	assert_true(store_data_generation() > g);
+	changes_now(&b, &e);
+	assert_int_equal(b, begun + 1);
+	assert_int_equal(e, ended + 1);
 
-	g = store_data_generation();
+	changes_now(&begun, &ended);
 	audit_init(&rec, 1, 100, "alice", "secret.resolve", "gen", "s", "success");
 	assert_int_equal(store_begin(f->s, &err), TR_OK);
 	assert_int_equal(store_audit_append(f->s, &rec, &err), TR_OK);
 	assert_int_equal(store_commit(f->s, &err), TR_OK);
 	assert_int_equal(store_workspace_get(f->s, "gen", &ws, &err), TR_OK);
-	assert_int_equal(store_data_generation(), g); /* a record and a read */
+	changes_now(&b, &e);
+	assert_int_equal(b, begun); /* a record and a read */
+	assert_int_equal(e, ended);
 
 	assert_int_equal(store_begin(f->s, &err), TR_OK);
 	make_workspace(f->s, "undone");
 	store_rollback(f->s);
-	assert_int_equal(store_data_generation(), g);
+	changes_now(&b, &e);
+	assert_int_equal(b, begun + 1);
+	assert_int_equal(e, ended + 1); /* ended, though nothing was kept */
 
+	changes_now(&begun, &ended);
 	assert_int_equal(store_open(f->dsn, &other, &err), TR_OK);
 	make_workspace(other, "alone"); /* a unit of its own, on another connection */
-	assert_true(store_data_generation() > g);
-	g = store_data_generation();
-	assert_int_equal(store_workspace_delete(other, "alone", &err), TR_OK);
-	assert_true(store_data_generation() > g);
+	changes_now(&b, &e);
+	assert_int_equal(b, begun + 1);
+	assert_int_equal(e, ended + 1);
+	store_close(other);
+}
+
+/* A deferred read transaction takes its snapshot when asked to: a commit
+ * made after that is not in it. */
+static void test_take_snapshot(void **state)
+{
+	struct fixture *f = *state;
+	struct tr_error err = {0};
+	struct store *other = NULL;
+	struct store_workspace ws;
+
+	assert_int_equal(store_open(f->dsn, &other, &err), TR_OK);
+	assert_int_equal(store_begin_read(f->s, &err), TR_OK);
+	assert_int_equal(store_take_snapshot(f->s, &err), TR_OK);
+	make_workspace(other, "after");
+	assert_int_equal(store_workspace_get(f->s, "after", &ws, &err), TR_ENOTFOUND);
+	assert_int_equal(store_commit(f->s, &err), TR_OK);
+	assert_int_equal(store_workspace_get(f->s, "after", &ws, &err), TR_OK);
 	store_close(other);
 }
 
@@ -3106,7 +3145,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_checkpoint_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_durability, setup, teardown),
 		cmocka_unit_test(test_durability_in_memory),
-		cmocka_unit_test_setup_teardown(test_data_generation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changes_are_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_take_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_append_last, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_list_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_list_paging, setup, teardown),
