@@ -84,9 +84,9 @@ static bool usable(const struct principal *caller, const struct store_secret *m)
 /*
  * The secret at one scope, as a read now would return it. In a worker's
  * read transaction its current version comes with it, sealed (*v; else
- * *v stays empty), and both are kept in this thread's cache, which
- * answers the next such lookup while nothing but audit records has been
- * committed (secret-cache.h).
+ * *v stays empty), and what was found (or that nothing was) is kept in
+ * this thread's cache, which answers the next such lookup while nothing
+ * but audit records has been committed (secret-cache.h).
  */
 static enum tr_status read_candidate(struct domain *d, const char *workspace, const char *project,
                                      const char *cluster, const char *name, struct store_secret *m,
@@ -95,9 +95,19 @@ static enum tr_status read_candidate(struct domain *d, const char *workspace, co
 	uint64_t generation = domain_cache_generation(d);
 	enum tr_status st;
 
-	if (generation && secret_cache_get(generation, workspace, project, cluster, name, m, v))
-		return TR_OK;
+	if (generation) {
+		switch (secret_cache_get(generation, workspace, project, cluster, name, m, v)) {
+		case SECRET_CACHE_FOUND:
+			return TR_OK;
+		case SECRET_CACHE_ABSENT:
+			return tr_error_set(err, TR_ENOTFOUND, "%s", "");
+		case SECRET_CACHE_MISS:
+			break;
+		}
+	}
 	st = store_secret_get(d->store, workspace, project, cluster, name, m, err);
+	if (st == TR_ENOTFOUND && generation)
+		secret_cache_put_absent(generation, workspace, project, cluster, name);
 	if (st != TR_OK || !generation)
 		return st;
 	if (store_version_get(d->store, m->id, m->version, v, NULL) == TR_OK)

@@ -27,6 +27,7 @@
 struct cached_secret {
 	uint64_t generation;
 	size_t size; /* of the whole allocation */
+	bool absent; /* no such secret: nothing below but the identity */
 	int64_t id;
 	int64_t version;
 	int64_t expires_at;
@@ -157,8 +158,9 @@ static bool fill_version(const struct cached_secret *e, struct store_version *v)
 	return true;
 }
 
-bool secret_cache_get(uint64_t generation, const char *workspace, const char *project, const char *cluster,
-		      const char *name, struct store_secret *m, struct store_version *v)
+enum secret_cache_answer secret_cache_get(uint64_t generation, const char *workspace, const char *project,
+					  const char *cluster, const char *name, struct store_secret *m,
+					  struct store_version *v)
 {
 	struct secret_cache *c = thread_cache;
 	char identity[IDENTITY_MAX];
@@ -166,12 +168,16 @@ bool secret_cache_get(uint64_t generation, const char *workspace, const char *pr
 	const struct cached_secret *e;
 
 	if (!c || len == 0)
-		return false;
+		return SECRET_CACHE_MISS;
 	e = c->slots[slot_of(identity, len)];
 	if (!e || e->generation != generation || e->identity_len != len || memcmp(e->data, identity, len) != 0)
-		return false;
+		return SECRET_CACHE_MISS;
+	if (e->absent) {
+		c->hits++;
+		return SECRET_CACHE_ABSENT;
+	}
 	if (!fill_version(e, v))
-		return false;
+		return SECRET_CACHE_MISS;
 	memset(m, 0, sizeof(*m));
 	str_copy(m->workspace, sizeof(m->workspace), workspace);
 	str_copy(m->project, sizeof(m->project), project);
@@ -184,11 +190,11 @@ bool secret_cache_get(uint64_t generation, const char *workspace, const char *pr
 	m->version = e->version;
 	m->expires_at = e->expires_at;
 	c->hits++;
-	return true;
+	return SECRET_CACHE_FOUND;
 }
 
-/* A new entry holding m and v, with the identity's text; NULL without
- * memory. */
+/* A new entry of `size` bytes holding m and v, or, with m NULL, that the
+ * secret is absent; NULL without memory. */
 static struct cached_secret *make_entry(uint64_t generation, const char *identity, size_t len, size_t size,
 					const struct store_secret *m, const struct store_version *v)
 {
@@ -199,6 +205,12 @@ static struct cached_secret *make_entry(uint64_t generation, const char *identit
 	memset(e, 0, sizeof(*e));
 	e->generation = generation;
 	e->size = size;
+	e->identity_len = len;
+	memcpy(e->data, identity, len);
+	if (!m) {
+		e->absent = true;
+		return e;
+	}
 	e->id = m->id;
 	e->version = m->version;
 	e->expires_at = m->expires_at;
@@ -207,10 +219,8 @@ static struct cached_secret *make_entry(uint64_t generation, const char *identit
 	memcpy(e->visibility, m->visibility, sizeof(e->visibility));
 	memcpy(e->created_by, m->created_by, sizeof(e->created_by));
 	memcpy(e->provider, v->provider, sizeof(e->provider));
-	e->identity_len = len;
 	e->wrapped_len = v->wrapped_key.len;
 	e->cipher_len = v->ciphertext.len;
-	memcpy(e->data, identity, len);
 	if (e->wrapped_len)
 		memcpy(e->data + len, v->wrapped_key.data, e->wrapped_len);
 	if (e->cipher_len)
@@ -218,16 +228,17 @@ static struct cached_secret *make_entry(uint64_t generation, const char *identit
 	return e;
 }
 
-void secret_cache_put(uint64_t generation, const struct store_secret *m, const struct store_version *v)
+/* Keeps what a read in the state `generation` found for the identity (m
+ * and v, or with m NULL its absence) in the identity's slot. */
+static void keep(uint64_t generation, const char *identity, size_t len, const struct store_secret *m,
+		 const struct store_version *v)
 {
 	struct secret_cache *c = this_cache();
-	char identity[IDENTITY_MAX];
-	size_t len = identity_of(identity, m->workspace, m->project, m->cluster, m->name);
-	size_t size = sizeof(struct cached_secret) + len + v->wrapped_key.len + v->ciphertext.len;
+	size_t size = sizeof(struct cached_secret) + len + (m ? v->wrapped_key.len + v->ciphertext.len : 0);
 	size_t index = slot_of(identity, len);
 	struct cached_secret *old, *e;
 
-	if (!c || len == 0 || v->version != m->version || generation < c->generation)
+	if (!c || len == 0 || generation < c->generation)
 		return;
 	if (generation > c->generation) { /* every entry is of an older state */
 		drop_entries(c);
@@ -245,6 +256,24 @@ void secret_cache_put(uint64_t generation, const struct store_secret *m, const s
 	}
 	c->slots[index] = e;
 	c->bytes += size;
+}
+
+void secret_cache_put(uint64_t generation, const struct store_secret *m, const struct store_version *v)
+{
+	char identity[IDENTITY_MAX];
+	size_t len = identity_of(identity, m->workspace, m->project, m->cluster, m->name);
+
+	if (v->version == m->version)
+		keep(generation, identity, len, m, v);
+}
+
+void secret_cache_put_absent(uint64_t generation, const char *workspace, const char *project, const char *cluster,
+			     const char *name)
+{
+	char identity[IDENTITY_MAX];
+	size_t len = identity_of(identity, workspace, project, cluster, name);
+
+	keep(generation, identity, len, NULL, NULL);
 }
 
 uint64_t secret_cache_hits(void)

@@ -1,7 +1,8 @@
 /*
  * secret-cache.h - each thread's copy of the secrets /resolve read: the
- * row and its current version, sealed as stored. Never a value: what is
- * kept is what SQLite's own page cache holds.
+ * row and its current version, sealed as stored, or that there was no such
+ * secret. Never a value: what is kept is what SQLite's own page cache
+ * holds.
  *
  * An entry is tagged with the state of the data its snapshot showed
  * (domain_cache_generation, from store_changes_begun), and serves only a
@@ -21,18 +22,29 @@
 /* Slots per thread (a power of two); an entry takes ~350 bytes. */
 #define SECRET_CACHE_SLOTS 65536
 
-/* The secret (workspace, project, cluster, name) as read at generation,
- * with its current version: fills *m (type, version, visibility,
- * created_by, expires_at and the identity; no tags, keys or description)
- * and *v (free both with store_secret_clear and store_version_clear).
- * False when this thread holds no such entry. */
-bool secret_cache_get(uint64_t generation, const char *workspace, const char *project, const char *cluster,
-		      const char *name, struct store_secret *m, struct store_version *v);
+enum secret_cache_answer {
+	SECRET_CACHE_MISS,   /* nothing kept: read it */
+	SECRET_CACHE_FOUND,  /* *m and *v filled */
+	SECRET_CACHE_ABSENT, /* a read in that state found no such secret */
+};
 
-/* Keeps m and v (its current version) as read in a snapshot that began at
- * generation, in place of what held the slot. Out of memory, it keeps
- * nothing. */
+/* The secret (workspace, project, cluster, name) as read in the state
+ * `generation`, with its current version: on SECRET_CACHE_FOUND fills *m
+ * (type, version, visibility, created_by, expires_at and the identity; no
+ * tags, keys or description) and *v (free both with store_secret_clear
+ * and store_version_clear). */
+enum secret_cache_answer secret_cache_get(uint64_t generation, const char *workspace, const char *project,
+					  const char *cluster, const char *name, struct store_secret *m,
+					  struct store_version *v);
+
+/* Keeps m and v (its current version) as read in the state `generation`,
+ * in place of what held the slot. Out of memory or over the thread's
+ * budget, it keeps nothing. */
 void secret_cache_put(uint64_t generation, const struct store_secret *m, const struct store_version *v);
+
+/* Keeps that a read in the state `generation` found no such secret. */
+void secret_cache_put_absent(uint64_t generation, const char *workspace, const char *project, const char *cluster,
+			     const char *name);
 
 /* Lookups this thread answered from its entries (for tests). */
 uint64_t secret_cache_hits(void);

@@ -311,6 +311,35 @@ static void test_a_read_begun_before_a_change_uses_no_entry(void **state)
 	assert_int_equal(secret_cache_hits(), hits);
 }
 
+/* Resolves hf-token for project "ml" in a read transaction of its own;
+ * returns how many lookups the thread's cache answered. */
+static uint64_t read_for_ml(struct fixture *f, const char *want)
+{
+	struct resolve_item item = {.envvar_name = "HF_TOKEN", .secret_name = "hf-token"};
+	struct resolve_request req = {.workspace = "default", .project = "ml", .items = &item, .count = 1,
+	                              .container_index = -1};
+	uint64_t hits = secret_cache_hits();
+
+	domain_read_begin(&f->env.domain);
+	assert_int_equal(resolve_read(&f->env.domain, &f->svc, &req, NULL), TR_OK);
+	domain_read_end(&f->env.domain);
+	assert_value(&item, want);
+	resolve_items_clear(&item, 1);
+	return secret_cache_hits() - hits;
+}
+
+/* That a scope has no copy of the secret is kept too, until a change. */
+static void test_an_absent_scope_is_kept_until_a_change_commits(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(read_for_ml(f, "hf_workspace_value"), 0);
+	assert_int_equal(read_for_ml(f, "hf_workspace_value"), 2); /* none at "ml", one at the workspace */
+	create(f, "hf-token", "ml", "hf_ml_value");
+	assert_int_equal(read_for_ml(f, "hf_ml_value"), 0);
+	assert_int_equal(read_for_ml(f, "hf_ml_value"), 2);
+}
+
 static void test_only_services_resolve(void **state)
 {
 	struct fixture *f = *state;
@@ -337,6 +366,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_only_services_resolve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_worker_read_is_kept_until_a_change_commits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_read_begun_before_a_change_uses_no_entry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_an_absent_scope_is_kept_until_a_change_commits, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
