@@ -194,16 +194,43 @@ static enum tr_status seal_version(struct domain *d, const struct store_secret *
 	return TR_OK;
 }
 
-/* Replaces the value of m: new version, new keys, sealed and stored. */
+/* Whether pre was sealed for m, a new secret. */
+static bool presealed_for(const struct secret_presealed *pre, const struct store_secret *m)
+{
+	return pre && m->version == 1 && pre->version.version == 1 && strcmp(pre->workspace, m->workspace) == 0 &&
+	       strcmp(pre->project, m->project) == 0 && strcmp(pre->cluster, m->cluster) == 0 &&
+	       strcmp(pre->name, m->name) == 0 && strcmp(pre->type, m->type) == 0;
+}
+
+/* A copy of pre's sealed version, made by m's writer now. */
+static enum tr_status take_presealed(const struct secret_presealed *pre, const struct store_secret *m,
+                                     struct store_version *v, struct tr_error *err)
+{
+	memset(v, 0, sizeof(*v));
+	v->version = pre->version.version;
+	v->created_at = m->updated_at;
+	str_copy(v->created_by, sizeof(v->created_by), m->updated_by);
+	str_copy(v->provider, sizeof(v->provider), pre->version.provider);
+	if (store_blob_set(&v->wrapped_key, pre->version.wrapped_key.data, pre->version.wrapped_key.len) != TR_OK ||
+	    store_blob_set(&v->ciphertext, pre->version.ciphertext.data, pre->version.ciphertext.len) != TR_OK) {
+		store_version_clear(v);
+		return tr_error_set(err, TR_EINTERNAL, "out of memory");
+	}
+	return TR_OK;
+}
+
+/* Replaces the value of m: new version, new keys, sealed (or sealed ahead,
+ * pre) and stored. */
 static enum tr_status store_new_value(struct domain *d, struct store_secret *m, const struct secdata *data,
-                                      bool first, struct tr_error *err)
+                                      const struct secret_presealed *pre, bool first, struct tr_error *err)
 {
 	struct store_version v;
 	enum tr_status st;
 
 	if ((st = replace_string(&m->keys_json, keys_json(data), err)) != TR_OK)
 		return st;
-	if ((st = seal_version(d, m, data, &v, err)) != TR_OK)
+	st = presealed_for(pre, m) ? take_presealed(pre, m, &v, err) : seal_version(d, m, data, &v, err);
+	if (st != TR_OK)
 		return st;
 	if (first)
 		st = store_secret_insert(d->store, m, &v, err);
@@ -292,7 +319,7 @@ static enum tr_status create_locked(struct domain *d, const struct principal *ac
 	if (st == TR_OK)
 		st = apply_metadata(&m, in, m.created_at, err);
 	if (st == TR_OK)
-		st = store_new_value(d, &m, &in->data, true, err);
+		st = store_new_value(d, &m, &in->data, in->presealed, true, err);
 	if (st == TR_OK)
 		st = audit_secret(d, actor, "secret.create", &m, 201, err);
 	if (st == TR_ECONFLICT)
@@ -304,6 +331,37 @@ static enum tr_status create_locked(struct domain *d, const struct principal *ac
 		take_result(out, &m);
 	store_secret_clear(&m);
 	return st;
+}
+
+enum tr_status secrets_preseal(struct domain *d, const char *workspace, struct secret_input *in,
+                               struct secret_presealed *out, struct tr_error *err)
+{
+	struct store_secret m = {.version = 1};
+	const char *type = NULL;
+	enum tr_status st;
+
+	memset(out, 0, sizeof(*out));
+	if ((st = validate_identity(in, err)) != TR_OK || (st = validate_new_value(in, &type, NULL, err)) != TR_OK)
+		return st;
+	str_copy(m.workspace, sizeof(m.workspace), workspace);
+	str_copy(m.project, sizeof(m.project), or_empty(in->project));
+	str_copy(m.cluster, sizeof(m.cluster), or_empty(in->cluster));
+	str_copy(m.name, sizeof(m.name), in->name);
+	str_copy(m.type, sizeof(m.type), type);
+	if ((st = seal_version(d, &m, &in->data, &out->version, err)) != TR_OK)
+		return st;
+	memcpy(out->workspace, m.workspace, sizeof(out->workspace));
+	memcpy(out->project, m.project, sizeof(out->project));
+	memcpy(out->cluster, m.cluster, sizeof(out->cluster));
+	memcpy(out->name, m.name, sizeof(out->name));
+	memcpy(out->type, m.type, sizeof(out->type));
+	return TR_OK;
+}
+
+void secrets_presealed_clear(struct secret_presealed *p)
+{
+	store_version_clear(&p->version);
+	memset(p, 0, sizeof(*p));
 }
 
 enum tr_status secrets_create(struct domain *d, const struct principal *actor, const char *workspace,
@@ -408,7 +466,7 @@ static enum tr_status update_locked(struct domain *d, const struct principal *ac
 		return st;
 	if (in->has_data) {
 		m->version++;
-		if ((st = store_new_value(d, m, &in->data, false, err)) != TR_OK)
+		if ((st = store_new_value(d, m, &in->data, NULL, false, err)) != TR_OK)
 			return st;
 	}
 	if ((st = store_secret_update(d->store, m, err)) != TR_OK)

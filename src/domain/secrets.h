@@ -28,6 +28,8 @@ struct secret_ref {
 
 /* What a request asks for. has_* tell which optional fields were given
  * (for PATCH, only those change). */
+struct secret_presealed;
+
 struct secret_input {
 	const char *name;
 	const char *project, *cluster;
@@ -39,7 +41,31 @@ struct secret_input {
 	struct secdata data; /* owned by the caller */
 	int64_t expires_in;  /* seconds, > 0 */
 	bool has_data, has_description, has_visibility, has_tags, has_expires_in;
+	const struct secret_presealed *presealed; /* a create's value, sealed ahead; or NULL */
 };
+
+/*
+ * A create's value sealed ahead of its transaction (on a worker, before the
+ * request goes to the writer), so that the writer does not seal it. Nothing
+ * the store holds goes into a seal: the current key provider is fixed when
+ * the server starts, and a new secret is version 1. secrets_create uses it
+ * only for the same identity (workspace, scope, name, type).
+ */
+struct secret_presealed {
+	char workspace[TR_WORKSPACE_NAME_MAX + 1];
+	char project[TR_SCOPE_NAME_MAX + 1];
+	char cluster[TR_SCOPE_NAME_MAX + 1];
+	char name[TR_SECRET_NAME_MAX + 1];
+	char type[TR_TYPE_NAME_MAX + 1];
+	struct store_version version;
+};
+
+/* Seals in's value for a create in workspace into *out (clear it with
+ * secrets_presealed_clear). Fails as secrets_create would on the value or
+ * the identity; nothing is checked against the store or the policy. */
+enum tr_status secrets_preseal(struct domain *d, const char *workspace, struct secret_input *in,
+                               struct secret_presealed *out, struct tr_error *err);
+void secrets_presealed_clear(struct secret_presealed *p);
 
 /* Creates a secret at version 1. TR_ENOTFOUND (workspace), TR_ECONFLICT
  * ("Secret 'ws/name' already exists"), TR_EVALIDATION, TR_ETOOLARGE. */

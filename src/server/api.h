@@ -15,6 +15,7 @@ void api_workspaces_get(struct api_request *r);
 void api_workspaces_delete(struct api_request *r);
 
 void api_secrets_create(struct api_request *r);
+void api_secrets_create_prepare(struct api_request *r);
 void api_secrets_list(struct api_request *r);
 void api_secrets_get(struct api_request *r);
 void api_secrets_patch(struct api_request *r);

@@ -55,6 +55,8 @@ struct api_request {
 	http_record_fn record;    /* set by http_reply_once_recorded */
 	void *record_arg;
 	void (*record_arg_free)(void *arg);
+	void *prepared; /* what the route's prepare left for its handler, or NULL */
+	void (*prepared_free)(void *prepared);
 	struct {
 		int status;
 		json_t *body;   /* the document, encoded by the worker when it sends; or NULL */

@@ -38,7 +38,8 @@ static const struct route routes[] = {
 	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}", api_workspaces_get, ROUTE_DENIALS, "workspace.get"},
 	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}", api_workspaces_delete, ROUTE_WRITE, "workspace.delete"},
 
-	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/secrets", api_secrets_create, ROUTE_BODY | ROUTE_WRITE, "secret.create"},
+	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/secrets", api_secrets_create, ROUTE_BODY | ROUTE_WRITE, "secret.create",
+	 api_secrets_create_prepare},
 	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets", api_secrets_list, ROUTE_DENIALS, "secret.list"},
 	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_get, ROUTE_DENIALS, "secret.get"},
 	{EVHTTP_REQ_PATCH, "/v2/workspaces/{ws}/secrets/{name}", api_secrets_patch, ROUTE_BODY | ROUTE_WRITE, "secret.update"},
@@ -376,6 +377,8 @@ static void release(struct dispatch *dp)
 	http_drop_deferred(r);
 	if (r->record_arg_free)
 		r->record_arg_free(r->record_arg);
+	if (r->prepared_free)
+		r->prepared_free(r->prepared);
 	free_params(r->params);
 	evhttp_clear_headers(&r->query);
 	json_decref(r->body);
@@ -588,6 +591,8 @@ static bool run_route(struct dispatch *dp, struct writer *writer, const char *qu
 		return read_then_record(dp, writer, err);
 	if (route->method != EVHTTP_REQ_GET || (route->flags & ROUTE_WRITE))
 		domain_read_end(d);
+	if ((route->flags & ROUTE_WRITE) && writer && route->prepare)
+		route->prepare(r);
 	if ((route->flags & ROUTE_WRITE) && defer_to_writer(dp, RUN_HANDLER, writer, err))
 		return true;
 	if (err->status == TR_OK)

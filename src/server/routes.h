@@ -31,6 +31,11 @@ struct route {
 	route_handler handler;
 	unsigned flags;
 	const char *audit; /* action recorded when the request fails, or NULL (not audited) */
+	/* ROUTE_WRITE: work the worker may do ahead for the handler, once the
+	 * caller is authenticated and before the request goes to the writer
+	 * (api_request.prepared); or NULL. It answers nothing: the handler
+	 * does what it could not. */
+	route_handler prepare;
 };
 
 struct writer;

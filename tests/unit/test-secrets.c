@@ -82,6 +82,55 @@ static void test_create_get_reveal(void **state)
 	secdata_clear(&in.data);
 }
 
+/* The ciphertext stored for ws/name's version 1. */
+static void stored_ciphertext(struct fixture *f, const char *name, struct store_version *v)
+{
+	struct store_secret m = {0};
+
+	assert_int_equal(store_secret_get(f->env.domain.store, "default", "", "", name, &m, NULL), TR_OK);
+	assert_int_equal(store_version_get(f->env.domain.store, m.id, 1, v, NULL), TR_OK);
+	store_secret_clear(&m);
+}
+
+/* A value sealed ahead is what a create of the same identity stores; for
+ * another identity it is sealed again. Either way it reads back. */
+static void test_a_create_stores_its_value_sealed_ahead(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input in = value_input("pre", "sealed-ahead");
+	struct secret_input other = value_input("other", "sealed-here");
+	struct secret_ref ref = {.workspace = "default", .name = "pre"};
+	struct secret_ref other_ref = {.workspace = "default", .name = "other"};
+	struct secret_presealed pre = {0};
+	struct store_version v = {0};
+	struct store_secret m = {0};
+
+	assert_int_equal(secrets_preseal(&f->env.domain, "default", &in, &pre, NULL), TR_OK);
+	in.presealed = &pre;
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &in, &m, NULL, NULL), TR_OK);
+	store_secret_clear(&m);
+	stored_ciphertext(f, "pre", &v);
+	assert_int_equal(v.ciphertext.len, pre.version.ciphertext.len);
+	assert_memory_equal(v.ciphertext.data, pre.version.ciphertext.data, v.ciphertext.len);
+	assert_string_equal(v.created_by, "admin");
+	assert_true(v.created_at > 0);
+	store_version_clear(&v);
+	assert_revealed(f, &ref, "sealed-ahead");
+
+	other.presealed = &pre; /* sealed for "pre": not used */
+	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &other, &m, NULL, NULL), TR_OK);
+	store_secret_clear(&m);
+	stored_ciphertext(f, "other", &v);
+	assert_false(v.ciphertext.len == pre.version.ciphertext.len &&
+	             memcmp(v.ciphertext.data, pre.version.ciphertext.data, v.ciphertext.len) == 0);
+	store_version_clear(&v);
+	assert_revealed(f, &other_ref, "sealed-here");
+
+	secrets_presealed_clear(&pre);
+	secdata_clear(&in.data);
+	secdata_clear(&other.data);
+}
+
 static void test_duplicate_is_a_conflict_naming_the_secret(void **state)
 {
 	struct fixture *f = *state;
@@ -488,6 +537,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create_get_reveal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_create_stores_its_value_sealed_ahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_is_a_conflict_naming_the_secret, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_makes_versions_and_prunes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_only_update_keeps_version, setup, teardown),
