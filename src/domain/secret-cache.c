@@ -21,17 +21,16 @@
  * kept. */
 #define SECRET_CACHE_BYTES (4u * 1024 * 1024)
 
-/* The identity's text: "workspace\0project\0cluster\0name". */
-#define IDENTITY_MAX (TR_WORKSPACE_NAME_MAX + 2 * TR_SCOPE_NAME_MAX + TR_SECRET_NAME_MAX + 3)
+/* The identity's text: "workspace\0project\0cluster\0name\0". */
+#define IDENTITY_MAX (TR_WORKSPACE_NAME_MAX + 2 * TR_SCOPE_NAME_MAX + TR_SECRET_NAME_MAX + 4)
 
+/* An entry, of the state of its cache (secret_cache.generation). */
 struct cached_secret {
-	uint64_t generation;
 	size_t size; /* of the whole allocation */
 	bool absent; /* no such secret: nothing below but the identity */
 	int64_t id;
 	int64_t version;
 	int64_t expires_at;
-	int64_t version_created_at;
 	char type[TR_TYPE_NAME_MAX + 1];
 	char visibility[TR_VISIBILITY_MAX + 1];
 	char created_by[TR_PRINCIPAL_NAME_MAX + 1];
@@ -102,12 +101,16 @@ static struct secret_cache *this_cache(void)
 	return c;
 }
 
-static void put_part(char *out, size_t *len, const char *part)
+/* Appends part and its NUL; false if part is longer than max. */
+static bool put_part(char *out, size_t *len, const char *part, size_t max)
 {
-	size_t n = strlen(part);
+	size_t n = strnlen(part, max + 1);
 
-	memcpy(out + *len, part, n);
-	*len += n;
+	if (n > max)
+		return false;
+	memcpy(out + *len, part, n + 1);
+	*len += n + 1;
+	return true;
 }
 
 /* Writes the identity's text into out (IDENTITY_MAX bytes); its length, or
@@ -117,16 +120,10 @@ static size_t identity_of(char out[IDENTITY_MAX], const char *workspace, const c
 {
 	size_t len = 0;
 
-	if (strlen(workspace) > TR_WORKSPACE_NAME_MAX || strlen(project) > TR_SCOPE_NAME_MAX ||
-	    strlen(cluster) > TR_SCOPE_NAME_MAX || strlen(name) > TR_SECRET_NAME_MAX)
+	if (!put_part(out, &len, workspace, TR_WORKSPACE_NAME_MAX) ||
+	    !put_part(out, &len, project, TR_SCOPE_NAME_MAX) || !put_part(out, &len, cluster, TR_SCOPE_NAME_MAX) ||
+	    !put_part(out, &len, name, TR_SECRET_NAME_MAX))
 		return 0;
-	put_part(out, &len, workspace);
-	out[len++] = '\0';
-	put_part(out, &len, project);
-	out[len++] = '\0';
-	put_part(out, &len, cluster);
-	out[len++] = '\0';
-	put_part(out, &len, name);
 	return len;
 }
 
@@ -148,7 +145,6 @@ static bool fill_version(const struct cached_secret *e, struct store_version *v)
 
 	memset(v, 0, sizeof(*v));
 	v->version = e->version;
-	v->created_at = e->version_created_at;
 	memcpy(v->provider, e->provider, sizeof(v->provider));
 	if (store_blob_set(&v->wrapped_key, wrapped, e->wrapped_len) != TR_OK ||
 	    store_blob_set(&v->ciphertext, wrapped + e->wrapped_len, e->cipher_len) != TR_OK) {
@@ -167,10 +163,10 @@ enum secret_cache_answer secret_cache_get(uint64_t generation, const char *works
 	size_t len = identity_of(identity, workspace, project, cluster, name);
 	const struct cached_secret *e;
 
-	if (!c || len == 0)
+	if (!c || c->generation != generation || len == 0)
 		return SECRET_CACHE_MISS;
 	e = c->slots[slot_of(identity, len)];
-	if (!e || e->generation != generation || e->identity_len != len || memcmp(e->data, identity, len) != 0)
+	if (!e || e->identity_len != len || memcmp(e->data, identity, len) != 0)
 		return SECRET_CACHE_MISS;
 	if (e->absent) {
 		c->hits++;
@@ -195,15 +191,14 @@ enum secret_cache_answer secret_cache_get(uint64_t generation, const char *works
 
 /* A new entry of `size` bytes holding m and v, or, with m NULL, that the
  * secret is absent; NULL without memory. */
-static struct cached_secret *make_entry(uint64_t generation, const char *identity, size_t len, size_t size,
-					const struct store_secret *m, const struct store_version *v)
+static struct cached_secret *make_entry(const char *identity, size_t len, size_t size, const struct store_secret *m,
+					const struct store_version *v)
 {
 	struct cached_secret *e = malloc(size);
 
 	if (!e)
 		return NULL;
 	memset(e, 0, sizeof(*e));
-	e->generation = generation;
 	e->size = size;
 	e->identity_len = len;
 	memcpy(e->data, identity, len);
@@ -214,7 +209,6 @@ static struct cached_secret *make_entry(uint64_t generation, const char *identit
 	e->id = m->id;
 	e->version = m->version;
 	e->expires_at = m->expires_at;
-	e->version_created_at = v->created_at;
 	memcpy(e->type, m->type, sizeof(e->type));
 	memcpy(e->visibility, m->visibility, sizeof(e->visibility));
 	memcpy(e->created_by, m->created_by, sizeof(e->created_by));
@@ -246,7 +240,7 @@ static void keep(uint64_t generation, const char *identity, size_t len, const st
 	}
 	old = c->slots[index];
 	if (c->bytes - (old ? old->size : 0) + size > SECRET_CACHE_BYTES ||
-	    !(e = make_entry(generation, identity, len, size, m, v)))
+	    !(e = make_entry(identity, len, size, m, v)))
 		return;
 	if (old) {
 		c->bytes -= old->size;

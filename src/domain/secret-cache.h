@@ -31,8 +31,9 @@ enum secret_cache_answer {
 /* The secret (workspace, project, cluster, name) as read in the state
  * `generation`, with its current version: on SECRET_CACHE_FOUND fills *m
  * (type, version, visibility, created_by, expires_at and the identity; no
- * tags, keys or description) and *v (free both with store_secret_clear
- * and store_version_clear). */
+ * tags, keys or description) and *v (version, provider and blobs; no
+ * created_at or created_by). Free both with store_secret_clear and
+ * store_version_clear. */
 enum secret_cache_answer secret_cache_get(uint64_t generation, const char *workspace, const char *project,
 					  const char *cluster, const char *name, struct store_secret *m,
 					  struct store_version *v);
