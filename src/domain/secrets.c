@@ -194,6 +194,18 @@ static enum tr_status seal_version(struct domain *d, const struct store_secret *
 	return TR_OK;
 }
 
+/* A new secret's identity: version 1 of (workspace, scope, name, type). */
+static void new_identity(struct store_secret *m, const char *workspace, const struct secret_input *in,
+                         const char *type)
+{
+	m->version = 1;
+	str_copy(m->workspace, sizeof(m->workspace), workspace);
+	str_copy(m->name, sizeof(m->name), in->name);
+	str_copy(m->project, sizeof(m->project), or_empty(in->project));
+	str_copy(m->cluster, sizeof(m->cluster), or_empty(in->cluster));
+	str_copy(m->type, sizeof(m->type), type);
+}
+
 /* Whether pre was sealed for m, a new secret. */
 static bool presealed_for(const struct secret_presealed *pre, const struct store_secret *m)
 {
@@ -302,16 +314,12 @@ static enum tr_status create_locked(struct domain *d, const struct principal *ac
                                     struct secret_input *in, const char *type, struct store_secret *out,
                                     struct tr_error *err)
 {
-	struct store_secret m = {.version = 1};
+	struct store_secret m = {0};
 	char scope[SCOPE_TEXT_MAX];
 	enum tr_status st;
 
+	new_identity(&m, workspace, in, type);
 	m.created_at = m.updated_at = domain_now();
-	str_copy(m.workspace, sizeof(m.workspace), workspace);
-	str_copy(m.name, sizeof(m.name), in->name);
-	str_copy(m.project, sizeof(m.project), or_empty(in->project));
-	str_copy(m.cluster, sizeof(m.cluster), or_empty(in->cluster));
-	str_copy(m.type, sizeof(m.type), type);
 	snprintf(m.visibility, sizeof(m.visibility), "private");
 	str_copy(m.created_by, sizeof(m.created_by), actor->name);
 	str_copy(m.updated_by, sizeof(m.updated_by), actor->name);
@@ -336,18 +344,14 @@ static enum tr_status create_locked(struct domain *d, const struct principal *ac
 enum tr_status secrets_preseal(struct domain *d, const char *workspace, struct secret_input *in,
                                struct secret_presealed *out, struct tr_error *err)
 {
-	struct store_secret m = {.version = 1};
+	struct store_secret m = {0};
 	const char *type = NULL;
 	enum tr_status st;
 
 	memset(out, 0, sizeof(*out));
 	if ((st = validate_identity(in, err)) != TR_OK || (st = validate_new_value(in, &type, NULL, err)) != TR_OK)
 		return st;
-	str_copy(m.workspace, sizeof(m.workspace), workspace);
-	str_copy(m.project, sizeof(m.project), or_empty(in->project));
-	str_copy(m.cluster, sizeof(m.cluster), or_empty(in->cluster));
-	str_copy(m.name, sizeof(m.name), in->name);
-	str_copy(m.type, sizeof(m.type), type);
+	new_identity(&m, workspace, in, type);
 	if ((st = seal_version(d, &m, &in->data, &out->version, err)) != TR_OK)
 		return st;
 	memcpy(out->workspace, m.workspace, sizeof(out->workspace));

@@ -159,8 +159,10 @@ static void reply_secret(struct api_request *r, int status, struct store_secret 
 
 /* --- handlers ------------------------------------------------------------ */
 
-/* What a create's worker leaves its writer: the value sealed ahead. */
+/* What a create's worker leaves its writer: the body parsed, and the value
+ * sealed ahead when the input was valid. */
 struct prepared_create {
+	struct parsed_input p;
 	struct secret_presealed sealed;
 };
 
@@ -168,46 +170,45 @@ static void prepared_create_free(void *arg)
 {
 	struct prepared_create *pc = arg;
 
+	parsed_input_clear(&pc->p);
 	secrets_presealed_clear(&pc->sealed);
 	free(pc);
 }
 
-/* On the worker, before the writer: seals the value (the writer's seal was
- * a tenth of its work per create). A body that does not parse or validate
- * leaves nothing: the handler reports it. */
+/* On the worker, before the writer: parses the body and seals the value
+ * (the writer's seal was a tenth of its work per create). A body that does
+ * not parse leaves nothing, one that does not validate no seal: the
+ * handler reports either. */
 void api_secrets_create_prepare(struct api_request *r)
 {
 	struct prepared_create *pc = calloc(1, sizeof(*pc));
-	struct parsed_input p = {0};
 
-	if (pc && secret_input_parse(r->body, SECRET_INPUT_CREATE, &p, NULL) == TR_OK &&
-	    secrets_preseal(r->domain, r->params[0], &p.in, &pc->sealed, NULL) == TR_OK) {
-		r->prepared = pc;
-		r->prepared_free = prepared_create_free;
-		pc = NULL;
+	if (!pc || secret_input_parse(r->body, SECRET_INPUT_CREATE, &pc->p, NULL) != TR_OK) {
+		if (pc)
+			prepared_create_free(pc);
+		return;
 	}
-	parsed_input_clear(&p);
-	free(pc);
+	if (secrets_preseal(r->domain, r->params[0], &pc->p.in, &pc->sealed, NULL) == TR_OK)
+		pc->p.in.presealed = &pc->sealed;
+	r->prepared = pc;
+	r->prepared_free = prepared_create_free;
 }
 
 void api_secrets_create(struct api_request *r)
 {
-	struct parsed_input p = {0};
+	struct prepared_create *pc = r->prepared;
+	struct parsed_input own = {0};
+	struct parsed_input *p = pc ? &pc->p : &own;
 	struct store_secret m = {0};
 	struct warnings w = {0};
 	struct tr_error err = {0};
-	const struct prepared_create *pc = r->prepared;
 
-	if (secret_input_parse(r->body, SECRET_INPUT_CREATE, &p, &err) == TR_OK) {
-		p.in.presealed = pc ? &pc->sealed : NULL;
-		if (secrets_create(r->domain, &r->actor, r->params[0], &p.in, &m, &w, &err) == TR_OK)
-			reply_secret(r, 201, &m, &w);
-		else
-			http_reply_error(r, &err);
-	} else {
+	if ((pc || secret_input_parse(r->body, SECRET_INPUT_CREATE, &own, &err) == TR_OK) &&
+	    secrets_create(r->domain, &r->actor, r->params[0], &p->in, &m, &w, &err) == TR_OK)
+		reply_secret(r, 201, &m, &w);
+	else
 		http_reply_error(r, &err);
-	}
-	parsed_input_clear(&p);
+	parsed_input_clear(&own);
 	store_secret_clear(&m);
 }
 
