@@ -356,6 +356,11 @@ void jsonw_string(struct jsonw *w, const char *s)
 	jsonw_stringn(w, s, strlen(s));
 }
 
+void jsonw_string_or_null(struct jsonw *w, const char *s)
+{
+	jsonw_string(w, s && *s ? s : NULL);
+}
+
 void jsonw_stringn(struct jsonw *w, const char *s, size_t n)
 {
 	if (next_item(w))

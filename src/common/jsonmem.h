@@ -58,6 +58,8 @@ void jsonw_array_end(struct jsonw *w);
 void jsonw_key(struct jsonw *w, const char *key);
 /* A string; NULL writes null. */
 void jsonw_string(struct jsonw *w, const char *s);
+/* A string; NULL or "" writes null. */
+void jsonw_string_or_null(struct jsonw *w, const char *s);
 /* A string of n bytes (it may hold NUL). */
 void jsonw_stringn(struct jsonw *w, const char *s, size_t n);
 void jsonw_integer(struct jsonw *w, int64_t v);

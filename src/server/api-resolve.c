@@ -69,12 +69,6 @@ static enum tr_status parse_request(const json_t *body, struct resolve_request *
 	return TR_OK;
 }
 
-/* s, or null when it is NULL or empty. */
-static void write_optional(struct jsonw *w, const char *s)
-{
-	jsonw_string(w, s && *s ? s : NULL);
-}
-
 static void write_overrode(struct jsonw *w, unsigned overrode)
 {
 	jsonw_array_begin(w);
@@ -92,9 +86,9 @@ static void write_provenance(struct jsonw *w, const struct resolve_request *req,
 	jsonw_key(w, "scope");
 	jsonw_string(w, resolve_scope_name(it->scope));
 	jsonw_key(w, "project");
-	write_optional(w, it->scope == SCOPE_PROJECT ? req->project : NULL);
+	jsonw_string_or_null(w, it->scope == SCOPE_PROJECT ? req->project : NULL);
 	jsonw_key(w, "cluster");
-	write_optional(w, it->scope == SCOPE_CLUSTER ? req->cluster : NULL);
+	jsonw_string_or_null(w, it->scope == SCOPE_CLUSTER ? req->cluster : NULL);
 	jsonw_key(w, "version");
 	jsonw_integer(w, it->version);
 	jsonw_key(w, "overrode");
@@ -108,7 +102,7 @@ static void write_env_item(struct jsonw *w, const struct resolve_request *req, c
 	jsonw_key(w, "envvar_name");
 	jsonw_string(w, it->envvar_name);
 	jsonw_key(w, "secret_key");
-	write_optional(w, it->secret_key);
+	jsonw_string_or_null(w, it->secret_key);
 	jsonw_key(w, "value");
 	jsonw_stringn(w, (const char *)it->value.data, it->value.len);
 	jsonw_object_end(w);

@@ -58,7 +58,8 @@ static void write_string(struct jsonw *w, const char *key, const char *s)
 /* "" is written as null. */
 static void write_nullable(struct jsonw *w, const char *key, const char *s)
 {
-	write_string(w, key, *s ? s : NULL);
+	jsonw_key(w, key);
+	jsonw_string_or_null(w, s);
 }
 
 /* RFC 3339, or null for 0. */

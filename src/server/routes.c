@@ -597,9 +597,9 @@ static bool run_route(struct dispatch *dp, struct writer *writer, const char *qu
 		return true;
 	if (err->status == TR_OK)
 		run_here(r, route, err);
-	/* A GET's read transaction (and a /resolve's) stays open for the
-	 * other requests of this loop iteration; the worker ends it when the
-	 * iteration is over (server.c, worker_main). */
+	/* A GET's read transaction stays open for the other requests of this
+	 * loop iteration (as a /resolve's does, read_then_record); the worker
+	 * ends it when the iteration is over (server.c, worker_main). */
 	return false;
 }
 

@@ -535,7 +535,7 @@ struct sqlite_store {
 	int wal_fd; /* the WAL, for store_flush; -1 until first needed */
 	struct audit_head audit_head;
 	struct light_units light;
-	bool data_changed; /* a row outside the audit log, since the last commit */
+	bool data_changed; /* the open transaction changed a row outside the audit log (counted as begun) */
 };
 
 /* WAL frames (pages) of growth after which a background checkpoint is due:

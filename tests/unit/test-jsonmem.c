@@ -250,6 +250,26 @@ static void test_the_writer_writes_n_bytes_of_a_string(void **state)
 	json_decref(tree);
 }
 
+/* NULL and "" are null; anything else a string. */
+static void test_the_writer_writes_empty_strings_as_null(void **state)
+{
+	struct jsonw w;
+	size_t len = 0;
+	char *got;
+
+	(void)state;
+	jsonw_init(&w, 0);
+	jsonw_array_begin(&w);
+	jsonw_string_or_null(&w, NULL);
+	jsonw_string_or_null(&w, "");
+	jsonw_string_or_null(&w, "p");
+	jsonw_array_end(&w);
+	got = jsonw_finish(&w, &len);
+	assert_non_null(got);
+	assert_string_equal(got, "[null,null,\"p\"]");
+	free(got);
+}
+
 /* A document that is not whole, or holds what JSON cannot, gives NULL. */
 static void test_the_writer_refuses_what_is_not_a_document(void **state)
 {
@@ -309,6 +329,7 @@ int main(void)
 	    cmocka_unit_test(test_keys_are_escaped),
 	    cmocka_unit_test(test_the_writer_writes_what_the_tree_dumps_to),
 	    cmocka_unit_test(test_the_writer_writes_n_bytes_of_a_string),
+	    cmocka_unit_test(test_the_writer_writes_empty_strings_as_null),
 	    cmocka_unit_test(test_the_writer_refuses_what_is_not_a_document),
 	};
 
