@@ -4,12 +4,12 @@
  * secret. Never a value: what is kept is what SQLite's own page cache
  * holds.
  *
- * An entry is tagged with the state of the data its snapshot showed
- * (domain_cache_generation, from store_changes_begun), and serves only a
+ * Entries are kept under the state of the data their snapshot showed
+ * (domain_cache_generation, from store_changes_begun), and serve only a
  * read transaction whose snapshot shows that same state: no change outside
  * the audit log has been under way in between, so a read would return the
- * same row. A thread's entries all belong to the newest state it has put:
- * a put of a newer one drops the others.
+ * same row. A thread keeps the entries of one state, the newest it has
+ * put: a put of a newer one drops the others.
  */
 #ifndef TRESOR_DOMAIN_SECRET_CACHE_H
 #define TRESOR_DOMAIN_SECRET_CACHE_H
