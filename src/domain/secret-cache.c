@@ -2,11 +2,12 @@
  * secret-cache.c - each thread's copy of the secrets /resolve read
  * (secret-cache.h).
  *
- * A direct-mapped table: the identity's hash picks one slot, whose entry
- * is replaced by the next one put there. Entries live on the heap, each
- * with its identity and sealed version after it; a thread's entries are
- * bounded in number (SECRET_CACHE_SLOTS) and in bytes (SECRET_CACHE_BYTES)
- * and freed when the thread ends.
+ * A hash table of chained entries: the identity's hash picks a bucket,
+ * and every identity put is kept (no two evict each other) until the
+ * thread's entries would pass SECRET_CACHE_BYTES; then new ones are not
+ * kept. Each entry is one allocation, its strings and blobs packed after
+ * it, so that a data set of ~10,000 secrets fits. Entries are freed when a
+ * newer state's put drops them or when the thread ends.
  */
 #include "domain/secret-cache.h"
 
@@ -24,27 +25,30 @@
 /* The identity's text: "workspace\0project\0cluster\0name\0". */
 #define IDENTITY_MAX (TR_WORKSPACE_NAME_MAX + 2 * TR_SCOPE_NAME_MAX + TR_SECRET_NAME_MAX + 4)
 
-/* An entry, of the state of its cache (secret_cache.generation). */
+/* The row's strings: "type\0visibility\0created_by\0provider\0". */
+#define STRINGS_MAX (TR_TYPE_NAME_MAX + TR_VISIBILITY_MAX + TR_PRINCIPAL_NAME_MAX + TR_PROVIDER_ID_MAX + 4)
+
+/* An entry, of the state of its cache (secret_cache.generation). data
+ * holds the identity, then (unless absent) the row's strings, the wrapped
+ * key and the ciphertext. */
 struct cached_secret {
-	size_t size; /* of the whole allocation */
-	bool absent; /* no such secret: nothing below but the identity */
+	struct cached_secret *next; /* in its bucket */
+	size_t size;                /* of the whole allocation */
 	int64_t id;
 	int64_t version;
 	int64_t expires_at;
-	char type[TR_TYPE_NAME_MAX + 1];
-	char visibility[TR_VISIBILITY_MAX + 1];
-	char created_by[TR_PRINCIPAL_NAME_MAX + 1];
-	char provider[TR_PROVIDER_ID_MAX + 1];
-	size_t identity_len;
 	size_t wrapped_len;
 	size_t cipher_len;
-	unsigned char data[]; /* identity, wrapped key, ciphertext */
+	uint16_t identity_len;
+	uint16_t strings_len;
+	bool absent; /* no such secret: nothing in data but the identity */
+	unsigned char data[];
 };
 
 struct secret_cache {
-	struct cached_secret *slots[SECRET_CACHE_SLOTS];
-	uint32_t filled[SECRET_CACHE_SLOTS]; /* the slots that hold an entry, in the order filled */
-	size_t nfilled;
+	struct cached_secret *buckets[SECRET_CACHE_BUCKETS];
+	uint32_t used[SECRET_CACHE_BUCKETS]; /* the buckets that hold entries, in the order first used */
+	size_t nused;
 	uint64_t generation; /* of every entry */
 	size_t bytes;
 	uint64_t hits;
@@ -58,11 +62,17 @@ static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
 /* Frees every entry: as many steps as there are entries. */
 static void drop_entries(struct secret_cache *c)
 {
-	for (size_t i = 0; i < c->nfilled; i++) {
-		free(c->slots[c->filled[i]]);
-		c->slots[c->filled[i]] = NULL;
+	for (size_t i = 0; i < c->nused; i++) {
+		struct cached_secret **bucket = &c->buckets[c->used[i]];
+
+		while (*bucket) {
+			struct cached_secret *next = (*bucket)->next;
+
+			free(*bucket);
+			*bucket = next;
+		}
 	}
-	c->nfilled = 0;
+	c->nused = 0;
 	c->bytes = 0;
 }
 
@@ -128,7 +138,7 @@ static size_t identity_of(char out[IDENTITY_MAX], const char *workspace, const c
 }
 
 /* FNV-1a. */
-static size_t slot_of(const char *identity, size_t len)
+static size_t bucket_of(const char *identity, size_t len)
 {
 	uint64_t h = 14695981039346656037u;
 
@@ -136,21 +146,53 @@ static size_t slot_of(const char *identity, size_t len)
 		h ^= (unsigned char)identity[i];
 		h *= 1099511628211u;
 	}
-	return (size_t)(h & (SECRET_CACHE_SLOTS - 1));
+	return (size_t)(h & (SECRET_CACHE_BUCKETS - 1));
 }
 
-static bool fill_version(const struct cached_secret *e, struct store_version *v)
+/* Where the entry of this identity is linked in c (*where is NULL if there
+ * is none). */
+static struct cached_secret **find(struct secret_cache *c, size_t bucket, const char *identity, size_t len)
 {
-	const unsigned char *wrapped = e->data + e->identity_len;
+	struct cached_secret **where = &c->buckets[bucket];
+
+	while (*where && ((*where)->identity_len != len || memcmp((*where)->data, identity, len) != 0))
+		where = &(*where)->next;
+	return where;
+}
+
+/* Copies the next of e's strings into out (size bytes) and steps past it. */
+static const char *take_string(const char *at, char *out, size_t size)
+{
+	str_copy(out, size, at);
+	return at + strlen(at) + 1;
+}
+
+/* Fills *m (the row's fields /resolve uses) and *v from e. */
+static bool fill(const struct cached_secret *e, const char *workspace, const char *project, const char *cluster,
+                 const char *name, struct store_secret *m, struct store_version *v)
+{
+	const char *strings = (const char *)e->data + e->identity_len;
+	const unsigned char *wrapped = e->data + e->identity_len + e->strings_len;
 
 	memset(v, 0, sizeof(*v));
 	v->version = e->version;
-	memcpy(v->provider, e->provider, sizeof(v->provider));
 	if (store_blob_set(&v->wrapped_key, wrapped, e->wrapped_len) != TR_OK ||
 	    store_blob_set(&v->ciphertext, wrapped + e->wrapped_len, e->cipher_len) != TR_OK) {
 		store_version_clear(v);
 		return false;
 	}
+	memset(m, 0, sizeof(*m));
+	str_copy(m->workspace, sizeof(m->workspace), workspace);
+	str_copy(m->project, sizeof(m->project), project);
+	str_copy(m->cluster, sizeof(m->cluster), cluster);
+	str_copy(m->name, sizeof(m->name), name);
+	strings = take_string(strings, m->type, sizeof(m->type));
+	strings = take_string(strings, m->visibility, sizeof(m->visibility));
+	strings = take_string(strings, m->created_by, sizeof(m->created_by));
+	take_string(strings, v->provider, sizeof(v->provider));
+	m->id = e->id;
+	m->version = e->version;
+	m->expires_at = e->expires_at;
 	return true;
 }
 
@@ -165,42 +207,44 @@ enum secret_cache_answer secret_cache_get(uint64_t generation, const char *works
 
 	if (!c || c->generation != generation || len == 0)
 		return SECRET_CACHE_MISS;
-	e = c->slots[slot_of(identity, len)];
-	if (!e || e->identity_len != len || memcmp(e->data, identity, len) != 0)
+	if (!(e = *find(c, bucket_of(identity, len), identity, len)))
 		return SECRET_CACHE_MISS;
-	if (e->absent) {
-		c->hits++;
-		return SECRET_CACHE_ABSENT;
-	}
-	if (!fill_version(e, v))
+	if (!e->absent && !fill(e, workspace, project, cluster, name, m, v))
 		return SECRET_CACHE_MISS;
-	memset(m, 0, sizeof(*m));
-	str_copy(m->workspace, sizeof(m->workspace), workspace);
-	str_copy(m->project, sizeof(m->project), project);
-	str_copy(m->cluster, sizeof(m->cluster), cluster);
-	str_copy(m->name, sizeof(m->name), name);
-	memcpy(m->type, e->type, sizeof(m->type));
-	memcpy(m->visibility, e->visibility, sizeof(m->visibility));
-	memcpy(m->created_by, e->created_by, sizeof(m->created_by));
-	m->id = e->id;
-	m->version = e->version;
-	m->expires_at = e->expires_at;
 	c->hits++;
-	return SECRET_CACHE_FOUND;
+	return e->absent ? SECRET_CACHE_ABSENT : SECRET_CACHE_FOUND;
 }
 
-/* A new entry of `size` bytes holding m and v, or, with m NULL, that the
- * secret is absent; NULL without memory. */
-static struct cached_secret *make_entry(const char *identity, size_t len, size_t size, const struct store_secret *m,
+/* The row's strings of m and v, packed into out (STRINGS_MAX bytes); their
+ * length, or 0 if one is longer than its limit. */
+static size_t strings_of(char out[STRINGS_MAX], const struct store_secret *m, const struct store_version *v)
+{
+	size_t len = 0;
+
+	if (!put_part(out, &len, m->type, TR_TYPE_NAME_MAX) ||
+	    !put_part(out, &len, m->visibility, TR_VISIBILITY_MAX) ||
+	    !put_part(out, &len, m->created_by, TR_PRINCIPAL_NAME_MAX) ||
+	    !put_part(out, &len, v->provider, TR_PROVIDER_ID_MAX))
+		return 0;
+	return len;
+}
+
+/* A new entry holding the identity and, unless m is NULL (the secret is
+ * absent), m and v; NULL without memory or if a string is too long. */
+static struct cached_secret *make_entry(const char *identity, size_t len, const struct store_secret *m,
 					const struct store_version *v)
 {
-	struct cached_secret *e = malloc(size);
+	char strings[STRINGS_MAX];
+	size_t strings_len = m ? strings_of(strings, m, v) : 0;
+	size_t blobs = m ? v->wrapped_key.len + v->ciphertext.len : 0;
+	size_t size = sizeof(struct cached_secret) + len + strings_len + blobs;
+	struct cached_secret *e;
 
-	if (!e)
+	if ((m && strings_len == 0) || !(e = malloc(size)))
 		return NULL;
 	memset(e, 0, sizeof(*e));
 	e->size = size;
-	e->identity_len = len;
+	e->identity_len = (uint16_t)len;
 	memcpy(e->data, identity, len);
 	if (!m) {
 		e->absent = true;
@@ -209,28 +253,25 @@ static struct cached_secret *make_entry(const char *identity, size_t len, size_t
 	e->id = m->id;
 	e->version = m->version;
 	e->expires_at = m->expires_at;
-	memcpy(e->type, m->type, sizeof(e->type));
-	memcpy(e->visibility, m->visibility, sizeof(e->visibility));
-	memcpy(e->created_by, m->created_by, sizeof(e->created_by));
-	memcpy(e->provider, v->provider, sizeof(e->provider));
+	e->strings_len = (uint16_t)strings_len;
+	memcpy(e->data + len, strings, strings_len);
 	e->wrapped_len = v->wrapped_key.len;
 	e->cipher_len = v->ciphertext.len;
 	if (e->wrapped_len)
-		memcpy(e->data + len, v->wrapped_key.data, e->wrapped_len);
+		memcpy(e->data + len + strings_len, v->wrapped_key.data, e->wrapped_len);
 	if (e->cipher_len)
-		memcpy(e->data + len + e->wrapped_len, v->ciphertext.data, e->cipher_len);
+		memcpy(e->data + len + strings_len + e->wrapped_len, v->ciphertext.data, e->cipher_len);
 	return e;
 }
 
 /* Keeps what a read in the state `generation` found for the identity (m
- * and v, or with m NULL its absence) in the identity's slot. */
+ * and v, or with m NULL its absence), in place of what was kept for it. */
 static void keep(uint64_t generation, const char *identity, size_t len, const struct store_secret *m,
 		 const struct store_version *v)
 {
 	struct secret_cache *c = this_cache();
-	size_t size = sizeof(struct cached_secret) + len + (m ? v->wrapped_key.len + v->ciphertext.len : 0);
-	size_t index = slot_of(identity, len);
-	struct cached_secret *old, *e;
+	size_t bucket = bucket_of(identity, len);
+	struct cached_secret **where, *old, *e;
 
 	if (!c || len == 0 || generation < c->generation)
 		return;
@@ -238,18 +279,26 @@ static void keep(uint64_t generation, const char *identity, size_t len, const st
 		drop_entries(c);
 		c->generation = generation;
 	}
-	old = c->slots[index];
-	if (c->bytes - (old ? old->size : 0) + size > SECRET_CACHE_BYTES ||
-	    !(e = make_entry(identity, len, size, m, v)))
+	where = find(c, bucket, identity, len);
+	old = *where;
+	if (!(e = make_entry(identity, len, m, v)))
 		return;
+	if (c->bytes - (old ? old->size : 0) + e->size > SECRET_CACHE_BYTES) {
+		free(e);
+		return;
+	}
+	if (!c->buckets[bucket])
+		c->used[c->nused++] = (uint32_t)bucket;
 	if (old) {
+		e->next = old->next;
 		c->bytes -= old->size;
 		free(old);
 	} else {
-		c->filled[c->nfilled++] = (uint32_t)index;
+		e->next = c->buckets[bucket];
+		where = &c->buckets[bucket];
 	}
-	c->slots[index] = e;
-	c->bytes += size;
+	*where = e;
+	c->bytes += e->size;
 }
 
 void secret_cache_put(uint64_t generation, const struct store_secret *m, const struct store_version *v)

@@ -19,8 +19,9 @@
 
 #include "storage/store.h"
 
-/* Slots per thread (a power of two); an entry takes ~350 bytes. */
-#define SECRET_CACHE_SLOTS 65536
+/* Hash buckets per thread (a power of two); an entry takes ~300 bytes for
+ * a short value. */
+#define SECRET_CACHE_BUCKETS 65536
 
 enum secret_cache_answer {
 	SECRET_CACHE_MISS,   /* nothing kept: read it */
@@ -39,8 +40,8 @@ enum secret_cache_answer secret_cache_get(uint64_t generation, const char *works
 					  struct store_version *v);
 
 /* Keeps m and v (its current version) as read in the state `generation`,
- * in place of what held the slot. Out of memory or over the thread's
- * budget, it keeps nothing. */
+ * in place of what was kept for that secret. Out of memory or over the
+ * thread's budget, it keeps nothing new. */
 void secret_cache_put(uint64_t generation, const struct store_secret *m, const struct store_version *v);
 
 /* Keeps that a read in the state `generation` found no such secret. */

@@ -1,0 +1,210 @@
+/*
+ * test-secret-cache.c - what a thread keeps of the secrets /resolve read:
+ * every secret of a data set of 10,000 (none evicts another), the fields
+ * and blobs as they were put, absences, one state at a time, and the
+ * thread's byte budget.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/strcopy.h"
+#include "domain/secret-cache.h"
+
+/* A secret named name in workspace "ws", with a ciphertext of cipher_len
+ * bytes, all of them `fill`. */
+static void make_secret(const char *name, size_t cipher_len, unsigned char fill, struct store_secret *m,
+                        struct store_version *v)
+{
+	unsigned char *cipher = malloc(cipher_len);
+	unsigned char wrapped[72];
+
+	assert_non_null(cipher);
+	memset(cipher, fill, cipher_len);
+	memset(wrapped, fill ^ 0x5a, sizeof(wrapped));
+	memset(m, 0, sizeof(*m));
+	memset(v, 0, sizeof(*v));
+	str_copy(m->workspace, sizeof(m->workspace), "ws");
+	str_copy(m->name, sizeof(m->name), name);
+	str_copy(m->type, sizeof(m->type), "huggingface");
+	str_copy(m->visibility, sizeof(m->visibility), "public");
+	str_copy(m->created_by, sizeof(m->created_by), "alice");
+	m->id = 7;
+	m->version = v->version = 3;
+	m->expires_at = 1700000000;
+	str_copy(v->provider, sizeof(v->provider), "local");
+	assert_int_equal(store_blob_set(&v->wrapped_key, wrapped, sizeof(wrapped)), TR_OK);
+	assert_int_equal(store_blob_set(&v->ciphertext, cipher, cipher_len), TR_OK);
+	free(cipher);
+}
+
+static void put_secret(uint64_t generation, const char *name, size_t cipher_len, unsigned char fill)
+{
+	struct store_secret m;
+	struct store_version v;
+
+	make_secret(name, cipher_len, fill, &m, &v);
+	secret_cache_put(generation, &m, &v);
+	store_secret_clear(&m);
+	store_version_clear(&v);
+}
+
+static enum secret_cache_answer get_secret(uint64_t generation, const char *name)
+{
+	struct store_secret m;
+	struct store_version v;
+	enum secret_cache_answer a = secret_cache_get(generation, "ws", "", "", name, &m, &v);
+
+	if (a == SECRET_CACHE_FOUND) {
+		store_secret_clear(&m);
+		store_version_clear(&v);
+	}
+	return a;
+}
+
+static int release_cache(void **state)
+{
+	(void)state;
+	secret_cache_release();
+	return 0;
+}
+
+static void test_an_entry_reads_back_as_put(void **state)
+{
+	struct store_secret want_m, m;
+	struct store_version want_v, v;
+
+	(void)state;
+	make_secret("hf-token", 99, 0xab, &want_m, &want_v);
+	secret_cache_put(5, &want_m, &want_v);
+	assert_int_equal(secret_cache_get(5, "ws", "", "", "hf-token", &m, &v), SECRET_CACHE_FOUND);
+	assert_string_equal(m.workspace, "ws");
+	assert_string_equal(m.name, "hf-token");
+	assert_string_equal(m.project, "");
+	assert_string_equal(m.type, "huggingface");
+	assert_string_equal(m.visibility, "public");
+	assert_string_equal(m.created_by, "alice");
+	assert_int_equal(m.id, 7);
+	assert_int_equal(m.version, 3);
+	assert_int_equal(m.expires_at, 1700000000);
+	assert_int_equal(v.version, 3);
+	assert_string_equal(v.provider, "local");
+	assert_int_equal(v.wrapped_key.len, want_v.wrapped_key.len);
+	assert_memory_equal(v.wrapped_key.data, want_v.wrapped_key.data, v.wrapped_key.len);
+	assert_int_equal(v.ciphertext.len, want_v.ciphertext.len);
+	assert_memory_equal(v.ciphertext.data, want_v.ciphertext.data, v.ciphertext.len);
+	store_secret_clear(&m);
+	store_version_clear(&v);
+	/* The same name in another scope is another secret. */
+	assert_int_equal(secret_cache_get(5, "ws", "p1", "", "hf-token", &m, &v), SECRET_CACHE_MISS);
+	store_secret_clear(&want_m);
+	store_version_clear(&want_v);
+}
+
+/* A direct-mapped table of 65,536 slots lost ~7 % of these to collisions,
+ * and its wider entries passed the budget before the last ones. */
+static void test_ten_thousand_secrets_are_all_kept(void **state)
+{
+	char name[32];
+	uint64_t hits;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 10000; i++) {
+		snprintf(name, sizeof(name), "secret-%05d", i);
+		put_secret(9, name, 99, (unsigned char)i);
+	}
+	hits = secret_cache_hits();
+	for (i = 0; i < 10000; i++) {
+		snprintf(name, sizeof(name), "secret-%05d", i);
+		assert_int_equal(get_secret(9, name), SECRET_CACHE_FOUND);
+	}
+	assert_int_equal(secret_cache_hits() - hits, 10000);
+}
+
+static void test_an_absence_is_kept(void **state)
+{
+	struct store_secret m;
+	struct store_version v;
+
+	(void)state;
+	secret_cache_put_absent(4, "ws", "p1", "", "hf-token");
+	assert_int_equal(secret_cache_get(4, "ws", "p1", "", "hf-token", &m, &v), SECRET_CACHE_ABSENT);
+	assert_int_equal(secret_cache_get(4, "ws", "p2", "", "hf-token", &m, &v), SECRET_CACHE_MISS);
+	/* Found later in the same state (its own read): the entry is replaced. */
+	secret_cache_put_absent(4, "ws", "", "", "y");
+	put_secret(4, "y", 10, 2);
+	assert_int_equal(get_secret(4, "y"), SECRET_CACHE_FOUND);
+}
+
+static void test_entries_serve_only_their_state(void **state)
+{
+	(void)state;
+	put_secret(10, "a", 50, 1);
+	assert_int_equal(get_secret(10, "a"), SECRET_CACHE_FOUND);
+	assert_int_equal(get_secret(11, "a"), SECRET_CACHE_MISS);
+	put_secret(9, "b", 50, 2); /* an older state's: not kept */
+	assert_int_equal(get_secret(9, "b"), SECRET_CACHE_MISS);
+	put_secret(11, "c", 50, 3); /* a newer state drops the older entries */
+	assert_int_equal(get_secret(10, "a"), SECRET_CACHE_MISS);
+	assert_int_equal(get_secret(11, "a"), SECRET_CACHE_MISS);
+	assert_int_equal(get_secret(11, "c"), SECRET_CACHE_FOUND);
+}
+
+/* 64 KiB ciphertexts: the 4 MiB budget holds fewer than 64; what comes
+ * after is not kept, what was kept stays. */
+static void test_the_budget_bounds_what_is_kept(void **state)
+{
+	char name[32];
+	int i, kept = 0;
+
+	(void)state;
+	for (i = 0; i < 80; i++) {
+		snprintf(name, sizeof(name), "big-%02d", i);
+		put_secret(3, name, 64 * 1024, (unsigned char)i);
+	}
+	for (i = 0; i < 80; i++) {
+		snprintf(name, sizeof(name), "big-%02d", i);
+		if (get_secret(3, name) == SECRET_CACHE_FOUND)
+			kept++;
+		else
+			break;
+	}
+	assert_in_range(kept, 50, 63);
+	for (; i < 80; i++) {
+		snprintf(name, sizeof(name), "big-%02d", i);
+		assert_int_equal(get_secret(3, name), SECRET_CACHE_MISS);
+	}
+}
+
+/* Putting one secret again replaces its entry and gives its bytes back:
+ * a thousand puts of 64 KiB leave room for others. */
+static void test_a_replaced_entry_gives_its_bytes_back(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 1000; i++)
+		put_secret(6, "same", 64 * 1024, (unsigned char)i);
+	put_secret(6, "other", 64 * 1024, 1);
+	assert_int_equal(get_secret(6, "same"), SECRET_CACHE_FOUND);
+	assert_int_equal(get_secret(6, "other"), SECRET_CACHE_FOUND);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(test_an_entry_reads_back_as_put, release_cache),
+	    cmocka_unit_test_teardown(test_ten_thousand_secrets_are_all_kept, release_cache),
+	    cmocka_unit_test_teardown(test_an_absence_is_kept, release_cache),
+	    cmocka_unit_test_teardown(test_entries_serve_only_their_state, release_cache),
+	    cmocka_unit_test_teardown(test_the_budget_bounds_what_is_kept, release_cache),
+	    cmocka_unit_test_teardown(test_a_replaced_entry_gives_its_bytes_back, release_cache),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
