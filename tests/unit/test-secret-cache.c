@@ -20,7 +20,7 @@
 /* A secret named name in workspace "ws", with a ciphertext of cipher_len
  * bytes, all of them `fill`. */
 static void make_secret(const char *name, size_t cipher_len, unsigned char fill, struct store_secret *m,
-                        struct store_version *v)
+			struct store_version *v)
 {
 	unsigned char *cipher = malloc(cipher_len);
 	unsigned char wrapped[72];
