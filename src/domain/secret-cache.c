@@ -4,10 +4,11 @@
  *
  * A hash table of chained entries: the identity's hash picks a bucket,
  * and every identity put is kept (no two evict each other) until the
- * thread's entries would pass SECRET_CACHE_BYTES; then new ones are not
- * kept. Each entry is one allocation, its strings and blobs packed after
- * it, so that a data set of ~10,000 secrets fits. Entries are freed when a
- * newer state's put drops them or when the thread ends.
+ * thread's entries would pass SECRET_CACHE_BYTES; then the thread drops
+ * them all and starts again. Each entry is one allocation, its strings and
+ * blobs packed after it, so that a data set of ~10,000 secrets fits. An
+ * entry is freed when it is replaced, when a newer state's put or a full
+ * budget drops it, and when the thread ends (or secret_cache_release).
  */
 #include "domain/secret-cache.h"
 
@@ -18,8 +19,7 @@
 #include "common/limits.h"
 #include "common/strcopy.h"
 
-/* Bytes of entries a thread keeps at most; one that would pass it is not
- * kept. */
+/* Bytes of entries a thread keeps at most (the entries' own sizes). */
 #define SECRET_CACHE_BYTES (4u * 1024 * 1024)
 
 /* The identity's text: "workspace\0project\0cluster\0name\0". */
@@ -27,6 +27,8 @@
 
 /* The row's strings: "type\0visibility\0created_by\0provider\0". */
 #define STRINGS_MAX (TR_TYPE_NAME_MAX + TR_VISIBILITY_MAX + TR_PRINCIPAL_NAME_MAX + TR_PROVIDER_ID_MAX + 4)
+
+_Static_assert(IDENTITY_MAX <= UINT16_MAX && STRINGS_MAX <= UINT16_MAX, "lengths kept in uint16_t");
 
 /* An entry, of the state of its cache (secret_cache.generation). data
  * holds the identity, then (unless absent) the row's strings, the wrapped
@@ -229,18 +231,15 @@ static size_t strings_of(char out[STRINGS_MAX], const struct store_secret *m, co
 	return len;
 }
 
-/* A new entry holding the identity and, unless m is NULL (the secret is
- * absent), m and v; NULL without memory or if a string is too long. */
-static struct cached_secret *make_entry(const char *identity, size_t len, const struct store_secret *m,
-					const struct store_version *v)
+/* A new entry of `size` bytes holding the identity and, unless m is NULL
+ * (the secret is absent), the packed strings, m and v; NULL without
+ * memory. */
+static struct cached_secret *make_entry(size_t size, const char *identity, size_t len, const char *strings,
+					size_t strings_len, const struct store_secret *m, const struct store_version *v)
 {
-	char strings[STRINGS_MAX];
-	size_t strings_len = m ? strings_of(strings, m, v) : 0;
-	size_t blobs = m ? v->wrapped_key.len + v->ciphertext.len : 0;
-	size_t size = sizeof(struct cached_secret) + len + strings_len + blobs;
-	struct cached_secret *e;
+	struct cached_secret *e = malloc(size);
 
-	if ((m && strings_len == 0) || !(e = malloc(size)))
+	if (!e)
 		return NULL;
 	memset(e, 0, sizeof(*e));
 	e->size = size;
@@ -264,29 +263,11 @@ static struct cached_secret *make_entry(const char *identity, size_t len, const 
 	return e;
 }
 
-/* Keeps what a read in the state `generation` found for the identity (m
- * and v, or with m NULL its absence), in place of what was kept for it. */
-static void keep(uint64_t generation, const char *identity, size_t len, const struct store_secret *m,
-		 const struct store_version *v)
+/* Links e into its bucket, in place of *where (NULL: at the bucket's head). */
+static void link_entry(struct secret_cache *c, size_t bucket, struct cached_secret **where, struct cached_secret *e)
 {
-	struct secret_cache *c = this_cache();
-	size_t bucket = bucket_of(identity, len);
-	struct cached_secret **where, *old, *e;
+	struct cached_secret *old = *where;
 
-	if (!c || len == 0 || generation < c->generation)
-		return;
-	if (generation > c->generation) { /* every entry is of an older state */
-		drop_entries(c);
-		c->generation = generation;
-	}
-	where = find(c, bucket, identity, len);
-	old = *where;
-	if (!(e = make_entry(identity, len, m, v)))
-		return;
-	if (c->bytes - (old ? old->size : 0) + e->size > SECRET_CACHE_BYTES) {
-		free(e);
-		return;
-	}
 	if (!c->buckets[bucket])
 		c->used[c->nused++] = (uint32_t)bucket;
 	if (old) {
@@ -299,6 +280,36 @@ static void keep(uint64_t generation, const char *identity, size_t len, const st
 	}
 	*where = e;
 	c->bytes += e->size;
+}
+
+/* Keeps what a read in the state `generation` found for the identity (m
+ * and v, or with m NULL its absence), in place of what was kept for it.
+ * An entry that would take the thread past its budget drops every other
+ * first: the cache starts again with what is read from now on. */
+static void keep(uint64_t generation, const char *identity, size_t len, const struct store_secret *m,
+		 const struct store_version *v)
+{
+	struct secret_cache *c = this_cache();
+	size_t bucket = bucket_of(identity, len);
+	char strings[STRINGS_MAX];
+	size_t strings_len = m ? strings_of(strings, m, v) : 0;
+	size_t size = sizeof(struct cached_secret) + len + strings_len +
+		      (m ? v->wrapped_key.len + v->ciphertext.len : 0);
+	struct cached_secret **where, *e;
+
+	if (!c || len == 0 || (m && strings_len == 0) || size > SECRET_CACHE_BYTES || generation < c->generation)
+		return;
+	if (generation > c->generation) { /* every entry is of an older state */
+		drop_entries(c);
+		c->generation = generation;
+	}
+	where = find(c, bucket, identity, len);
+	if (c->bytes - (*where ? (*where)->size : 0) + size > SECRET_CACHE_BYTES) {
+		drop_entries(c);
+		where = &c->buckets[bucket];
+	}
+	if ((e = make_entry(size, identity, len, strings, strings_len, m, v)))
+		link_entry(c, bucket, where, e);
 }
 
 void secret_cache_put(uint64_t generation, const struct store_secret *m, const struct store_version *v)

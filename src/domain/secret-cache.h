@@ -40,8 +40,9 @@ enum secret_cache_answer secret_cache_get(uint64_t generation, const char *works
 					  struct store_version *v);
 
 /* Keeps m and v (its current version) as read in the state `generation`,
- * in place of what was kept for that secret. Out of memory or over the
- * thread's budget, it keeps nothing new. */
+ * in place of what was kept for that secret. An entry that would take the
+ * thread past its budget (4 MiB) drops the thread's other entries first;
+ * out of memory, it keeps nothing. */
 void secret_cache_put(uint64_t generation, const struct store_secret *m, const struct store_version *v);
 
 /* Keeps that a read in the state `generation` found no such secret. */
