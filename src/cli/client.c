@@ -47,6 +47,7 @@
 #include <sodium.h>
 
 #include "common/fdread.h"
+#include "common/wipemem.h"
 
 #ifndef TRESOR_VERSION
 #define TRESOR_VERSION "0.1.0"
@@ -84,55 +85,9 @@ struct response_buf {
 
 /* ---- memory that is wiped when freed: jansson's and libevent's ---- */
 
-union wipe_header {
-	size_t size;
-	max_align_t align;
-};
-
-static void *wiping_malloc(size_t size)
-{
-	union wipe_header *h;
-
-	if (size > SIZE_MAX - sizeof(*h))
-		return NULL;
-	h = malloc(sizeof(*h) + size);
-	if (!h)
-		return NULL;
-	h->size = size;
-	return h + 1;
-}
-
-static void wiping_free(void *ptr)
-{
-	union wipe_header *h;
-
-	if (!ptr)
-		return;
-	h = (union wipe_header *)ptr - 1;
-	sodium_memzero(ptr, h->size);
-	free(h);
-}
-
-/* Moves the block to a new one, so that the old one is wiped, not left behind. */
-static void *wiping_realloc(void *ptr, size_t size)
-{
-	union wipe_header *h;
-	void *moved;
-
-	if (!ptr)
-		return wiping_malloc(size);
-	h = (union wipe_header *)ptr - 1;
-	moved = wiping_malloc(size);
-	if (!moved)
-		return NULL;
-	memcpy(moved, ptr, h->size < size ? h->size : size);
-	wiping_free(ptr);
-	return moved;
-}
-
 void client_wipe_json_memory(void)
 {
-	json_set_alloc_funcs(wiping_malloc, wiping_free);
+	json_set_alloc_funcs(wipe_malloc, wipe_free);
 }
 
 /* libevent's warnings would land on the user's terminal; a failed request
@@ -155,7 +110,7 @@ static void event_library_setup(void)
 
 	if (done)
 		return;
-	event_set_mem_functions(wiping_malloc, wiping_realloc, wiping_free);
+	event_set_mem_functions(wipe_malloc, wipe_realloc, wipe_free);
 	event_set_log_callback(event_log_discard);
 	done = true;
 }

@@ -1,8 +1,8 @@
 /*
- * jsonmem.c - a size-prefixed malloc/free pair for jansson that wipes
- * each block before releasing it, and the compact JSON writers every reply
- * goes through: jsonmem_dump for a jansson tree, jsonw for a document
- * written piece by piece.
+ * jsonmem.c - jansson's allocator (wipemem: each block wiped before it is
+ * released), and the compact JSON writers every reply goes through:
+ * jsonmem_dump for a jansson tree, jsonw for a document written piece by
+ * piece.
  */
 #include "common/jsonmem.h"
 
@@ -13,36 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The header keeps the block's size and preserves malloc's alignment. */
-union block_header {
-	size_t size;
-	max_align_t align;
-};
-
-static void *wiping_malloc(size_t size)
-{
-	union block_header *h = malloc(sizeof(*h) + size);
-
-	if (!h)
-		return NULL;
-	h->size = size;
-	return h + 1;
-}
-
-static void wiping_free(void *ptr)
-{
-	union block_header *h;
-
-	if (!ptr)
-		return;
-	h = (union block_header *)ptr - 1;
-	sodium_memzero(ptr, h->size);
-	free(h);
-}
+#include "common/wipemem.h"
 
 void jsonmem_init(void)
 {
-	json_set_alloc_funcs(wiping_malloc, wiping_free);
+	json_set_alloc_funcs(wipe_malloc, wipe_free);
 }
 
 /* Most replies fit; glibc serves a block this small from its per-thread

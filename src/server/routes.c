@@ -113,21 +113,21 @@ static size_t segment_len(const char *s)
 	return n;
 }
 
-/* Decodes one %-encoded path segment; NULL if it is empty or malformed. */
+/* Decodes one %-encoded path segment into a malloc'd string; NULL if it is
+ * empty or malformed. (libevent's copy goes back to libevent's allocator.) */
 static char *decode_segment(const char *s, size_t n)
 {
 	char *raw = strndup(s, n);
-	char *dec;
+	char *dec, *out = NULL;
 
 	if (!raw)
 		return NULL;
 	dec = evhttp_uridecode(raw, 0, NULL);
 	free(raw);
-	if (dec && (!*dec || strlen(dec) > 1024)) {
-		free(dec);
-		return NULL;
-	}
-	return dec;
+	if (dec && *dec && strlen(dec) <= 1024)
+		out = strdup(dec);
+	http_free_event_memory(dec);
+	return out;
 }
 
 bool routes_match(const char *pattern, const char *path, char *params[ROUTE_MAX_PARAMS])

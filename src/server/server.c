@@ -25,7 +25,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -747,6 +746,7 @@ int server_main(int argc, char **argv)
 		return 1;
 	}
 	harden_process();
+	http_use_wiping_memory(); /* before libevent allocates anything */
 	if (sodium_init() < 0 || evthread_use_pthreads() != 0) {
 		log_error("cannot initialise libsodium or libevent threads");
 		server_options_clear(&srv.opt);
