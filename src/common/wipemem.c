@@ -1,55 +1,43 @@
 /*
  * wipemem.c - blocks that are wiped when freed (wipemem.h).
+ *
+ * The size to wipe is the block's own, as the allocator reports it
+ * (malloc_usable_size): no header in front, so requests keep their sizes
+ * and glibc serves the small ones from its per-thread cache as before (a
+ * header would push libevent's 1,024-byte buffers past that cache's limit).
  */
 #include "common/wipemem.h"
 
+#include <malloc.h>
 #include <sodium.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The header keeps the block's size and preserves malloc's alignment. */
-union block_header {
-	size_t size;
-	max_align_t align;
-};
-
 void *wipe_malloc(size_t size)
 {
-	union block_header *h;
-
-	if (size > SIZE_MAX - sizeof(*h))
-		return NULL;
-	h = malloc(sizeof(*h) + size);
-	if (!h)
-		return NULL;
-	h->size = size;
-	return h + 1;
+	return malloc(size);
 }
 
 void wipe_free(void *ptr)
 {
-	union block_header *h;
-
 	if (!ptr)
 		return;
-	h = (union block_header *)ptr - 1;
-	sodium_memzero(ptr, h->size);
-	free(h);
+	sodium_memzero(ptr, malloc_usable_size(ptr));
+	free(ptr);
 }
 
 void *wipe_realloc(void *ptr, size_t size)
 {
-	union block_header *h;
+	size_t old;
 	void *moved;
 
 	if (!ptr)
-		return wipe_malloc(size);
-	h = (union block_header *)ptr - 1;
-	moved = wipe_malloc(size);
+		return malloc(size);
+	old = malloc_usable_size(ptr);
+	moved = malloc(size);
 	if (!moved)
 		return NULL;
-	memcpy(moved, ptr, h->size < size ? h->size : size);
+	memcpy(moved, ptr, old < size ? old : size);
 	wipe_free(ptr);
 	return moved;
 }

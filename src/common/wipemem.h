@@ -9,8 +9,7 @@
 
 #include <stddef.h>
 
-/* malloc, with the block's size kept in front of it; NULL if size is too
- * large to keep. */
+/* malloc (the size to wipe is the block's own, malloc_usable_size). */
 void *wipe_malloc(size_t size);
 
 /* Moves the block to a new one (the old one is wiped and freed): nothing
@@ -18,8 +17,8 @@ void *wipe_malloc(size_t size);
  * (and the block untouched) without memory. */
 void *wipe_realloc(void *ptr, size_t size);
 
-/* Wipes the block and frees it; NULL is allowed. Only for blocks from
- * wipe_malloc or wipe_realloc. */
+/* Wipes the whole block and frees it; NULL is allowed. For blocks from
+ * wipe_malloc, wipe_realloc or malloc. */
 void wipe_free(void *ptr);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * test-wipemem.c - the wiping allocator: sizes it cannot keep are refused,
- * realloc moves the block (nothing is left where it was) and keeps what
- * fits, and blocks are aligned as malloc's are.
+ * test-wipemem.c - the wiping allocator: sizes malloc cannot serve are
+ * refused, realloc moves the block (nothing is left where it was) and
+ * keeps what fits, and blocks are aligned as malloc's are.
  */
 #include <setjmp.h>
 #include <stdarg.h>
