@@ -83,12 +83,7 @@ struct response_buf {
 	size_t len;
 };
 
-/* ---- memory that is wiped when freed: jansson's and libevent's ---- */
-
-void client_wipe_json_memory(void)
-{
-	json_set_alloc_funcs(wipe_malloc, wipe_free);
-}
+/* ---- libevent: memory wiped when freed, warnings discarded ---- */
 
 /* libevent's warnings would land on the user's terminal; a failed request
  * is reported by client_request instead. */

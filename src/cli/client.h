@@ -73,12 +73,4 @@ void client_close(struct client *cl);
 enum tr_status client_request(struct client *cl, const char *method, const struct client_path *path, json_t *body,
 			      long *status, json_t **response, struct tr_error *err);
 
-/*
- * Makes jansson wipe every block it frees, so JSON that held secret values
- * or tokens (request bodies, /access and token answers) does not linger in
- * freed memory. Call once, before any JSON value exists; values made
- * afterwards must be freed by jansson (json_decref), never with free().
- */
-void client_wipe_json_memory(void);
-
 #endif

@@ -3,7 +3,8 @@
  * (docs/api.md).
  *
  * `tokens create` is the one place a token is printed: the server shows it
- * once. Its response is wiped when freed (client_wipe_json_memory).
+ * once. Its response is wiped when freed (the command table calls
+ * jsonmem_init for every client command).
  */
 #include <string.h>
 

@@ -25,6 +25,7 @@
 
 #include "cli/output.h"
 #include "common/fdread.h"
+#include "common/jsonmem.h"
 #include "server/server.h"
 
 #ifndef TRESOR_VERSION
@@ -660,7 +661,7 @@ static int run(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, cha
 {
 	ctx->cmd = cmd;
 	if (cmd->flags & CLI_CLIENT)
-		client_wipe_json_memory();
+		jsonmem_init(); /* JSON that held values or tokens is wiped when freed */
 	return cmd->fn(ctx, argc, argv);
 }
 

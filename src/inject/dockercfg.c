@@ -1,7 +1,8 @@
 /*
  * dockercfg.c - Docker config JSON for masking and export (dockercfg.h).
  * The parsed trees hold credentials: jansson frees them through the
- * wiping allocator the command line installs (client_wipe_json_memory).
+ * wiping allocator the command line installs (jsonmem_init, called by the
+ * command table).
  */
 #include "inject/dockercfg.h"
 
