@@ -9,7 +9,8 @@
  * read transaction whose snapshot shows that same state: no change outside
  * the audit log has been under way in between, so a read would return the
  * same row. A thread keeps the entries of one state, the newest it has
- * put: a put of a newer one drops the others.
+ * put: a put of a newer one drops the others. Entries are not tagged with
+ * their database: like the counts, they assume one database per process.
  */
 #ifndef TRESOR_DOMAIN_SECRET_CACHE_H
 #define TRESOR_DOMAIN_SECRET_CACHE_H

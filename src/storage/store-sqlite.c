@@ -2748,8 +2748,11 @@ static void store_sqlite_close(struct store *s)
 	for (mask = 0; mask < LIST_MASKS; mask++)
 		finalize_all(ss->list_stmts[mask], LIST_KINDS);
 	/* Every statement is finalized, so this closes (rolling back any open
-	 * transaction) rather than failing with SQLITE_BUSY. */
+	 * transaction) rather than failing with SQLITE_BUSY; a transaction that
+	 * changed rows has then ended. */
 	sqlite3_close(ss->db);
+	if (ss->data_changed)
+		store_changes_end();
 	if (ss->wal_fd >= 0)
 		close(ss->wal_fd);
 	free(ss);
@@ -2938,6 +2941,7 @@ static enum tr_status migrate(struct sqlite_store *ss, struct tr_error *err)
 		status = exec_sql(ss, "COMMIT", err);
 	if (status != TR_OK && !sqlite3_get_autocommit(ss->db))
 		sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
+	settle_data_changes(ss);
 	return status;
 }
 

@@ -285,7 +285,9 @@ enum tr_status store_open(const char *dsn, struct store **out, struct tr_error *
  * what any other snapshot of the state c would read (secret-cache.h).
  * Another process's transactions are not counted: the server keeps its
  * data directory to itself (server.c), and a store shared between
- * processes would need another way to learn of their changes.
+ * processes would need another way to learn of their changes. The counts
+ * are the process's, not a database's: a process that opens two databases
+ * (the server opens one) must not rely on them, nor on secret-cache.h.
  */
 uint64_t store_changes_begun(void);
 uint64_t store_changes_ended(void);

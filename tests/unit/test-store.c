@@ -2478,7 +2478,15 @@ static void test_changes_are_counted(void **state)
 	changes_now(&b, &e);
 	assert_int_equal(b, begun + 1);
 	assert_int_equal(e, ended + 1);
+
+	/* Closed in the middle of a change: SQLite rolls it back, and it ends. */
+	changes_now(&begun, &ended);
+	assert_int_equal(store_begin(other, &err), TR_OK);
+	make_workspace(other, "cut-short");
 	store_close(other);
+	changes_now(&b, &e);
+	assert_int_equal(b, begun + 1);
+	assert_int_equal(e, ended + 1);
 }
 
 /* A deferred read transaction takes its snapshot when asked to: a commit
