@@ -9,7 +9,8 @@
 
 #include <stddef.h>
 
-/* malloc (the size to wipe is the block's own, malloc_usable_size). */
+/* malloc itself (the size to wipe is the block's own, malloc_usable_size):
+ * a block from here may be released with free(), unwiped. */
 void *wipe_malloc(size_t size);
 
 /* Moves the block to a new one (the old one is wiped and freed): nothing

@@ -34,21 +34,9 @@ static void free_plain(const void *data, size_t len, void *arg)
 	free((void *)data);
 }
 
-/* Whether libevent allocates through wipemem (http_use_wiping_memory). */
-static bool event_memory_wiped;
-
 void http_use_wiping_memory(void)
 {
 	event_set_mem_functions(wipe_malloc, wipe_realloc, wipe_free);
-	event_memory_wiped = true;
-}
-
-void http_free_event_memory(void *ptr)
-{
-	if (event_memory_wiped)
-		wipe_free(ptr);
-	else
-		free(ptr);
 }
 
 /* Replies are written to the socket at once (http_write_at_once); set

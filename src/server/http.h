@@ -71,12 +71,9 @@ struct api_request {
 
 /* Makes libevent allocate through wipemem, so that its buffers (request
  * lines and headers with their tokens, bodies with their values, replies)
- * are wiped when freed. Call before any other libevent call. */
+ * are wiped when freed. Call before any other libevent call. Blocks
+ * libevent hands over stay malloc's: free() releases them. */
 void http_use_wiping_memory(void);
-
-/* Frees a block libevent allocated and handed over (evhttp_uridecode's),
- * through the allocator libevent uses. */
-void http_free_event_memory(void *ptr);
 
 /* Whether replies go to the socket at once (plain HTTP) or wait for
  * evhttp's next write event (TLS); set before the workers start. */

@@ -113,21 +113,23 @@ static size_t segment_len(const char *s)
 	return n;
 }
 
-/* Decodes one %-encoded path segment into a malloc'd string; NULL if it is
- * empty or malformed. (libevent's copy goes back to libevent's allocator.) */
+/* Decodes one %-encoded path segment; NULL if it is empty or malformed.
+ * libevent's block is malloc's (its allocator, wipemem, is malloc with a
+ * wiping free), so free() releases it. */
 static char *decode_segment(const char *s, size_t n)
 {
 	char *raw = strndup(s, n);
-	char *dec, *out = NULL;
+	char *dec;
 
 	if (!raw)
 		return NULL;
 	dec = evhttp_uridecode(raw, 0, NULL);
 	free(raw);
-	if (dec && *dec && strlen(dec) <= 1024)
-		out = strdup(dec);
-	http_free_event_memory(dec);
-	return out;
+	if (dec && (!*dec || strlen(dec) > 1024)) {
+		free(dec);
+		return NULL;
+	}
+	return dec;
 }
 
 bool routes_match(const char *pattern, const char *path, char *params[ROUTE_MAX_PARAMS])
