@@ -110,18 +110,6 @@ static void event_library_setup(void)
 	done = true;
 }
 
-/* Wipes and frees text made by jansson (json_dumps). */
-static void json_text_free(char *text)
-{
-	json_free_t free_fn;
-
-	if (!text)
-		return;
-	sodium_memzero(text, strlen(text));
-	json_get_alloc_funcs(NULL, &free_fn);
-	free_fn(text);
-}
-
 /* ---- paths ---- */
 
 static void path_append(struct client_path *p, const char *text, size_t len)
@@ -393,14 +381,6 @@ static enum tr_status cacert_resolve(const char *flag, const char *base, char **
 	return TR_OK;
 }
 
-/* Wipes and frees a NUL-terminated string. */
-static void string_wipe_free(char *s)
-{
-	if (!s)
-		return;
-	sodium_memzero(s, strlen(s));
-	free(s);
-}
 
 /*
  * Takes ownership of token (a malloc'd string): trims trailing newlines and
@@ -419,7 +399,7 @@ static enum tr_status token_accept(char *token, const char *source, char **out, 
 			break;
 	}
 	if (len == 0 || i < len) {
-		string_wipe_free(token);
+		wipe_free(token);
 		return tr_error_set(err, TR_EUNAUTH, "the token in %s is empty or malformed", source);
 	}
 	*out = token;
@@ -531,7 +511,7 @@ enum tr_status client_open(struct client **out, const char *addr, const char *to
 		st = token_load(token_file, &token, err);
 	if (st == TR_OK)
 		st = auth_value_make(token, &cl->auth_value, err);
-	string_wipe_free(token);
+	wipe_free(token);
 	if (st != TR_OK) {
 		client_close(cl);
 		return st;
@@ -546,7 +526,7 @@ void client_close(struct client *cl)
 		return;
 	if (cl->tls)
 		SSL_CTX_free(cl->tls);
-	string_wipe_free(cl->auth_value);
+	wipe_free(cl->auth_value);
 	server_clear(&cl->server);
 	free(cl->cacert);
 	free(cl->base);
@@ -1115,7 +1095,7 @@ enum tr_status client_request(struct client *cl, const char *method, const struc
 		*response = json;
 	}
 	exchange_free(&x);
-	json_text_free(payload);
+	wipe_free(payload); /* json_dumps text: jansson allocates with malloc */
 	free(uri);
 	return st;
 }

@@ -32,6 +32,7 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "common/limits.h"
+#include "common/wipemem.h"
 #include "inject/dockercfg.h"
 #include "inject/dotenv.h"
 #include "inject/k8s.h"
@@ -678,13 +679,7 @@ static enum tr_status format_dockerconfig(const struct export_args *a, struct sb
 	text = st == TR_OK ? json_dumps(root, JSON_INDENT(2)) : NULL;
 	if (st == TR_OK && (!text || sbuf_adds(out, text) != TR_OK || sbuf_addc(out, '\n') != TR_OK))
 		st = tr_error_set(err, TR_EINTERNAL, "out of memory");
-	if (text) {
-		json_free_t free_fn;
-
-		sodium_memzero(text, strlen(text));
-		json_get_alloc_funcs(NULL, &free_fn);
-		free_fn(text);
-	}
+	wipe_free(text); /* json_dumps text: jansson allocates with malloc */
 	json_decref(root);
 	return st;
 }
