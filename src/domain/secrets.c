@@ -341,15 +341,16 @@ static enum tr_status create_locked(struct domain *d, const struct principal *ac
 	return st;
 }
 
-enum tr_status secrets_preseal(struct domain *d, const char *workspace, struct secret_input *in,
-                               struct secret_presealed *out, struct tr_error *err)
+enum tr_status secrets_preseal(struct domain *d, const struct principal *actor, const char *workspace,
+                               struct secret_input *in, struct secret_presealed *out, struct tr_error *err)
 {
 	struct store_secret m = {0};
 	const char *type = NULL;
 	enum tr_status st;
 
 	memset(out, 0, sizeof(*out));
-	if ((st = validate_identity(in, err)) != TR_OK || (st = validate_new_value(in, &type, NULL, err)) != TR_OK)
+	if ((st = policy_check_workspace(d, actor, ACT_SECRET_CREATE, workspace, err)) != TR_OK ||
+	    (st = validate_identity(in, err)) != TR_OK || (st = validate_new_value(in, &type, NULL, err)) != TR_OK)
 		return st;
 	new_identity(&m, workspace, in, type);
 	if ((st = seal_version(d, &m, &in->data, &out->version, err)) != TR_OK)

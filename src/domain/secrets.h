@@ -60,11 +60,13 @@ struct secret_presealed {
 	struct store_version version;
 };
 
-/* Seals in's value for a create in workspace into *out (clear it with
- * secrets_presealed_clear). Fails as secrets_create would on the value or
- * the identity; nothing is checked against the store or the policy. */
-enum tr_status secrets_preseal(struct domain *d, const char *workspace, struct secret_input *in,
-                               struct secret_presealed *out, struct tr_error *err);
+/* Seals in's value for a create by actor in workspace into *out (clear it
+ * with secrets_presealed_clear). Fails as secrets_create would on the
+ * policy, the value or the identity, before any seal: a caller who may not
+ * create costs no key provider's work. Nothing is checked against the
+ * store's secrets (secrets_create does that). */
+enum tr_status secrets_preseal(struct domain *d, const struct principal *actor, const char *workspace,
+                               struct secret_input *in, struct secret_presealed *out, struct tr_error *err);
 void secrets_presealed_clear(struct secret_presealed *p);
 
 /* Creates a secret at version 1. TR_ENOTFOUND (workspace), TR_ECONFLICT

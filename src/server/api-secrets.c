@@ -178,8 +178,8 @@ static void prepared_create_free(void *arg)
 
 /* On the worker, before the writer: parses the body and seals the value
  * (the writer's seal was a tenth of its work per create). A body that does
- * not parse leaves nothing, one that does not validate no seal: the
- * handler reports either. */
+ * not parse leaves nothing; a caller who may not create, or a value that
+ * does not validate, no seal: the handler reports either. */
 void api_secrets_create_prepare(struct api_request *r)
 {
 	struct prepared_create *pc = calloc(1, sizeof(*pc));
@@ -189,7 +189,7 @@ void api_secrets_create_prepare(struct api_request *r)
 			prepared_create_free(pc);
 		return;
 	}
-	if (secrets_preseal(r->domain, r->params[0], &pc->p.in, &pc->sealed, NULL) == TR_OK)
+	if (secrets_preseal(r->domain, &r->actor, r->params[0], &pc->p.in, &pc->sealed, NULL) == TR_OK)
 		pc->p.in.presealed = &pc->sealed;
 	r->prepared = pc;
 	r->prepared_free = prepared_create_free;

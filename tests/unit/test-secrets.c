@@ -105,7 +105,7 @@ static void test_a_create_stores_its_value_sealed_ahead(void **state)
 	struct store_version v = {0};
 	struct store_secret m = {0};
 
-	assert_int_equal(secrets_preseal(&f->env.domain, "default", &in, &pre, NULL), TR_OK);
+	assert_int_equal(secrets_preseal(&f->env.domain, &f->env.admin, "default", &in, &pre, NULL), TR_OK);
 	in.presealed = &pre;
 	assert_int_equal(secrets_create(&f->env.domain, &f->env.admin, "default", &in, &m, NULL, NULL), TR_OK);
 	store_secret_clear(&m);
@@ -361,6 +361,26 @@ static void test_roles_decide(void **state)
 	secdata_clear(&in.data);
 }
 
+/* A caller who may not create gets the create's refusal from the seal
+ * ahead, and nothing is sealed: no key provider works for a refused
+ * request. */
+static void test_a_refused_caller_gets_no_seal_ahead(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_input in = value_input("refused", "value-1");
+	struct secret_presealed pre = {0};
+	struct principal viewer;
+
+	add_member(f, &viewer, "vic", "viewer");
+	assert_int_equal(secrets_preseal(&f->env.domain, &viewer, "default", &in, &pre, NULL), TR_EDENIED);
+	assert_int_equal(pre.version.ciphertext.len, 0);
+	assert_null(pre.version.ciphertext.data);
+	assert_int_equal(secrets_preseal(&f->env.domain, &f->nobody, "default", &in, &pre, NULL), TR_ENOTFOUND);
+	assert_int_equal(pre.version.ciphertext.len, 0);
+	assert_null(pre.version.wrapped_key.data);
+	secdata_clear(&in.data);
+}
+
 static void test_private_secrets_are_not_found_by_others(void **state)
 {
 	struct fixture *f = *state;
@@ -548,6 +568,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_validation_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_over_64_kib_is_too_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_non_members_do_not_see_the_workspace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_refused_caller_gets_no_seal_ahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roles_decide, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_private_secrets_are_not_found_by_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workspace_delete_rules, setup, teardown),
