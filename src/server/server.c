@@ -416,14 +416,33 @@ static enum tr_status open_sockets(struct server *srv, struct tr_error *err)
 
 /* --- workers ------------------------------------------------------------- */
 
-static void request_done(struct evhttp_request *req, void *arg)
+/*
+ * A request is in flight from its dispatch until its reply is written
+ * (request_done) or its connection goes (connection_gone): evhttp frees a
+ * request whose reply could not be written, or whose client left while it
+ * waited for the writer, without its completion callback. A stopping
+ * worker ends its loop when none is left.
+ */
+static void request_over(struct worker *w)
 {
-	struct worker *w = arg;
-
-	(void)req;
 	w->in_flight--;
 	if (w->stopping && w->in_flight == 0)
 		event_base_loopexit(w->base, NULL);
+}
+
+static void request_done(struct evhttp_request *req, void *arg)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+
+	if (evcon) /* kept alive for the next request: no longer this one's */
+		evhttp_connection_set_closecb(evcon, NULL, NULL);
+	request_over(arg);
+}
+
+static void connection_gone(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	request_over(arg);
 }
 
 static void handle_request(struct evhttp_request *req, void *arg)
@@ -437,6 +456,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
 	}
 	w->in_flight++;
 	evhttp_request_set_on_complete_cb(req, request_done, w);
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req), connection_gone, w);
 	routes_dispatch(req, &w->domain, w->writer);
 }
 
@@ -596,6 +616,9 @@ static void *worker_main(void *arg)
 			break;
 	}
 	domain_read_end(&w->domain);
+	if (w->in_flight > 0)
+		log_warn("worker %d: %d requests still unanswered after %d s of draining", w->index, w->in_flight,
+		         DRAIN_SECONDS);
 	return NULL;
 }
 

@@ -13,15 +13,22 @@ fails on its own.
 - a killed server (SIGKILL) keeps the audit record of every answered
   resolve, whose commit does not wait for the disk (writer.h);
 - --sync-read-audit (or audit.sync_reads in the config) makes it wait, and
-  says so in the log; a value that is not a boolean refuses to start.
+  says so in the log; a value that is not a boolean refuses to start;
+- a client that leaves (a reset) while its create waits for the writer
+  does not hold the server's stop for the drain timeout.
 """
+import json
+import socket
+import struct
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from conftest import list_all, names_of, secret_value, uniq
 from test_audit import all_records
+from test_rotation import b64key, plugin_path, private_file, start_with, write_config
 
 CREATES = 48
 DUPLICATES = 8
@@ -105,6 +112,39 @@ def test_answered_resolves_keep_their_records_through_sigkill(fresh_server):
     assert len([x for x in records if x["outcome"] == "success"]) == RESOLVES, records
     r = s.get("/v2/audit/verify")
     assert r.status_code == 200 and r.json()["ok"] is True, r.text
+
+
+def _post_then_reset(server, path, body, wait):
+    """Sends a POST on a socket of its own, waits, and resets the connection
+    (SO_LINGER 0) before any answer is read."""
+    data = json.dumps(body).encode()
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as c:
+        c.sendall(head + data)
+        time.sleep(wait)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def test_a_client_gone_during_its_create_does_not_hold_the_stop(server_factory, tresor_bin, tmp_path):
+    """The create's value is sealed on the worker through a key provider
+    that answers after a second; the client resets meanwhile, so its reply
+    cannot be written. The request is over then: SIGTERM stops the server
+    at once, with nothing left to drain."""
+    s = server_factory()
+    key = private_file(tmp_path / "kms.key", b64key() + "\n")
+    slow = {"hsm": {"command": [str(plugin_path(tresor_bin)), "--key-file", str(key), "--delay-us", "1000000"],
+                    "timeout_ms": "5000"}}
+    start_with(s, write_config(s, "hsm", {"exec": slow}), "--workers", "1")
+    name = uniq("gone")
+    _post_then_reset(s, "/v2/workspaces/default/secrets", {"name": name, "value": secret_value()}, 0.3)
+    deadline = time.monotonic() + 30
+    while s.get(f"/v2/workspaces/default/secrets/{name}").status_code != 200:
+        assert time.monotonic() < deadline, "the create never committed"
+        time.sleep(0.1)
+    time.sleep(0.5)  # its reply's write, right after the commit, fails
+    assert s.stop(timeout=30) == 0, s.log_tail()
+    assert "unanswered" not in s.log_text(), s.log_tail()
 
 
 @pytest.mark.parametrize("how", ["default", "flag", "config"])
