@@ -233,18 +233,22 @@ static bool is_json_media_type(const char *ct)
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
-/* Zeroes the request body in place: it may hold secret values. */
-static void wipe_input(struct evbuffer *in)
+/* Parses the body where it lies, in one piece, then zeroes it: it may hold
+ * secret values (its buffer is wiped again when freed, wipemem.h). */
+static enum tr_status load_body(struct evbuffer *in, size_t len, json_t **body, struct tr_error *err)
 {
-	int n = evbuffer_peek(in, -1, NULL, NULL, 0);
-	struct evbuffer_iovec *v = n > 0 ? calloc((size_t)n, sizeof(*v)) : NULL;
+	unsigned char *text = NULL;
+	json_error_t jerr;
 
-	if (!v)
-		return;
-	n = evbuffer_peek(in, -1, NULL, v, n);
-	for (int i = 0; i < n; i++)
-		sodium_memzero(v[i].iov_base, v[i].iov_len);
-	free(v);
+	if (len > 0 && !(text = evbuffer_pullup(in, -1)))
+		return tr_error_set(err, TR_EINTERNAL, "out of memory");
+	*body = json_loadb(text ? (const char *)text : "", len, JSON_REJECT_DUPLICATES, &jerr);
+	if (text)
+		sodium_memzero(text, len);
+	/* jerr.text may quote the input, which may be a secret: never echo it. */
+	if (!*body)
+		return tr_error_set(err, TR_EINVAL, "malformed JSON at line %d, column %d", jerr.line, jerr.column);
+	return TR_OK;
 }
 
 static enum tr_status parse_body(struct api_request *r, unsigned flags, struct tr_error *err)
@@ -252,8 +256,7 @@ static enum tr_status parse_body(struct api_request *r, unsigned flags, struct t
 	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
 	size_t len = evbuffer_get_length(in);
 	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Content-Type");
-	json_error_t jerr;
-	char *text;
+	enum tr_status st;
 
 	if (len > TR_MAX_BODY)
 		return tr_error_set(err, TR_ETOOLARGE, "request body exceeds %d bytes", TR_MAX_BODY);
@@ -263,16 +266,8 @@ static enum tr_status parse_body(struct api_request *r, unsigned flags, struct t
 	}
 	if (!is_json_media_type(ct))
 		return tr_error_set(err, TR_EMEDIA, "request body must be sent as Content-Type: application/json");
-	if (!(text = malloc(len + 1)))
-		return tr_error_set(err, TR_EINTERNAL, "out of memory");
-	evbuffer_copyout(in, text, len);
-	wipe_input(in);
-	r->body = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	sodium_memzero(text, len);
-	free(text);
-	/* jerr.text may quote the input, which may be a secret: never echo it. */
-	if (!r->body)
-		return tr_error_set(err, TR_EINVAL, "malformed JSON at line %d, column %d", jerr.line, jerr.column);
+	if ((st = load_body(in, len, &r->body, err)) != TR_OK)
+		return st;
 	if (!json_is_object(r->body))
 		return tr_error_set(err, TR_EINVAL, "request body must be a JSON object");
 	return TR_OK;
