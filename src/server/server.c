@@ -419,9 +419,10 @@ static enum tr_status open_sockets(struct server *srv, struct tr_error *err)
 /*
  * A request is in flight from its dispatch until its reply is written
  * (request_done) or its connection goes (connection_gone): evhttp frees a
- * request whose reply could not be written, or whose client left while it
- * waited for the writer, without its completion callback. A stopping
- * worker ends its loop when none is left.
+ * request whose reply could not be written without its completion
+ * callback. (A client that left while its request waited for the writer
+ * is noticed then: evhttp does not read from a connection meanwhile.) A
+ * stopping worker ends its loop when none is left.
  */
 static void request_over(struct worker *w)
 {
@@ -617,8 +618,7 @@ static void *worker_main(void *arg)
 	}
 	domain_read_end(&w->domain);
 	if (w->in_flight > 0)
-		log_warn("worker %d: %d requests still unanswered after %d s of draining", w->index, w->in_flight,
-		         DRAIN_SECONDS);
+		log_warn("worker %d: %d requests still in flight when the drain ended", w->index, w->in_flight);
 	return NULL;
 }
 

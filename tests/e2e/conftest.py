@@ -39,6 +39,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -154,6 +155,17 @@ def tls_server_args():
         os.environ["REQUESTS_CA_BUNDLE"] = str(d / "ca.pem")
         _TLS_DIR = d
     return ("--tls-cert", str(_TLS_DIR / "server.pem"), "--tls-key", str(_TLS_DIR / "server.key"))
+
+
+def connect_raw(port):
+    """A socket connected to a server of this run on 127.0.0.1:port, wrapped
+    in TLS in TLS mode: for requests written byte by byte."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    if not E2E_TLS:
+        return sock
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(_TLS_DIR / "ca.pem")
+    return ctx.wrap_socket(sock, server_hostname="127.0.0.1")
 
 
 def tls_cli_env():

@@ -72,14 +72,6 @@ def test_malformed_json_is_400(server, errws, state_unchanged, route, body):
     assert_error(r, 400, "invalid_request")
 
 
-@pytest.mark.parametrize("route", range(5), ids=ROUTE_IDS[:5])  # POST /v2/tokens: a body is optional
-def test_empty_body_is_400(server, errws, state_unchanged, route):
-    method, path = body_routes(errws)[route]
-    with state_unchanged(errws):
-        r = raw(server, method, path, b"")
-    assert_error(r, 400, "invalid_request")
-
-
 @pytest.mark.parametrize("route", range(6), ids=ROUTE_IDS)
 @pytest.mark.parametrize("body", ["[]", '[{"name":"x"}]', '"name"', "42", "null", "true"])
 def test_json_that_is_not_an_object_is_400(server, errws, state_unchanged, route, body):
