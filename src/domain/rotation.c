@@ -403,6 +403,25 @@ static enum tr_status rotate_locked(struct domain *d, const struct principal *ca
 	return st != TR_OK ? st : audit_st;
 }
 
+static enum tr_status already_running(struct tr_error *err)
+{
+	return tr_error_set(err, TR_ECONFLICT, "a key rotation is already running; GET "
+	                                       "/v2/secrets/rotate-encryption-keys shows its progress");
+}
+
+enum tr_status rotation_may_start(const struct principal *caller, struct tr_error *err)
+{
+	enum tr_status st;
+
+	if ((st = policy_check_global(caller, ACT_KEYS_ROTATE, err)) != TR_OK)
+		return st;
+	if (atomic_load(&stop_requested))
+		return tr_error_set(err, TR_EUNAVAIL, "the server is stopping");
+	if (atomic_load(&running))
+		return already_running(err);
+	return TR_OK;
+}
+
 enum tr_status rotation_run(struct domain *d, const struct principal *caller, const struct rotation_options *opt,
                             struct rotation_result *out, struct tr_error *err)
 {
@@ -410,13 +429,10 @@ enum tr_status rotation_run(struct domain *d, const struct principal *caller, co
 
 	if (!d || !out)
 		return tr_error_set(err, TR_EINVAL, "rotation_run needs a domain and an output");
-	if ((st = policy_check_global(caller, ACT_KEYS_ROTATE, err)) != TR_OK)
+	if ((st = rotation_may_start(caller, err)) != TR_OK)
 		return st;
-	if (atomic_load(&stop_requested))
-		return tr_error_set(err, TR_EUNAVAIL, "the server is stopping");
 	if (pthread_mutex_trylock(&run_lock) != 0)
-		return tr_error_set(err, TR_ECONFLICT, "a key rotation is already running; GET "
-		                                       "/v2/secrets/rotate-encryption-keys shows its progress");
+		return already_running(err);
 	memset(out, 0, sizeof(*out));
 	atomic_store(&running, true);
 	st = rotate_locked(d, caller, opt, out, err);

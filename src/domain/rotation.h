@@ -59,6 +59,11 @@ struct rotation_progress {
  * version is done, and writes a "keys.rotate" audit record. *out is filled
  * whenever the run started (also with TR_EUNAVAIL).
  */
+/* What rotation_run would refuse at once, checked without starting: the
+ * caller, a stopping server, a run going already. For a caller that runs
+ * the rotation elsewhere (the server's background thread) and wants to
+ * answer those at once; rotation_run checks again. */
+enum tr_status rotation_may_start(const struct principal *caller, struct tr_error *err);
 enum tr_status rotation_run(struct domain *d, const struct principal *caller, const struct rotation_options *opt,
                             struct rotation_result *out, struct tr_error *err);
 

@@ -2,18 +2,16 @@
  * api-keys.c - /v2/secrets/rotate-encryption-keys (and the alias
  * /v2/rotate-encryption-keys): key rotation (SPEC §7, docs/keys.md).
  *
- * POST runs the rotation on this worker's thread and answers when it is
- * over: {"rotated_secrets","failed","success"}. GET reports progress from
- * the stored counts. The rules (platform admins only, one run at a time)
+ * POST checks the request on the worker and runs the rotation on the
+ * server's background thread (background.h), answering when it is over:
+ * {"rotated_secrets","failed","success"}. GET reports progress from the
+ * stored counts. The rules (platform admins only, one run at a time)
  * live in domain/rotation.c.
  */
 #include "server/api.h"
 
-#include <event2/event.h>
-
 #include "domain/rotation.h"
 #include "server/body.h"
-#include "server/options.h"
 
 static const char *const rotate_fields[] = {"reencrypt", NULL};
 
@@ -30,39 +28,17 @@ static enum tr_status parse_options(const json_t *body, struct rotation_options 
 	return TR_OK;
 }
 
-/*
- * After a long rotation: the worker's event loop was blocked, and its
- * cached clock still says when the request arrived, so timers armed now
- * (the reply's write timeout) would already be due, and the connection's
- * read timeout has expired meanwhile: either closes the connection before
- * the answer is written. Refresh the clock, then re-arm this connection's
- * timeouts from now.
- */
-static void rearm_connection_timeout(struct api_request *r)
-{
-	struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
-
-	if (!conn)
-		return;
-	event_base_update_cache_time(evhttp_connection_get_base(conn));
-	evhttp_connection_set_timeout(conn, SERVER_HTTP_TIMEOUT_SECONDS);
-}
-
-void api_keys_rotate(struct api_request *r)
+/* On the background thread (routes.c, background.h): the run itself,
+ * answered when it is over. The options were checked on the worker. */
+static void rotate_in_background(struct api_request *r)
 {
 	struct rotation_options opt = {0};
 	struct rotation_result res = {0};
 	struct tr_error err = {0};
-	enum tr_status st;
 	json_t *body;
 
-	if (parse_options(r->body, &opt, &err) != TR_OK) {
-		http_reply_error(r, &err);
-		return;
-	}
-	st = rotation_run(r->domain, &r->actor, &opt, &res, &err);
-	rearm_connection_timeout(r);
-	if (st != TR_OK) {
+	if (parse_options(r->body, &opt, &err) != TR_OK ||
+	    rotation_run(r->domain, &r->actor, &opt, &res, &err) != TR_OK) {
 		http_reply_error(r, &err);
 		return;
 	}
@@ -70,6 +46,21 @@ void api_keys_rotate(struct api_request *r)
 	                 "success", res.success);
 	http_reply_json(r, 200, body, false);
 	json_decref(body);
+}
+
+/* On the worker: what can be refused at once is (a bad body, a caller who
+ * may not, a run going already); the run goes to the background thread, so
+ * that this worker's other connections are served meanwhile. */
+void api_keys_rotate(struct api_request *r)
+{
+	struct rotation_options opt = {0};
+	struct tr_error err = {0};
+
+	if (parse_options(r->body, &opt, &err) != TR_OK || rotation_may_start(&r->actor, &err) != TR_OK) {
+		http_reply_error(r, &err);
+		return;
+	}
+	r->background = rotate_in_background;
 }
 
 /* store_provider_count_cb: "providers": {"local_v1": N, ...} */

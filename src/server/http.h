@@ -57,6 +57,11 @@ struct api_request {
 	void (*record_arg_free)(void *arg);
 	void *prepared; /* what the route's prepare left for its handler, or NULL */
 	void (*prepared_free)(void *prepared);
+	/* Set by a handler, in place of an answer, when the rest of its work
+	 * runs long (a key rotation): routes.c runs it on the background thread
+	 * (background.h), with that thread's domain, and sends the answer it
+	 * gives when it is over. */
+	void (*background)(struct api_request *r);
 	struct {
 		int status;
 		json_t *body;   /* the document, encoded by the worker when it sends; or NULL */

@@ -20,6 +20,7 @@
 #include "domain/audit.h"
 #include "domain/auth.h"
 #include "server/api.h"
+#include "server/background.h"
 #include "server/ratelimit.h"
 #include "server/writer.h"
 
@@ -365,6 +366,7 @@ struct dispatch {
 	const struct route *route; /* NULL until matched */
 	struct domain *worker_domain;
 	enum writer_part part;
+	struct background *background; /* for a handler's long part, or NULL */
 };
 
 static void release(struct dispatch *dp)
@@ -554,10 +556,10 @@ static bool defer_failure(struct dispatch *dp, struct writer *writer, const stru
 /* Runs a handler on the worker. Its failure is not answered here but
  * handed back in *err: routes_dispatch records it on the writer, if it is
  * one to record, before answering. */
-static void run_here(struct api_request *r, const struct route *route, struct tr_error *err)
+static void run_here(struct api_request *r, route_handler handler, struct tr_error *err)
 {
 	r->hold_failure = true;
-	route->handler(r);
+	handler(r);
 	r->hold_failure = false;
 	if (r->failed) {
 		*err = r->failure;
@@ -565,13 +567,60 @@ static void run_here(struct api_request *r, const struct route *route, struct tr
 	}
 }
 
+/* On the background thread, with its domain: a handler's long part. A
+ * failure is recorded and answered there (http_reply_error), on the
+ * thread's own connection: nothing waits for it. */
+static void run_in_background(struct domain *d, void *arg)
+{
+	struct dispatch *dp = arg;
+	struct api_request *r = &dp->r;
+
+	r->domain = d;
+	r->background(r);
+	if (!r->replied)
+		http_reply_status(r, TR_EINTERNAL, "the request was not answered");
+}
+
+/* Back on the worker once the long part is over: sends its answer. */
+static void finish_from_background(void *arg)
+{
+	struct dispatch *dp = arg;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(dp->r.req);
+
+	dp->r.domain = dp->worker_domain;
+	http_send_deferred(&dp->r);
+	release(dp);
+	http_write_at_once(evcon);
+}
+
+/* Hands what the handler left to run long (api_request.background) to
+ * the background thread; true when the request now belongs to it. With no
+ * background thread it runs here, as its handler did. */
+static bool continue_in_background(struct dispatch *dp, struct tr_error *err)
+{
+	struct api_request *r = &dp->r;
+	struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
+
+	if (!dp->background || !conn) {
+		run_here(r, r->background, err);
+		return false;
+	}
+	r->deferred = true;
+	if (background_submit(dp->background, evhttp_connection_get_base(conn), run_in_background,
+	                      finish_from_background, dp, err) == TR_OK)
+		return true;
+	r->deferred = false;
+	return false;
+}
+
 /*
  * Checks the request and runs its route: authentication and the reads of
  * a GET or a /resolve share one read transaction (with the other requests
  * of the loop iteration);
  * a ROUTE_WRITE handler runs on the writer, a ROUTE_READ_RECORD one here
- * and then on the writer, any other here with no transaction open. True
- * when the request now belongs to the writer.
+ * and then on the writer, any other here with no transaction open (and
+ * what it leaves to run long on the background thread). True when the
+ * request now belongs to the writer or the background thread.
  */
 static bool run_route(struct dispatch *dp, struct writer *writer, const char *query, struct tr_error *err)
 {
@@ -593,14 +642,17 @@ static bool run_route(struct dispatch *dp, struct writer *writer, const char *qu
 	if ((route->flags & ROUTE_WRITE) && defer_to_writer(dp, RUN_HANDLER, writer, err))
 		return true;
 	if (err->status == TR_OK)
-		run_here(r, route, err);
+		run_here(r, route->handler, err);
+	if (err->status == TR_OK && !r->replied && r->background)
+		return continue_in_background(dp, err);
 	/* A GET's read transaction stays open for the other requests of this
 	 * loop iteration (as a /resolve's does, read_then_record); the worker
 	 * ends it when the iteration is over (server.c, worker_main). */
 	return false;
 }
 
-void routes_dispatch(struct evhttp_request *req, struct domain *domain, struct writer *writer)
+void routes_dispatch(struct evhttp_request *req, struct domain *domain, struct writer *writer,
+                     struct background *background)
 {
 	struct dispatch *dp = calloc(1, sizeof(*dp));
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
@@ -618,6 +670,7 @@ void routes_dispatch(struct evhttp_request *req, struct domain *domain, struct w
 	r->req = req;
 	r->domain = domain;
 	dp->worker_domain = domain;
+	dp->background = background;
 	TAILQ_INIT(&r->query);
 	identify(r);
 	route = find_route(evhttp_request_get_command(req), path ? path : "", r->params, allow, sizeof(allow));

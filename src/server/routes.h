@@ -39,11 +39,15 @@ struct route {
 };
 
 struct writer;
+struct background;
 
 /* Handles one request on behalf of a worker. Routes with ROUTE_WRITE go to
  * writer (writer.h) when it is not NULL, and are answered once their group
- * has committed; the rest are answered before this returns. */
-void routes_dispatch(struct evhttp_request *req, struct domain *domain, struct writer *writer);
+ * has committed; a handler that leaves a long part (api_request.background)
+ * has it run by background (background.h) when that is not NULL, and is
+ * answered once it is over; the rest are answered before this returns. */
+void routes_dispatch(struct evhttp_request *req, struct domain *domain, struct writer *writer,
+                     struct background *background);
 
 /* Matching, exposed for tests: true when path fits pattern; captures are
  * written to params (heap strings, caller frees) when params is not NULL. */

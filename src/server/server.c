@@ -50,6 +50,7 @@
 #include "server/options.h"
 #include "server/routes.h"
 #include "server/tls.h"
+#include "server/background.h"
 #include "server/writer.h"
 
 #define LISTEN_BACKLOG 1024
@@ -72,6 +73,7 @@ struct worker {
 	struct event *drain_timer;
 	struct domain domain;
 	struct writer *writer; /* the server's group-commit writer */
+	struct background *background; /* and its thread for long requests */
 	int in_flight; /* touched only on this worker's thread */
 	int stopping;
 	bool closed; /* the writer is gone: requests get 503 (set after the loop ended) */
@@ -83,6 +85,7 @@ struct server {
 	struct keyring *keyring;
 	struct tls_server *tls; /* NULL: plain HTTP */
 	struct writer *writer;  /* runs every writing request (writer.h) */
+	struct background *background; /* runs long requests (background.h) */
 	struct worker *workers;
 	int nworkers;
 	int data_dir_lock; /* held while the server runs; -1 before */
@@ -292,7 +295,8 @@ static enum tr_status bootstrap(struct server *srv, struct tr_error *err)
 	return st;
 }
 
-/* The writer has a domain like the workers' and a connection of its own. */
+/* The writer and the background thread have a domain like the workers'
+ * and a connection of their own each. */
 static enum tr_status start_writer(struct server *srv, struct tr_error *err)
 {
 	struct domain d = {
@@ -300,13 +304,15 @@ static enum tr_status start_writer(struct server *srv, struct tr_error *err)
 		.keep_versions = srv->opt.keep_versions,
 		.purge_after = srv->opt.purge_after,
 	};
+	enum tr_status st;
 
 	if (srv->opt.sync_read_audit)
 		log_info("audit: a read's records are on disk before its answer leaves (--sync-read-audit)");
 	else
 		log_info("audit: a read's records are written before its answer leaves and synced to disk right after");
-	return writer_start(&d, srv->db_dsn, srv->opt.sync_read_audit ? STORE_DURABLE : STORE_FLUSH_LATER, &srv->writer,
-	                    err);
+	st = writer_start(&d, srv->db_dsn, srv->opt.sync_read_audit ? STORE_DURABLE : STORE_FLUSH_LATER, &srv->writer,
+	                  err);
+	return st == TR_OK ? background_start(&d, srv->db_dsn, &srv->background, err) : st;
 }
 
 /* --- sockets ------------------------------------------------------------- */
@@ -458,7 +464,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
 	w->in_flight++;
 	evhttp_request_set_on_complete_cb(req, request_done, w);
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), connection_gone, w);
-	routes_dispatch(req, &w->domain, w->writer);
+	routes_dispatch(req, &w->domain, w->writer, w->background);
 }
 
 /* Runs on the worker's thread when the main thread asks it to stop. */
@@ -572,6 +578,7 @@ static enum tr_status setup_worker(struct server *srv, struct worker *w, struct 
 	w->domain.keep_versions = srv->opt.keep_versions;
 	w->domain.purge_after = srv->opt.purge_after;
 	w->writer = srv->writer;
+	w->background = srv->background;
 	if ((st = store_open(srv->db_dsn, &w->domain.store, err)) != TR_OK)
 		return st;
 	if (!(w->base = new_event_base()) || !(w->http = evhttp_new(w->base)))
@@ -691,16 +698,20 @@ static void log_listening(const struct server *srv)
 		log_info("TLS clients must present a certificate signed by %s", srv->opt.tls_client_ca);
 }
 
-/* After the workers: the writer finishes what is queued; then each worker
- * loop runs once more to hand those last requests their replies. */
+/* After the workers: the background thread ends its job (a rotation stops
+ * after its batch) and the writer finishes what is queued; then each
+ * worker loop runs once more to hand those last requests their replies. */
 static void stop_writer(struct server *srv)
 {
 	for (int i = 0; srv->workers && i < srv->nworkers; i++) {
 		srv->workers[i].closed = true;
 		srv->workers[i].writer = NULL;
+		srv->workers[i].background = NULL;
 		if (srv->workers[i].purge_timer)
 			event_del(srv->workers[i].purge_timer);
 	}
+	background_stop(srv->background); /* its last replies wait on their bases, as the writer's do */
+	srv->background = NULL;
 	writer_stop(srv->writer);
 	srv->writer = NULL;
 	for (int i = 0; srv->workers && i < srv->nworkers; i++)

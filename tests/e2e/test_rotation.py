@@ -464,8 +464,8 @@ def _create_20k(s):
 
 
 def _get_retrying(s, path, deadline, **kw):
-    """A GET that may land on the worker busy rotating (its connections wait
-    until the rotation ends): short timeouts, new connections, until deadline."""
+    """A GET with short timeouts and new connections, until deadline: a
+    server under a rotation and four workers' loads may answer late."""
     while time.monotonic() < deadline:
         try:
             return s.get(path, timeout=0.5, **kw)
@@ -555,3 +555,39 @@ def test_kill_9_in_the_middle_of_rotating_20000(server_factory, tresor_bin, tmp_
             assert r.status_code == 200 and r.json()["value"] == f"bulk-value-{b:02d}-{i:03d}", r.text[:200]
     session.close()
     assert s.access("default", "during")["value"] == "written-during-rotation"
+
+
+def test_the_one_worker_answers_while_a_rotation_runs(server_factory, tresor_bin, tmp_path):
+    """The rotation runs on the server's background thread: with a single
+    worker, other requests are answered while it runs (the worker's loop
+    once waited for the whole run), a second POST is 409 at once, and the
+    first is answered when the run is over."""
+    s = server_factory()
+    key1 = {"local_v1": {"value": b64key()}}
+    start_with(s, write_config(s, "local_v1", {"secret_key": key1}), "--workers", "1")
+    items = [{"name": f"bg-{i:03d}", "action": "create", "type": "opaque", "data": {"value": f"bg-value-{i:03d}"}}
+             for i in range(300)]
+    r = s.post("/v2/workspaces/default/secrets:batch", json={"secrets_payload": items, "atomic": True}, timeout=60)
+    assert r.status_code == 200, r.text[:300]
+    s.stop()
+
+    kms_key = private_file(tmp_path / "kms-bg.key", b64key() + "\n")
+    slow = {"hsm": {"command": [str(plugin_path(tresor_bin)), "--key-file", str(kms_key), "--delay-us", "20000"],
+                    "timeout_ms": "5000"}}  # 300 wraps of 20 ms: a run of six seconds or more
+    start_with(s, write_config(s, "hsm", {"secret_key": key1, "exec": slow}), "--workers", "1")
+    outcome = {}
+    t = threading.Thread(target=lambda: outcome.update(response=s.post(ROTATE, timeout=ROTATE_TIMEOUT)), daemon=True)
+    t.start()
+    deadline = time.monotonic() + 30
+    while not (seen := progress(s, timeout=2))["running"]:
+        assert time.monotonic() < deadline, f"the rotation never started: {seen}"
+        time.sleep(0.02)
+    assert seen["done"] < 300, seen
+    assert s.get("/healthz", timeout=2).status_code == 200
+    assert_error(s.post(ROTATE, timeout=2), 409, "conflict", names="already running")
+    r = s.get("/v2/workspaces/default/secrets/bg-007/access", timeout=2)
+    assert r.status_code == 200 and r.json()["value"] == "bg-value-007", r.text
+    assert progress(s, timeout=2)["running"], "the run ended before the checks: make it longer"
+    t.join(timeout=ROTATE_TIMEOUT)
+    assert outcome["response"].status_code == 200, outcome["response"].text
+    assert outcome["response"].json() == {"rotated_secrets": 300, "failed": 0, "success": True}
