@@ -107,6 +107,16 @@ def create_many(server, values, ws="default", **extra):
         server.create_secret(ws, name=name, value=value, **extra)
 
 
+def create_batch(server, prefix, n):
+    """Creates PREFIX-0000 ... with values PREFIX-value-0000 ... in one atomic
+    batch (n at most 1000)."""
+    items = [{"name": f"{prefix}-{i:04d}", "action": "create", "type": "opaque",
+              "data": {"value": f"{prefix}-value-{i:04d}"}} for i in range(n)]
+    r = server.post("/v2/workspaces/default/secrets:batch", json={"secrets_payload": items, "atomic": True},
+                    timeout=60)
+    assert r.status_code == 200, r.text[:500]
+
+
 def assert_values(server, values, ws="default", **params):
     for name, value in values.items():
         assert server.access(ws, name, **params)["value"] == value, name
@@ -419,10 +429,7 @@ def test_provider_down_in_the_middle_then_resumed(server_factory, tresor_bin, tm
     provider or the other); once the plugin can start again, the next call
     finishes the job."""
     s = server_factory().start()
-    items = [{"name": f"mid-{i:04d}", "action": "create", "type": "opaque", "data": {"value": f"mid-value-{i:04d}"}}
-             for i in range(1000)]
-    r = s.post("/v2/workspaces/default/secrets:batch", json={"secrets_payload": items, "atomic": True}, timeout=60)
-    assert r.status_code == 200, r.text[:500]
+    create_batch(s, "mid", 1000)
     s.stop()
     kms_key = private_file(tmp_path / "kms-mid.key", b64key() + "\n")
     hsm = {"hsm": {"command": [str(plugin_path(tresor_bin)), "--key-file", str(kms_key), "--crash", "wrap",
@@ -565,10 +572,7 @@ def test_the_one_worker_answers_while_a_rotation_runs(server_factory, tresor_bin
     s = server_factory()
     key1 = {"local_v1": {"value": b64key()}}
     start_with(s, write_config(s, "local_v1", {"secret_key": key1}), "--workers", "1")
-    items = [{"name": f"bg-{i:03d}", "action": "create", "type": "opaque", "data": {"value": f"bg-value-{i:03d}"}}
-             for i in range(300)]
-    r = s.post("/v2/workspaces/default/secrets:batch", json={"secrets_payload": items, "atomic": True}, timeout=60)
-    assert r.status_code == 200, r.text[:300]
+    create_batch(s, "bg", 300)
     s.stop()
 
     kms_key = private_file(tmp_path / "kms-bg.key", b64key() + "\n")
@@ -585,8 +589,8 @@ def test_the_one_worker_answers_while_a_rotation_runs(server_factory, tresor_bin
     assert seen["done"] < 300, seen
     assert s.get("/healthz", timeout=2).status_code == 200
     assert_error(s.post(ROTATE, timeout=2), 409, "conflict", names="already running")
-    r = s.get("/v2/workspaces/default/secrets/bg-007/access", timeout=2)
-    assert r.status_code == 200 and r.json()["value"] == "bg-value-007", r.text
+    r = s.get("/v2/workspaces/default/secrets/bg-0007/access", timeout=2)
+    assert r.status_code == 200 and r.json()["value"] == "bg-value-0007", r.text
     assert progress(s, timeout=2)["running"], "the run ended before the checks: make it longer"
     t.join(timeout=ROTATE_TIMEOUT)
     assert outcome["response"].status_code == 200, outcome["response"].text
