@@ -30,7 +30,6 @@
 
 #include "domain/policy.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,8 +47,7 @@
 #define MESSAGE_ROOM 150 /* of a struct tr_error message, for the provider list */
 #define CHECK_SAMPLES 3  /* keys tried per provider at start-up; one must unwrap */
 
-static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
-static atomic_bool running;
+static atomic_bool running; /* claimed (rotation_claim), from the claim until the run ends */
 static atomic_bool stop_requested;
 
 void rotation_request_stop(void)
@@ -409,17 +407,38 @@ static enum tr_status already_running(struct tr_error *err)
 	                                       "/v2/secrets/rotate-encryption-keys shows its progress");
 }
 
-enum tr_status rotation_may_start(const struct principal *caller, struct tr_error *err)
+enum tr_status rotation_claim(const struct principal *caller, struct tr_error *err)
 {
 	enum tr_status st;
+	bool unclaimed = false;
 
 	if ((st = policy_check_global(caller, ACT_KEYS_ROTATE, err)) != TR_OK)
 		return st;
 	if (atomic_load(&stop_requested))
 		return tr_error_set(err, TR_EUNAVAIL, "the server is stopping");
-	if (atomic_load(&running))
+	if (!atomic_compare_exchange_strong(&running, &unclaimed, true))
 		return already_running(err);
 	return TR_OK;
+}
+
+void rotation_unclaim(void)
+{
+	atomic_store(&running, false);
+}
+
+enum tr_status rotation_run_claimed(struct domain *d, const struct principal *caller,
+                                    const struct rotation_options *opt, struct rotation_result *out,
+                                    struct tr_error *err)
+{
+	enum tr_status st;
+
+	memset(out, 0, sizeof(*out));
+	if (atomic_load(&stop_requested))
+		st = tr_error_set(err, TR_EUNAVAIL, "the server is stopping");
+	else
+		st = rotate_locked(d, caller, opt, out, err);
+	rotation_unclaim();
+	return st;
 }
 
 enum tr_status rotation_run(struct domain *d, const struct principal *caller, const struct rotation_options *opt,
@@ -429,16 +448,9 @@ enum tr_status rotation_run(struct domain *d, const struct principal *caller, co
 
 	if (!d || !out)
 		return tr_error_set(err, TR_EINVAL, "rotation_run needs a domain and an output");
-	if ((st = rotation_may_start(caller, err)) != TR_OK)
+	if ((st = rotation_claim(caller, err)) != TR_OK)
 		return st;
-	if (pthread_mutex_trylock(&run_lock) != 0)
-		return already_running(err);
-	memset(out, 0, sizeof(*out));
-	atomic_store(&running, true);
-	st = rotate_locked(d, caller, opt, out, err);
-	atomic_store(&running, false);
-	pthread_mutex_unlock(&run_lock);
-	return st;
+	return rotation_run_claimed(d, caller, opt, out, err);
 }
 
 /* ---- progress ---- */

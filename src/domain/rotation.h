@@ -59,11 +59,18 @@ struct rotation_progress {
  * version is done, and writes a "keys.rotate" audit record. *out is filled
  * whenever the run started (also with TR_EUNAVAIL).
  */
-/* What rotation_run would refuse at once, checked without starting: the
- * caller, a stopping server, a run going already. For a caller that runs
- * the rotation elsewhere (the server's background thread) and wants to
- * answer those at once; rotation_run checks again. */
-enum tr_status rotation_may_start(const struct principal *caller, struct tr_error *err);
+/* rotation_run in two steps, for a server that answers a refusal at once
+ * and runs the rotation on another thread. rotation_claim checks what
+ * rotation_run checks first (the caller, a stopping server) and claims the
+ * one run: TR_ECONFLICT when it is claimed already, from the claim until
+ * its run ends (GET shows it running meanwhile). rotation_run_claimed runs
+ * it, on any thread, and gives the claim up at the end; a claim that will
+ * not run is given up with rotation_unclaim. */
+enum tr_status rotation_claim(const struct principal *caller, struct tr_error *err);
+enum tr_status rotation_run_claimed(struct domain *d, const struct principal *caller,
+                                    const struct rotation_options *opt, struct rotation_result *out,
+                                    struct tr_error *err);
+void rotation_unclaim(void);
 enum tr_status rotation_run(struct domain *d, const struct principal *caller, const struct rotation_options *opt,
                             struct rotation_result *out, struct tr_error *err);
 

@@ -10,6 +10,8 @@
  */
 #include "server/api.h"
 
+#include <stdlib.h>
+
 #include "domain/rotation.h"
 #include "server/body.h"
 
@@ -28,17 +30,34 @@ static enum tr_status parse_options(const json_t *body, struct rotation_options 
 	return TR_OK;
 }
 
+/* What the worker leaves the background thread: the options and the claim
+ * of the run, given up when the request ends if the run never took it (the
+ * request could not be handed over). */
+struct claimed_run {
+	struct rotation_options opt;
+	bool claimed;
+};
+
+static void claimed_run_free(void *arg)
+{
+	struct claimed_run *run = arg;
+
+	if (run->claimed)
+		rotation_unclaim();
+	free(run);
+}
+
 /* On the background thread (routes.c, background.h): the run itself,
- * answered when it is over. The options were checked on the worker. */
+ * answered when it is over. */
 static void rotate_in_background(struct api_request *r)
 {
-	struct rotation_options opt = {0};
+	struct claimed_run *run = r->prepared;
 	struct rotation_result res = {0};
 	struct tr_error err = {0};
 	json_t *body;
 
-	if (parse_options(r->body, &opt, &err) != TR_OK ||
-	    rotation_run(r->domain, &r->actor, &opt, &res, &err) != TR_OK) {
+	run->claimed = false; /* the run gives it up */
+	if (rotation_run_claimed(r->domain, &r->actor, &run->opt, &res, &err) != TR_OK) {
 		http_reply_error(r, &err);
 		return;
 	}
@@ -48,18 +67,27 @@ static void rotate_in_background(struct api_request *r)
 	json_decref(body);
 }
 
-/* On the worker: what can be refused at once is (a bad body, a caller who
- * may not, a run going already); the run goes to the background thread, so
- * that this worker's other connections are served meanwhile. */
+/* On the worker: what can be refused is refused at once (a bad body, a
+ * caller who may not, a run claimed already), and the run is claimed here,
+ * so that of two POSTs at once one is 409; the run goes to the background
+ * thread, and this worker serves its other connections meanwhile. */
 void api_keys_rotate(struct api_request *r)
 {
-	struct rotation_options opt = {0};
+	struct claimed_run *run = calloc(1, sizeof(*run));
 	struct tr_error err = {0};
 
-	if (parse_options(r->body, &opt, &err) != TR_OK || rotation_may_start(&r->actor, &err) != TR_OK) {
+	if (!run) {
+		http_reply_status(r, TR_EINTERNAL, "out of memory");
+		return;
+	}
+	if (parse_options(r->body, &run->opt, &err) != TR_OK || rotation_claim(&r->actor, &err) != TR_OK) {
+		free(run);
 		http_reply_error(r, &err);
 		return;
 	}
+	run->claimed = true;
+	r->prepared = run;
+	r->prepared_free = claimed_run_free;
 	r->background = rotate_in_background;
 }
 

@@ -55,8 +55,9 @@ struct api_request {
 	http_record_fn record;    /* set by http_reply_once_recorded */
 	void *record_arg;
 	void (*record_arg_free)(void *arg);
-	void *prepared; /* what the route's prepare left for its handler, or NULL */
-	void (*prepared_free)(void *prepared);
+	void *prepared; /* what the route's prepare left for its handler, or the handler
+	                   for its long part (background, below); or NULL */
+	void (*prepared_free)(void *prepared); /* called when the request ends */
 	/* Set by a handler, in place of an answer, when the rest of its work
 	 * runs long (a key rotation): routes.c runs it on the background thread
 	 * (background.h), with that thread's domain, and sends the answer it

@@ -556,10 +556,10 @@ static bool defer_failure(struct dispatch *dp, struct writer *writer, const stru
 /* Runs a handler on the worker. Its failure is not answered here but
  * handed back in *err: routes_dispatch records it on the writer, if it is
  * one to record, before answering. */
-static void run_here(struct api_request *r, route_handler handler, struct tr_error *err)
+static void run_here(struct api_request *r, const struct route *route, struct tr_error *err)
 {
 	r->hold_failure = true;
-	handler(r);
+	route->handler(r);
 	r->hold_failure = false;
 	if (r->failed) {
 		*err = r->failure;
@@ -594,15 +594,16 @@ static void finish_from_background(void *arg)
 }
 
 /* Hands what the handler left to run long (api_request.background) to
- * the background thread; true when the request now belongs to it. With no
- * background thread it runs here, as its handler did. */
+ * the background thread; true when the request now belongs to it. There is
+ * none once the server stops: the long part never runs on a worker, whose
+ * loop it would hold. */
 static bool continue_in_background(struct dispatch *dp, struct tr_error *err)
 {
 	struct api_request *r = &dp->r;
 	struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
 
 	if (!dp->background || !conn) {
-		run_here(r, r->background, err);
+		tr_error_set(err, TR_EUNAVAIL, "the server is stopping");
 		return false;
 	}
 	r->deferred = true;
@@ -642,7 +643,7 @@ static bool run_route(struct dispatch *dp, struct writer *writer, const char *qu
 	if ((route->flags & ROUTE_WRITE) && defer_to_writer(dp, RUN_HANDLER, writer, err))
 		return true;
 	if (err->status == TR_OK)
-		run_here(r, route->handler, err);
+		run_here(r, route, err);
 	if (err->status == TR_OK && !r->replied && r->background)
 		return continue_in_background(dp, err);
 	/* A GET's read transaction stays open for the other requests of this

@@ -17,6 +17,7 @@ import signal
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -595,3 +596,61 @@ def test_the_one_worker_answers_while_a_rotation_runs(server_factory, tresor_bin
     t.join(timeout=ROTATE_TIMEOUT)
     assert outcome["response"].status_code == 200, outcome["response"].text
     assert outcome["response"].json() == {"rotated_secrets": 300, "failed": 0, "success": True}
+
+
+def _slow_hsm(tresor_bin, tmp_path, delay_us):
+    kms_key = private_file(tmp_path / "kms-slow.key", b64key() + "\n")
+    return {"hsm": {"command": [str(plugin_path(tresor_bin)), "--key-file", str(kms_key), "--delay-us",
+                                str(delay_us)], "timeout_ms": "5000"}}
+
+
+def test_two_posts_at_once_make_one_run(server_factory, tresor_bin, tmp_path):
+    """The run is claimed on the worker that takes the POST: of two at once
+    (on two workers), one runs and the other is 409 at once."""
+    s = server_factory()
+    key1 = {"local_v1": {"value": b64key()}}
+    start_with(s, write_config(s, "local_v1", {"secret_key": key1}), "--workers", "2")
+    create_batch(s, "twice", 100)
+    s.stop()
+    cfg = write_config(s, "hsm", {"secret_key": key1, "exec": _slow_hsm(tresor_bin, tmp_path, 20000)})
+    start_with(s, cfg, "--workers", "2")
+    barrier = threading.Barrier(2)
+
+    def post(_):
+        barrier.wait(timeout=10)
+        return s.post(ROTATE, json={"reencrypt": True}, timeout=ROTATE_TIMEOUT)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = sorted(pool.map(post, range(2)), key=lambda r: r.status_code)
+    assert [r.status_code for r in answers] == [200, 409], [r.text for r in answers]
+    assert answers[0].json() == {"rotated_secrets": 100, "failed": 0, "success": True}
+    assert_error(answers[1], 409, "conflict", names="already running")
+
+
+def test_sigterm_stops_a_run_and_the_next_post_finishes_it(server_factory, tresor_bin, tmp_path):
+    """SIGTERM during a run: the run stops after its batch and is answered
+    (200, success false), the server exits 0, and the next POST finishes."""
+    s = server_factory()
+    key1 = {"local_v1": {"value": b64key()}}
+    start_with(s, write_config(s, "local_v1", {"secret_key": key1}))
+    create_batch(s, "term", 300)
+    s.stop()
+    cfg = write_config(s, "hsm", {"secret_key": key1, "exec": _slow_hsm(tresor_bin, tmp_path, 20000)})
+    start_with(s, cfg)
+    outcome = {}
+    t = threading.Thread(target=lambda: outcome.update(response=s.post(ROTATE, timeout=ROTATE_TIMEOUT)), daemon=True)
+    t.start()
+    deadline = time.monotonic() + 30
+    while not (seen := progress(s, timeout=5))["running"]:
+        assert time.monotonic() < deadline, f"the rotation never started: {seen}"
+        time.sleep(0.02)
+    time.sleep(1)  # some 50 of the 300 wraps
+    assert s.stop() == 0, s.log_tail()
+    t.join(timeout=30)
+    res = outcome["response"]
+    assert res.status_code == 200, res.text
+    assert res.json()["success"] is False and res.json()["rotated_secrets"] < 300, res.json()
+    start_with(s, cfg)
+    assert rotate(s)["success"] is True
+    assert progress(s)["remaining"] == 0
+    assert_values(s, {"term-0000": "term-value-0000", "term-0299": "term-value-0299"})
