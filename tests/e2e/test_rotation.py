@@ -625,6 +625,8 @@ def test_two_posts_at_once_make_one_run(server_factory, tresor_bin, tmp_path):
     assert [r.status_code for r in answers] == [200, 409], [r.text for r in answers]
     assert answers[0].json() == {"rotated_secrets": 100, "failed": 0, "success": True}
     assert_error(answers[1], 409, "conflict", names="already running")
+    r = s.get("/v2/audit", params={"action": "keys.rotate"})
+    assert sorted((a["outcome"], a["status"]) for a in r.json()["data"]) == [("failure", 409), ("success", 200)], r.text
 
 
 def test_sigterm_stops_a_run_and_the_next_post_finishes_it(server_factory, tresor_bin, tmp_path):
