@@ -1,6 +1,7 @@
 /*
  * background.h - one thread for requests that run long (a key rotation:
- * minutes for a million secrets).
+ * minutes for a million secrets; an audit verification: a second per
+ * million records).
  *
  * A worker runs an event loop for many connections; a request that held
  * it for minutes held every one of them, and each new connection the

@@ -565,22 +565,27 @@ def test_kill_9_in_the_middle_of_rotating_20000(server_factory, tresor_bin, tmp_
     assert s.access("default", "during")["value"] == "written-during-rotation"
 
 
+def _slow_hsm(tresor_bin, tmp_path, delay_us):
+    kms_key = private_file(tmp_path / "kms-slow.key", b64key() + "\n")
+    return {"hsm": {"command": [str(plugin_path(tresor_bin)), "--key-file", str(kms_key), "--delay-us",
+                                str(delay_us)], "timeout_ms": "5000"}}
+
+
 def test_the_one_worker_answers_while_a_rotation_runs(server_factory, tresor_bin, tmp_path):
     """The rotation runs on the server's background thread: with a single
     worker, other requests are answered while it runs (the worker's loop
-    once waited for the whole run), a second POST is 409 at once, and the
-    first is answered when the run is over."""
+    once waited for the whole run), a second POST is 409 at once, an audit
+    verification (also a background job) waits for the run, and both are
+    answered when it is over."""
     s = server_factory()
     key1 = {"local_v1": {"value": b64key()}}
     start_with(s, write_config(s, "local_v1", {"secret_key": key1}), "--workers", "1")
     create_batch(s, "bg", 300)
     s.stop()
 
-    kms_key = private_file(tmp_path / "kms-bg.key", b64key() + "\n")
-    slow = {"hsm": {"command": [str(plugin_path(tresor_bin)), "--key-file", str(kms_key), "--delay-us", "20000"],
-                    "timeout_ms": "5000"}}  # 300 wraps of 20 ms: a run of six seconds or more
+    slow = _slow_hsm(tresor_bin, tmp_path, 20000)  # 300 wraps of 20 ms: a run of six seconds or more
     start_with(s, write_config(s, "hsm", {"secret_key": key1, "exec": slow}), "--workers", "1")
-    outcome = {}
+    outcome, verify = {}, {}
     t = threading.Thread(target=lambda: outcome.update(response=s.post(ROTATE, timeout=ROTATE_TIMEOUT)), daemon=True)
     t.start()
     deadline = time.monotonic() + 30
@@ -588,20 +593,20 @@ def test_the_one_worker_answers_while_a_rotation_runs(server_factory, tresor_bin
         assert time.monotonic() < deadline, f"the rotation never started: {seen}"
         time.sleep(0.02)
     assert seen["done"] < 300, seen
+    tv = threading.Thread(target=lambda: verify.update(response=s.get("/v2/audit/verify", timeout=ROTATE_TIMEOUT)),
+                          daemon=True)
+    tv.start()
     assert s.get("/healthz", timeout=2).status_code == 200
     assert_error(s.post(ROTATE, timeout=2), 409, "conflict", names="already running")
     r = s.get("/v2/workspaces/default/secrets/bg-0007/access", timeout=2)
     assert r.status_code == 200 and r.json()["value"] == "bg-value-0007", r.text
+    assert "response" not in verify, "the verification ran beside the rotation"
     assert progress(s, timeout=2)["running"], "the run ended before the checks: make it longer"
     t.join(timeout=ROTATE_TIMEOUT)
     assert outcome["response"].status_code == 200, outcome["response"].text
     assert outcome["response"].json() == {"rotated_secrets": 300, "failed": 0, "success": True}
-
-
-def _slow_hsm(tresor_bin, tmp_path, delay_us):
-    kms_key = private_file(tmp_path / "kms-slow.key", b64key() + "\n")
-    return {"hsm": {"command": [str(plugin_path(tresor_bin)), "--key-file", str(kms_key), "--delay-us",
-                                str(delay_us)], "timeout_ms": "5000"}}
+    tv.join(timeout=30)
+    assert verify["response"].status_code == 200 and verify["response"].json()["ok"] is True, verify
 
 
 def test_two_posts_at_once_make_one_run(server_factory, tresor_bin, tmp_path):
