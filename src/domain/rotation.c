@@ -371,7 +371,7 @@ static void log_start(struct rot_run *run)
 	         run->reencrypt ? "re-encrypt" : "re-wrap", run->current->id);
 }
 
-static enum tr_status rotate_locked(struct domain *d, const struct principal *caller,
+static enum tr_status rotate_claimed(struct domain *d, const struct principal *caller,
                                     const struct rotation_options *opt, struct rotation_result *out,
                                     struct tr_error *err)
 {
@@ -436,21 +436,9 @@ enum tr_status rotation_run_claimed(struct domain *d, const struct principal *ca
 	if (atomic_load(&stop_requested))
 		st = tr_error_set(err, TR_EUNAVAIL, "the server is stopping");
 	else
-		st = rotate_locked(d, caller, opt, out, err);
+		st = rotate_claimed(d, caller, opt, out, err);
 	rotation_unclaim();
 	return st;
-}
-
-enum tr_status rotation_run(struct domain *d, const struct principal *caller, const struct rotation_options *opt,
-                            struct rotation_result *out, struct tr_error *err)
-{
-	enum tr_status st;
-
-	if (!d || !out)
-		return tr_error_set(err, TR_EINVAL, "rotation_run needs a domain and an output");
-	if ((st = rotation_claim(caller, err)) != TR_OK)
-		return st;
-	return rotation_run_claimed(d, caller, opt, out, err);
 }
 
 /* ---- progress ---- */

@@ -10,9 +10,10 @@
  * finishes the job. With `reencrypt` every version also gets a fresh data
  * key and its value is sealed again.
  *
- * One rotation runs at a time per process. It runs on the calling thread
- * (a server worker) with that thread's store connection; reads and writes
- * go on in other workers, as each batch holds the write lock briefly.
+ * One rotation runs at a time per process, claimed first (rotation_claim)
+ * and then run on any thread with that thread's store connection (in the
+ * server, its background thread); reads and writes go on meanwhile, as
+ * each batch holds the write lock briefly.
  *
  * Who may rotate: platform admins only (checked here; the policy table has
  * no rotation action yet).
@@ -48,31 +49,33 @@ struct rotation_progress {
 };
 
 /*
- * Re-wraps every data key not under the current provider (every one, with
- * opt->reencrypt). TR_EDENIED unless caller is a platform admin,
- * TR_ECONFLICT when a rotation is already running, TR_EUNAVAIL when
+ * Claims the one run for caller: TR_EDENIED unless caller is a platform
+ * admin, TR_EUNAVAIL once rotation_request_stop was called, TR_ECONFLICT
+ * when a run is claimed already (from its claim until it ends; progress
+ * shows it running meanwhile). A server checks and claims on the thread
+ * that takes the request, so that a refusal is answered at once, and runs
+ * the rotation on another. A claim that will not run is given up with
+ * rotation_unclaim.
+ */
+enum tr_status rotation_claim(const struct principal *caller, struct tr_error *err);
+void rotation_unclaim(void);
+
+/*
+ * Runs the claimed rotation, on any thread, and gives the claim up at the
+ * end: re-wraps every data key not under the current provider (every one,
+ * with opt->reencrypt). TR_EUNAVAIL when the server stops first, or when
  * storage fails (what was committed stays). Versions that fail are
  * counted, logged (secret and error, never a value) and skipped; the run
  * stops early when the current provider cannot wrap, or when
- * rotation_request_stop was called. Logs "Completed rotation of encryption
- * keys for all secrets: N re-wrapped, 0 failed, provider=<id>" when every
- * version is done, and writes a "keys.rotate" audit record. *out is filled
- * whenever the run started (also with TR_EUNAVAIL).
+ * rotation_request_stop was called (between two versions; what is sealed
+ * is stored). Logs "Completed rotation of encryption keys for all secrets:
+ * N re-wrapped, 0 failed, provider=<id>" when every version is done, and
+ * writes a "keys.rotate" audit record. *out is filled whenever the run
+ * started (also with TR_EUNAVAIL).
  */
-/* rotation_run in two steps, for a server that answers a refusal at once
- * and runs the rotation on another thread. rotation_claim checks what
- * rotation_run checks first (the caller, a stopping server) and claims the
- * one run: TR_ECONFLICT when it is claimed already, from the claim until
- * its run ends (GET shows it running meanwhile). rotation_run_claimed runs
- * it, on any thread, and gives the claim up at the end; a claim that will
- * not run is given up with rotation_unclaim. */
-enum tr_status rotation_claim(const struct principal *caller, struct tr_error *err);
 enum tr_status rotation_run_claimed(struct domain *d, const struct principal *caller,
                                     const struct rotation_options *opt, struct rotation_result *out,
                                     struct tr_error *err);
-void rotation_unclaim(void);
-enum tr_status rotation_run(struct domain *d, const struct principal *caller, const struct rotation_options *opt,
-                            struct rotation_result *out, struct tr_error *err);
 
 /*
  * Progress from the stored counts: *out, and cb once per provider that

@@ -2,9 +2,9 @@
  * background.c - the thread for long requests (background.h).
  *
  * Submitted jobs wait in a FIFO under one mutex. The thread takes them one
- * at a time, runs each with its own domain, and activates the job's event
- * on the submitter's base, where the done callback runs and the job is
- * freed.
+ * at a time, runs each with its own domain (once stopping, cancelled), and
+ * activates the job's event on the submitter's base, where the done
+ * callback runs and the job is freed.
  */
 #include "server/background.h"
 
@@ -57,6 +57,12 @@ enum tr_status background_submit(struct background *bg, struct event_base *base,
 	job->done = done;
 	job->arg = arg;
 	pthread_mutex_lock(&bg->lock);
+	if (bg->stopping) {
+		pthread_mutex_unlock(&bg->lock);
+		event_free(job->wake);
+		free(job);
+		return tr_error_set(err, TR_EUNAVAIL, "the server is stopping");
+	}
 	if (bg->tail)
 		bg->tail->next = job;
 	else
@@ -67,9 +73,9 @@ enum tr_status background_submit(struct background *bg, struct event_base *base,
 	return TR_OK;
 }
 
-/* Waits for a job and takes it off the queue; NULL once stopping and
- * nothing is left. */
-static struct background_job *take_job(struct background *bg)
+/* Waits for a job and takes it off the queue, *stopping set when it is to
+ * be cancelled; NULL once stopping and nothing is left. */
+static struct background_job *take_job(struct background *bg, bool *stopping)
 {
 	struct background_job *job;
 
@@ -82,6 +88,7 @@ static struct background_job *take_job(struct background *bg)
 		if (!bg->head)
 			bg->tail = NULL;
 	}
+	*stopping = bg->stopping;
 	pthread_mutex_unlock(&bg->lock);
 	return job;
 }
@@ -90,9 +97,10 @@ static void *background_main(void *arg)
 {
 	struct background *bg = arg;
 	struct background_job *job;
+	bool stopping;
 
-	while ((job = take_job(bg))) {
-		job->run(&bg->domain, job->arg);
+	while ((job = take_job(bg, &stopping))) {
+		job->run(&bg->domain, job->arg, stopping);
 		event_active(job->wake, 0, 0); /* the job is the submitter's now */
 	}
 	return NULL;

@@ -16,14 +16,16 @@
 #define TRESOR_SERVER_BACKGROUND_H
 
 #include <event2/event.h>
+#include <stdbool.h>
 
 #include "common/status.h"
 #include "domain/domain.h"
 
 struct background;
 
-/* Runs on the background thread, with its domain. */
-typedef void (*background_run_fn)(struct domain *d, void *arg);
+/* Runs on the background thread, with its domain. cancelled: the server
+ * stops, and the job had not started: answer it without doing its work. */
+typedef void (*background_run_fn)(struct domain *d, void *arg, bool cancelled);
 /* Runs afterwards on the thread of the event base given to
  * background_submit. */
 typedef void (*background_done_fn)(void *arg);
@@ -33,13 +35,15 @@ typedef void (*background_done_fn)(void *arg);
 enum tr_status background_start(const struct domain *template_domain, const char *dsn, struct background **out,
 				struct tr_error *err);
 /* Queues a job. done runs later on base's loop thread (base needs
- * libevent's thread support). TR_EINTERNAL when out of memory; nothing is
- * queued then. */
+ * libevent's thread support). TR_EINTERNAL when out of memory, TR_EUNAVAIL
+ * once the thread stops; nothing is queued then. */
 enum tr_status background_submit(struct background *bg, struct event_base *base, background_run_fn run,
 				 background_done_fn done, void *arg, struct tr_error *err);
-/* Runs what is still queued, stops the thread and frees everything. The
- * done callbacks of the last jobs are then pending on their bases: run
- * each base once more (EVLOOP_NONBLOCK) to deliver them. NULL is fine. */
+/* Lets the running job end, cancels what is still queued (each job's run
+ * is called with cancelled set), stops the thread and frees everything.
+ * The done callbacks of the last jobs are then pending on their bases:
+ * run each base once more (EVLOOP_NONBLOCK) to deliver them. NULL is
+ * fine. */
 void background_stop(struct background *bg);
 
 #endif

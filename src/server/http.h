@@ -3,7 +3,9 @@
  *
  * A handler receives a struct api_request whose method, authentication and
  * body have already been checked by routes.c. It answers exactly once,
- * with http_reply_json, http_reply_empty or http_reply_error. The mapping
+ * with http_reply_json, http_reply_empty or http_reply_error, or leaves the
+ * rest of its work to the background thread (api_request.background),
+ * which answers once. The mapping
  * of enum tr_status to HTTP status and JSON error body lives here and
  * nowhere else.
  */

@@ -29,8 +29,9 @@
  * action is recorded here, as the reply goes out (of a read, ROUTE_DENIALS,
  * only a denial, 403). Routes that write when they succeed (ROUTE_WRITE)
  * run on the group-commit writer; /resolve reads on the worker and writes
- * its audit records on the writer (ROUTE_READ_RECORD); a key rotation runs
- * in batches of its own on the worker. */
+ * its audit records on the writer (ROUTE_READ_RECORD); a key rotation and an
+ * audit verification are checked here and run on the background thread
+ * (api_request.background). */
 static const struct route routes[] = {
 	{EVHTTP_REQ_GET, "/healthz", api_health, ROUTE_PUBLIC, NULL},
 
@@ -567,16 +568,20 @@ static void run_here(struct api_request *r, const struct route *route, struct tr
 	}
 }
 
-/* On the background thread, with its domain: a handler's long part. A
- * failure is recorded and answered there (http_reply_error), on the
- * thread's own connection: nothing waits for it. */
-static void run_in_background(struct domain *d, void *arg)
+/* On the background thread, with its domain: a handler's long part, or
+ * 503 when the server stops before it started. A failure is recorded and
+ * answered there (http_reply_error), on the thread's own connection:
+ * nothing waits for it. */
+static void run_in_background(struct domain *d, void *arg, bool cancelled)
 {
 	struct dispatch *dp = arg;
 	struct api_request *r = &dp->r;
 
 	r->domain = d;
-	r->background(r);
+	if (cancelled)
+		http_reply_status(r, TR_EUNAVAIL, "the server is stopping");
+	else
+		r->background(r);
 	if (!r->replied)
 		http_reply_status(r, TR_EINTERNAL, "the request was not answered");
 }

@@ -427,7 +427,8 @@ static enum tr_status open_sockets(struct server *srv, struct tr_error *err)
  * (request_done) or its connection goes (connection_gone): evhttp frees a
  * request whose reply could not be written without its completion
  * callback. (A client that left while its request waited for the writer
- * is noticed then: evhttp does not read from a connection meanwhile.) A
+ * or the background thread is noticed then: evhttp does not read from a
+ * connection meanwhile.) A
  * stopping worker ends its loop when none is left.
  */
 static void request_over(struct worker *w)
@@ -730,7 +731,7 @@ static int run_workers(struct server *srv, const sigset_t *signals)
 		log_listening(srv);
 		sigwait(signals, &sig);
 		log_info("received %s, draining requests", sig == SIGINT ? "SIGINT" : "SIGTERM");
-		rotation_request_stop(); /* a running rotation stops after its batch */
+		rotation_request_stop(); /* a running rotation stops between two versions */
 	} else {
 		log_error("cannot start worker threads");
 	}

@@ -583,25 +583,25 @@ def test_the_one_worker_answers_while_a_rotation_runs(server_factory, tresor_bin
     create_batch(s, "bg", 300)
     s.stop()
 
-    slow = _slow_hsm(tresor_bin, tmp_path, 20000)  # 300 wraps of 20 ms: a run of six seconds or more
+    slow = _slow_hsm(tresor_bin, tmp_path, 30000)  # 300 wraps of 30 ms: a run of nine seconds or more
     start_with(s, write_config(s, "hsm", {"secret_key": key1, "exec": slow}), "--workers", "1")
     outcome, verify = {}, {}
     t = threading.Thread(target=lambda: outcome.update(response=s.post(ROTATE, timeout=ROTATE_TIMEOUT)), daemon=True)
     t.start()
     deadline = time.monotonic() + 30
-    while not (seen := progress(s, timeout=2))["running"]:
+    while not (seen := progress(s, timeout=4))["running"]:
         assert time.monotonic() < deadline, f"the rotation never started: {seen}"
         time.sleep(0.02)
     assert seen["done"] < 300, seen
     tv = threading.Thread(target=lambda: verify.update(response=s.get("/v2/audit/verify", timeout=ROTATE_TIMEOUT)),
                           daemon=True)
     tv.start()
-    assert s.get("/healthz", timeout=2).status_code == 200
-    assert_error(s.post(ROTATE, timeout=2), 409, "conflict", names="already running")
-    r = s.get("/v2/workspaces/default/secrets/bg-0007/access", timeout=2)
+    assert s.get("/healthz", timeout=4).status_code == 200
+    assert_error(s.post(ROTATE, timeout=4), 409, "conflict", names="already running")
+    r = s.get("/v2/workspaces/default/secrets/bg-0007/access", timeout=4)
     assert r.status_code == 200 and r.json()["value"] == "bg-value-0007", r.text
     assert "response" not in verify, "the verification ran beside the rotation"
-    assert progress(s, timeout=2)["running"], "the run ended before the checks: make it longer"
+    assert progress(s, timeout=4)["running"], "the run ended before the checks: make it longer"
     t.join(timeout=ROTATE_TIMEOUT)
     assert outcome["response"].status_code == 200, outcome["response"].text
     assert outcome["response"].json() == {"rotated_secrets": 300, "failed": 0, "success": True}
@@ -615,7 +615,7 @@ def test_two_posts_at_once_make_one_run(server_factory, tresor_bin, tmp_path):
     s = server_factory()
     key1 = {"local_v1": {"value": b64key()}}
     start_with(s, write_config(s, "local_v1", {"secret_key": key1}), "--workers", "2")
-    create_batch(s, "twice", 100)
+    create_batch(s, "twice", 200)
     s.stop()
     cfg = write_config(s, "hsm", {"secret_key": key1, "exec": _slow_hsm(tresor_bin, tmp_path, 20000)})
     start_with(s, cfg, "--workers", "2")
@@ -628,7 +628,7 @@ def test_two_posts_at_once_make_one_run(server_factory, tresor_bin, tmp_path):
     with ThreadPoolExecutor(max_workers=2) as pool:
         answers = sorted(pool.map(post, range(2)), key=lambda r: r.status_code)
     assert [r.status_code for r in answers] == [200, 409], [r.text for r in answers]
-    assert answers[0].json() == {"rotated_secrets": 100, "failed": 0, "success": True}
+    assert answers[0].json() == {"rotated_secrets": 200, "failed": 0, "success": True}
     assert_error(answers[1], 409, "conflict", names="already running")
     r = s.get("/v2/audit", params={"action": "keys.rotate"})
     assert sorted((a["outcome"], a["status"]) for a in r.json()["data"]) == [("failure", 409), ("success", 200)], r.text
