@@ -8,6 +8,7 @@
 #include "domain/audit.h"
 
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -131,6 +132,13 @@ enum tr_status audit_record(struct domain *d, const struct principal *caller, co
 
 #define VERIFY_PAGE 1000
 
+static atomic_bool verify_stop_requested;
+
+void audit_request_stop(void)
+{
+	atomic_store(&verify_stop_requested, true);
+}
+
 struct verifier {
 	struct audit_verdict *v;
 	int64_t expect_seq;
@@ -182,6 +190,8 @@ enum tr_status audit_verify(struct domain *d, const struct principal *caller, st
 	do {
 		int64_t before = v.records;
 
+		if (atomic_load(&verify_stop_requested))
+			return tr_error_set(err, TR_EUNAVAIL, "the server is stopping");
 		q.after = vf.expect_seq - 1;
 		if ((st = store_audit_list(d->store, &q, verify_one, &vf, err)) != TR_OK)
 			return st;

@@ -53,9 +53,15 @@ struct audit_verdict {
 	char problem[128];     /* what is wrong with it */
 };
 
-/* Walks the whole chain. Platform admins only. */
+/* Walks the whole chain, a page of records at a time. Platform admins
+ * only. TR_EUNAVAIL once audit_request_stop was called. */
 enum tr_status audit_verify(struct domain *d, const struct principal *caller, struct audit_verdict *out,
                             struct tr_error *err);
+
+/* Asks a running audit_verify to stop before its next page (server
+ * shutdown: a walk of a long log takes seconds); later walks are refused.
+ * Safe from any thread. */
+void audit_request_stop(void);
 
 /* Lists records; platform admins see all, workspace admins only their
  * workspace (q->workspace must name it). */

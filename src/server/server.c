@@ -44,9 +44,10 @@
 #include "common/jsonmem.h"
 #include "common/log.h"
 #include "crypto/keyring-config.h"
+#include "domain/audit.h"
 #include "domain/auth.h"
-#include "domain/secrets.h"
 #include "domain/rotation.h"
+#include "domain/secrets.h"
 #include "server/options.h"
 #include "server/routes.h"
 #include "server/tls.h"
@@ -732,6 +733,7 @@ static int run_workers(struct server *srv, const sigset_t *signals)
 		sigwait(signals, &sig);
 		log_info("received %s, draining requests", sig == SIGINT ? "SIGINT" : "SIGTERM");
 		rotation_request_stop(); /* a running rotation stops between two versions */
+		audit_request_stop();    /* and a verification of the log before its next page */
 	} else {
 		log_error("cannot start worker threads");
 	}

@@ -173,6 +173,20 @@ static void test_workspace_admins_read_only_their_workspace(void **state)
 	assert_int_equal(audit_list(&f->d, &nobody, &q, NULL, NULL, &err), TR_ENOTFOUND);
 }
 
+/* Last: the stop is for the rest of the process. A walk asked to stop is
+ * refused (TR_EUNAVAIL), and so is one after it. */
+static void test_a_stop_ends_verification(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_verdict v;
+	struct tr_error err = {0};
+
+	append_records(f, 3);
+	audit_request_stop();
+	assert_int_equal(audit_verify(&f->d, &f->admin, &v, &err), TR_EUNAVAIL);
+	assert_string_equal(err.message, "the server is stopping");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +197,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recomputed_hash_without_the_chain_is_caught, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_audit_store_fails_the_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workspace_admins_read_only_their_workspace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_stop_ends_verification, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
