@@ -571,6 +571,19 @@ def _slow_hsm(tresor_bin, tmp_path, delay_us):
                                 str(delay_us)], "timeout_ms": "5000"}}
 
 
+def _post_rotation_in_background(s, outcome):
+    """POSTs a rotation on a thread of its own (its answer into outcome) and
+    waits until progress shows it running; returns the thread and that
+    progress."""
+    t = threading.Thread(target=lambda: outcome.update(response=s.post(ROTATE, timeout=ROTATE_TIMEOUT)), daemon=True)
+    t.start()
+    deadline = time.monotonic() + 30
+    while not (seen := progress(s, timeout=4))["running"]:
+        assert time.monotonic() < deadline, f"the rotation never started: {seen}"
+        time.sleep(0.02)
+    return t, seen
+
+
 def test_the_one_worker_answers_while_a_rotation_runs(server_factory, tresor_bin, tmp_path):
     """The rotation runs on the server's background thread: with a single
     worker, other requests are answered while it runs (the worker's loop
@@ -586,12 +599,7 @@ def test_the_one_worker_answers_while_a_rotation_runs(server_factory, tresor_bin
     slow = _slow_hsm(tresor_bin, tmp_path, 30000)  # 300 wraps of 30 ms: a run of nine seconds or more
     start_with(s, write_config(s, "hsm", {"secret_key": key1, "exec": slow}), "--workers", "1")
     outcome, verify = {}, {}
-    t = threading.Thread(target=lambda: outcome.update(response=s.post(ROTATE, timeout=ROTATE_TIMEOUT)), daemon=True)
-    t.start()
-    deadline = time.monotonic() + 30
-    while not (seen := progress(s, timeout=4))["running"]:
-        assert time.monotonic() < deadline, f"the rotation never started: {seen}"
-        time.sleep(0.02)
+    t, seen = _post_rotation_in_background(s, outcome)
     assert seen["done"] < 300, seen
     tv = threading.Thread(target=lambda: verify.update(response=s.get("/v2/audit/verify", timeout=ROTATE_TIMEOUT)),
                           daemon=True)
@@ -645,12 +653,7 @@ def test_sigterm_stops_a_run_and_the_next_post_finishes_it(server_factory, treso
     cfg = write_config(s, "hsm", {"secret_key": key1, "exec": _slow_hsm(tresor_bin, tmp_path, 20000)})
     start_with(s, cfg)
     outcome = {}
-    t = threading.Thread(target=lambda: outcome.update(response=s.post(ROTATE, timeout=ROTATE_TIMEOUT)), daemon=True)
-    t.start()
-    deadline = time.monotonic() + 30
-    while not (seen := progress(s, timeout=5))["running"]:
-        assert time.monotonic() < deadline, f"the rotation never started: {seen}"
-        time.sleep(0.02)
+    t, _ = _post_rotation_in_background(s, outcome)
     time.sleep(1)  # some 50 of the 300 wraps
     assert s.stop() == 0, s.log_tail()
     t.join(timeout=30)
