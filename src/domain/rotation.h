@@ -101,7 +101,7 @@ struct rotation_check {
  */
 enum tr_status rotation_check_providers(struct domain *d, struct rotation_check *out, struct tr_error *err);
 
-/* Asks a running rotation to stop after its current batch (server
+/* Asks a running rotation to stop between two versions (server
  * shutdown); later runs are refused. Safe from any thread. */
 void rotation_request_stop(void);
 

@@ -61,9 +61,9 @@ struct api_request {
 	                   for its long part (background, below); or NULL */
 	void (*prepared_free)(void *prepared); /* called when the request ends */
 	/* Set by a handler, in place of an answer, when the rest of its work
-	 * runs long (a key rotation): routes.c runs it on the background thread
-	 * (background.h), with that thread's domain, and sends the answer it
-	 * gives when it is over. */
+	 * runs long (a key rotation, an audit verification): routes.c runs it
+	 * on the background thread (background.h), with that thread's domain,
+	 * and sends the answer it gives when it is over. */
 	void (*background)(struct api_request *r);
 	struct {
 		int status;

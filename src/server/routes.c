@@ -586,16 +586,11 @@ static void run_in_background(struct domain *d, void *arg, bool cancelled)
 		http_reply_status(r, TR_EINTERNAL, "the request was not answered");
 }
 
-/* Back on the worker once the long part is over: sends its answer. */
+/* Back on the worker once the long part is over: sends its answer, as
+ * after a committed group. */
 static void finish_from_background(void *arg)
 {
-	struct dispatch *dp = arg;
-	struct evhttp_connection *evcon = evhttp_request_get_connection(dp->r.req);
-
-	dp->r.domain = dp->worker_domain;
-	http_send_deferred(&dp->r);
-	release(dp);
-	http_write_at_once(evcon);
+	finish_on_worker(arg, true);
 }
 
 /* Hands what the handler left to run long (api_request.background) to

@@ -48,10 +48,10 @@
 #include "domain/auth.h"
 #include "domain/rotation.h"
 #include "domain/secrets.h"
+#include "server/background.h"
 #include "server/options.h"
 #include "server/routes.h"
 #include "server/tls.h"
-#include "server/background.h"
 #include "server/writer.h"
 
 #define LISTEN_BACKLOG 1024
@@ -296,9 +296,9 @@ static enum tr_status bootstrap(struct server *srv, struct tr_error *err)
 	return st;
 }
 
-/* The writer and the background thread have a domain like the workers'
- * and a connection of their own each. */
-static enum tr_status start_writer(struct server *srv, struct tr_error *err)
+/* The helper threads, the writer and the background thread, have a domain
+ * like the workers' and a connection of their own each. */
+static enum tr_status start_helpers(struct server *srv, struct tr_error *err)
 {
 	struct domain d = {
 		.keyring = srv->keyring,
@@ -429,8 +429,8 @@ static enum tr_status open_sockets(struct server *srv, struct tr_error *err)
  * request whose reply could not be written without its completion
  * callback. (A client that left while its request waited for the writer
  * or the background thread is noticed then: evhttp does not read from a
- * connection meanwhile.) A
- * stopping worker ends its loop when none is left.
+ * connection meanwhile.) A stopping worker ends its loop when none is
+ * left.
  */
 static void request_over(struct worker *w)
 {
@@ -459,7 +459,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
 	struct worker *w = arg;
 
 	if (w->closed) {
-		/* The last replies are being handed out (stop_writer): nothing new. */
+		/* The last replies are being handed out (stop_helpers): nothing new. */
 		evhttp_send_error(req, HTTP_SERVUNAVAIL, "shutting down");
 		return;
 	}
@@ -643,7 +643,7 @@ static void teardown_worker(struct worker *w)
 		event_base_free(w->base);
 	if (w->fd >= 0)
 		close(w->fd);
-	domain_read_end(&w->domain); /* left by requests served after the loop (stop_writer) */
+	domain_read_end(&w->domain); /* left by requests served after the loop (stop_helpers) */
 	store_close(w->domain.store);
 }
 
@@ -673,7 +673,7 @@ static enum tr_status start(struct server *srv, struct tr_error *err)
 	if ((st = make_data_dir(srv->opt.data_dir, err)) != TR_OK || (st = claim_data_dir(srv, err)) != TR_OK ||
 	    (st = open_keyring(srv, err)) != TR_OK || (st = bootstrap(srv, err)) != TR_OK)
 		return st;
-	if ((st = start_writer(srv, err)) != TR_OK)
+	if ((st = start_helpers(srv, err)) != TR_OK)
 		return st;
 	srv->nworkers = srv->opt.workers;
 	srv->workers = calloc((size_t)srv->nworkers, sizeof(*srv->workers));
@@ -701,9 +701,11 @@ static void log_listening(const struct server *srv)
 }
 
 /* After the workers: the background thread ends its job (a rotation stops
- * after its batch) and the writer finishes what is queued; then each
- * worker loop runs once more to hand those last requests their replies. */
-static void stop_writer(struct server *srv)
+ * between two versions, a verification before its next page; what is
+ * still queued is answered 503) and the writer finishes what is queued;
+ * then each worker loop runs once more to hand those last requests their
+ * replies. */
+static void stop_helpers(struct server *srv)
 {
 	for (int i = 0; srv->workers && i < srv->nworkers; i++) {
 		srv->workers[i].closed = true;
@@ -741,13 +743,13 @@ static int run_workers(struct server *srv, const sigset_t *signals)
 		event_active(srv->workers[i].stop_event, 0, 0);
 	for (int i = 0; i < started; i++)
 		pthread_join(srv->workers[i].thread, NULL);
-	stop_writer(srv);
+	stop_helpers(srv);
 	return started == srv->nworkers ? 0 : 1;
 }
 
 static void shutdown_server(struct server *srv)
 {
-	stop_writer(srv); /* if the workers never ran */
+	stop_helpers(srv); /* if the workers never ran */
 	for (int i = 0; srv->workers && i < srv->nworkers; i++)
 		teardown_worker(&srv->workers[i]);
 	free(srv->workers);
