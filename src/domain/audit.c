@@ -65,7 +65,7 @@ const char *audit_outcome_of(enum tr_status status)
 	return status == TR_EDENIED ? AUDIT_DENIED : AUDIT_FAILURE;
 }
 
-static void fill_record(struct store_audit *rec, const struct principal *caller, const struct audit_event *ev)
+void audit_fill(struct store_audit *rec, const struct principal *caller, const struct audit_event *ev)
 {
 	memset(rec, 0, sizeof(*rec));
 	rec->time = domain_now();
@@ -92,27 +92,34 @@ static enum tr_status audit_unavailable(const struct tr_error *why, struct tr_er
 	return tr_error_set(err, TR_EUNAVAIL, AUDIT_UNAVAILABLE);
 }
 
-enum tr_status audit_append(struct domain *d, const struct principal *caller, const struct audit_event *ev,
-                            struct tr_error *err)
+enum tr_status audit_append_filled(struct domain *d, struct store_audit *rec, struct tr_error *err)
 {
-	struct store_audit last, rec;
+	struct store_audit last;
 	struct tr_error store_err = {0};
-	enum tr_status st;
+	enum tr_status st = store_audit_last(d->store, &last, &store_err);
 
-	fill_record(&rec, caller, ev);
-	st = store_audit_last(d->store, &last, &store_err);
+	memset(rec->prev_hash, 0, sizeof(rec->prev_hash));
 	if (st == TR_OK) {
-		rec.seq = last.seq + 1;
-		memcpy(rec.prev_hash, last.hash, STORE_AUDIT_HASH_BYTES);
+		rec->seq = last.seq + 1;
+		memcpy(rec->prev_hash, last.hash, STORE_AUDIT_HASH_BYTES);
 	} else if (st == TR_ENOTFOUND) {
-		rec.seq = 1;
+		rec->seq = 1;
 	} else {
 		return audit_unavailable(&store_err, err);
 	}
-	audit_hash(&rec, rec.hash);
-	if (store_audit_append(d->store, &rec, &store_err) != TR_OK)
+	audit_hash(rec, rec->hash);
+	if (store_audit_append(d->store, rec, &store_err) != TR_OK)
 		return audit_unavailable(&store_err, err);
 	return TR_OK;
+}
+
+enum tr_status audit_append(struct domain *d, const struct principal *caller, const struct audit_event *ev,
+                            struct tr_error *err)
+{
+	struct store_audit rec;
+
+	audit_fill(&rec, caller, ev);
+	return audit_append_filled(d, &rec, err);
 }
 
 enum tr_status audit_record(struct domain *d, const struct principal *caller, const struct audit_event *ev,

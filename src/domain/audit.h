@@ -38,6 +38,14 @@ struct audit_event {
 enum tr_status audit_append(struct domain *d, const struct principal *caller, const struct audit_event *ev,
                             struct tr_error *err);
 
+/* Fills rec with what ev and caller say, at the current time; the chain
+ * fields (seq, prev_hash, hash) are left for audit_append_filled. */
+void audit_fill(struct store_audit *rec, const struct principal *caller, const struct audit_event *ev);
+
+/* Appends a record made by audit_fill, chained to the last one, inside the
+ * caller's open transaction; sets its chain fields. Fails as audit_append. */
+enum tr_status audit_append_filled(struct domain *d, struct store_audit *rec, struct tr_error *err);
+
 /* Appends a record in a transaction of its own (for failures and denials,
  * after the operation's own transaction is gone). */
 enum tr_status audit_record(struct domain *d, const struct principal *caller, const struct audit_event *ev,

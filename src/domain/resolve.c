@@ -238,20 +238,39 @@ enum tr_status resolve_read(struct domain *d, const struct principal *caller, st
 	return st;
 }
 
-/* The record of one resolved item: the scope's project or cluster are the
- * request's, for the scope that supplied it. */
-static enum tr_status record_item(struct domain *d, const struct principal *caller,
-                                  const struct resolve_request *req, const struct resolve_item *it,
-                                  struct tr_error *err)
+/* What the record of one resolved item says: the scope's project or
+ * cluster are the request's, for the scope that supplied it. */
+static struct audit_event item_event(const struct resolve_request *req, const struct resolve_item *it)
 {
-	struct audit_event ev = {
+	return (struct audit_event){
 		.action = "secret.resolve", .workspace = req->workspace, .secret = it->name,
 		.project = it->scope == SCOPE_PROJECT ? req->project : NULL,
 		.cluster = it->scope == SCOPE_CLUSTER ? req->cluster : NULL,
 		.outcome = AUDIT_SUCCESS, .status = 200,
 	};
+}
+
+static enum tr_status record_item(struct domain *d, const struct principal *caller,
+                                  const struct resolve_request *req, const struct resolve_item *it,
+                                  struct tr_error *err)
+{
+	struct audit_event ev = item_event(req, it);
 
 	return audit_append(d, caller, &ev, err);
+}
+
+struct store_audit *resolve_audit_records(const struct principal *caller, const struct resolve_request *req,
+                                          size_t *n)
+{
+	struct store_audit *recs = req->count ? calloc(req->count, sizeof(*recs)) : NULL;
+
+	for (size_t i = 0; recs && i < req->count; i++) {
+		struct audit_event ev = item_event(req, &req->items[i]);
+
+		audit_fill(&recs[i], caller, &ev);
+	}
+	*n = recs ? req->count : 0;
+	return recs;
 }
 
 /* The caller may still resolve: its token stands, its binding is there

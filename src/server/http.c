@@ -283,9 +283,11 @@ void http_drop_deferred(struct api_request *r)
 	r->replied = false;
 }
 
-void http_reply_once_recorded(struct api_request *r, http_record_fn fn, void *arg, void (*free_arg)(void *arg))
+void http_reply_once_recorded(struct api_request *r, http_record_fn fn, http_records_fn records, void *arg,
+                              void (*free_arg)(void *arg))
 {
 	r->record = fn;
+	r->records = records;
 	r->record_arg = arg;
 	r->record_arg_free = free_arg;
 }

@@ -33,6 +33,9 @@ typedef char *(*http_render_fn)(void *arg, size_t *len);
 /* Work a handler leaves for the writer (http_reply_once_recorded). */
 typedef enum tr_status (*http_record_fn)(struct domain *d, struct api_request *r, void *arg,
                                          struct tr_error *err);
+/* The same records, made on the worker for its journal (read-journal.h):
+ * calloc'd, *n of them; NULL when they cannot be made. */
+typedef struct store_audit *(*http_records_fn)(const struct api_request *r, void *arg, size_t *n);
 
 struct api_request {
 	struct evhttp_request *req;
@@ -55,6 +58,7 @@ struct api_request {
 	bool failed;              /* `failure` holds an error */
 	struct tr_error failure;
 	http_record_fn record;    /* set by http_reply_once_recorded */
+	http_records_fn records;
 	void *record_arg;
 	void (*record_arg_free)(void *arg);
 	void *prepared; /* what the route's prepare left for its handler, or the handler
@@ -138,12 +142,16 @@ void http_reply_status(struct api_request *r, enum tr_status status, const char 
 /*
  * For a handler that reads on its worker (ROUTE_READ_RECORD) and must
  * write before its answer may leave (the audit records of /resolve): call
- * after making the reply. fn runs on the writer, in the group's
- * transaction; the reply leaves once that has committed, and if fn fails
- * its error is the answer instead. free_arg(arg) runs when the request is
- * done (free_arg may be NULL).
+ * after making the reply. The records records(r, arg) makes go to the
+ * worker's journal, and the reply leaves at once; when they may not
+ * (read-journal.h), fn runs on the writer, in the group's transaction,
+ * the reply leaves once that has committed, and if fn fails its error is
+ * the answer instead. fn must check again what records may take for
+ * granted. free_arg(arg) runs when the request is done (free_arg may be
+ * NULL); records may be NULL (always through the writer).
  */
-void http_reply_once_recorded(struct api_request *r, http_record_fn fn, void *arg, void (*free_arg)(void *arg));
+void http_reply_once_recorded(struct api_request *r, http_record_fn fn, http_records_fn records, void *arg,
+                              void (*free_arg)(void *arg));
 
 /* Sends the reply a deferred handler made (on the worker's thread). */
 void http_send_deferred(struct api_request *r);

@@ -21,6 +21,7 @@
 #include "domain/auth.h"
 #include "server/api.h"
 #include "server/background.h"
+#include "server/read-journal.h"
 #include "server/ratelimit.h"
 #include "server/writer.h"
 
@@ -28,8 +29,12 @@
  * domain inside their transaction; a failure of a route with an audit
  * action is recorded here, as the reply goes out (of a read, ROUTE_DENIALS,
  * only a denial, 403). Routes that write when they succeed (ROUTE_WRITE)
- * run on the group-commit writer; /resolve reads on the worker and writes
- * its audit records on the writer (ROUTE_READ_RECORD); a key rotation and an
+ * run on the group-commit writer; /resolve reads on the worker and journals
+ * its audit records (read-journal.h) or writes them on the writer
+ * (ROUTE_READ_RECORD); those that may change what tokens may do
+ * (ROUTE_AUTH) close the journal while they are queued; readers of the
+ * audit log wait for journaled records to be in it (ROUTE_AFTER_RECORDS);
+ * a key rotation and an
  * audit verification are checked here and run on the background thread
  * (api_request.background). */
 static const struct route routes[] = {
@@ -38,7 +43,7 @@ static const struct route routes[] = {
 	{EVHTTP_REQ_POST, "/v2/workspaces", api_workspaces_create, ROUTE_BODY | ROUTE_WRITE, "workspace.create"},
 	{EVHTTP_REQ_GET, "/v2/workspaces", api_workspaces_list, ROUTE_DENIALS, "workspace.list"},
 	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}", api_workspaces_get, ROUTE_DENIALS, "workspace.get"},
-	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}", api_workspaces_delete, ROUTE_WRITE, "workspace.delete"},
+	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}", api_workspaces_delete, ROUTE_WRITE | ROUTE_AUTH, "workspace.delete"},
 
 	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/secrets", api_secrets_create, ROUTE_BODY | ROUTE_WRITE, "secret.create",
 	 api_secrets_create_prepare},
@@ -53,17 +58,19 @@ static const struct route routes[] = {
 	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/secrets:batch", api_secrets_batch, ROUTE_BODY | ROUTE_WRITE, NULL},
 	{EVHTTP_REQ_POST, "/v2/workspaces/{ws}/resolve", api_resolve, ROUTE_BODY | ROUTE_READ_RECORD, "secret.resolve"},
 
-	{EVHTTP_REQ_PUT, "/v2/workspaces/{ws}/members/{principal}", api_members_put, ROUTE_BODY | ROUTE_WRITE, "member.put"},
+	{EVHTTP_REQ_PUT, "/v2/workspaces/{ws}/members/{principal}", api_members_put, ROUTE_BODY | ROUTE_WRITE | ROUTE_AUTH,
+	 "member.put"},
 	{EVHTTP_REQ_GET, "/v2/workspaces/{ws}/members", api_members_list, ROUTE_DENIALS, "member.list"},
-	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}/members/{principal}", api_members_delete, ROUTE_WRITE, "member.delete"},
+	{EVHTTP_REQ_DELETE, "/v2/workspaces/{ws}/members/{principal}", api_members_delete, ROUTE_WRITE | ROUTE_AUTH,
+	 "member.delete"},
 
 	{EVHTTP_REQ_POST, "/v2/principals", api_principals_create, ROUTE_BODY | ROUTE_WRITE, "principal.create"},
 	{EVHTTP_REQ_GET, "/v2/principals", api_principals_list, ROUTE_DENIALS, "principal.list"},
-	{EVHTTP_REQ_DELETE, "/v2/principals/{name}", api_principals_delete, ROUTE_WRITE, "principal.delete"},
+	{EVHTTP_REQ_DELETE, "/v2/principals/{name}", api_principals_delete, ROUTE_WRITE | ROUTE_AUTH, "principal.delete"},
 
 	{EVHTTP_REQ_POST, "/v2/tokens", api_tokens_create, ROUTE_BODY | ROUTE_BODY_OPTIONAL | ROUTE_WRITE, "token.create"},
 	{EVHTTP_REQ_GET, "/v2/tokens", api_tokens_list, ROUTE_DENIALS, "token.list"},
-	{EVHTTP_REQ_DELETE, "/v2/tokens/{id}", api_tokens_delete, ROUTE_WRITE, "token.delete"},
+	{EVHTTP_REQ_DELETE, "/v2/tokens/{id}", api_tokens_delete, ROUTE_WRITE | ROUTE_AUTH, "token.delete"},
 
 	{EVHTTP_REQ_POST, "/v2/secrets/rotate-encryption-keys", api_keys_rotate, ROUTE_BODY | ROUTE_BODY_OPTIONAL,
 	 "keys.rotate"},
@@ -71,8 +78,9 @@ static const struct route routes[] = {
 	{EVHTTP_REQ_POST, "/v2/rotate-encryption-keys", api_keys_rotate, ROUTE_BODY | ROUTE_BODY_OPTIONAL, "keys.rotate"},
 	{EVHTTP_REQ_GET, "/v2/rotate-encryption-keys", api_keys_status, ROUTE_DENIALS, "keys.status"},
 
-	{EVHTTP_REQ_GET, "/v2/audit", api_audit_list, ROUTE_DENIALS, "audit.list"},
-	{EVHTTP_REQ_GET, "/v2/audit/verify", api_audit_verify, ROUTE_DENIALS, "audit.verify"},
+	{EVHTTP_REQ_GET, "/v2/audit", api_audit_list, ROUTE_DENIALS | ROUTE_AFTER_RECORDS, "audit.list"},
+	{EVHTTP_REQ_GET, "/v2/audit/verify", api_audit_verify, ROUTE_DENIALS | ROUTE_AFTER_RECORDS,
+	 "audit.verify"},
 };
 
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
@@ -365,9 +373,8 @@ enum writer_part {
 struct dispatch {
 	struct api_request r;
 	const struct route *route; /* NULL until matched */
-	struct domain *worker_domain;
 	enum writer_part part;
-	struct background *background; /* for a handler's long part, or NULL */
+	struct routes_worker worker;
 };
 
 static void release(struct dispatch *dp)
@@ -463,7 +470,7 @@ static void finish_on_worker(void *arg, bool committed)
 	struct api_request *r = &dp->r;
 	struct evhttp_connection *evcon = evhttp_request_get_connection(r->req);
 
-	r->domain = dp->worker_domain; /* the writer's is the writer's again */
+	r->domain = dp->worker.domain; /* the writer's is the writer's again */
 	if (committed) {
 		http_send_deferred(r);
 	} else {
@@ -479,33 +486,55 @@ static void finish_on_worker(void *arg, bool committed)
  * a handler changes state; the other parts append the audit records of a
  * read or of a failure, which may reach the disk just after the reply
  * (writer.h). */
-static bool defer_to_writer(struct dispatch *dp, enum writer_part part, struct writer *writer,
-                            struct tr_error *err)
+static bool defer_to_writer(struct dispatch *dp, enum writer_part part, struct tr_error *err)
 {
+	struct writer *writer = dp->worker.writer;
 	struct evhttp_connection *conn = evhttp_request_get_connection(dp->r.req);
 	enum store_durability durability = part == RUN_HANDLER ? STORE_DURABLE : STORE_FLUSH_LATER;
 
 	if (!writer || !conn)
 		return false;
+	unsigned flags = part == RUN_HANDLER && (dp->route->flags & ROUTE_AUTH) ? WRITER_CHANGES_AUTH : 0;
+
 	dp->part = part;
 	dp->r.deferred = true;
 	if (writer_submit(writer, evhttp_connection_get_base(conn), run_on_writer, finish_on_worker, dp, durability,
-	                  err) == TR_OK)
+	                  flags, err) == TR_OK)
 		return true;
 	dp->r.deferred = false;
 	return false;
 }
 
 /*
- * ROUTE_READ_RECORD: the handler runs here, in the read transaction, its
- * answer and any failure kept; what it leaves to record, or its failure
- * (to be recorded), goes to the writer, and the answer leaves after. True
- * when the request now belongs to the writer. The read transaction stays
- * open for the rest of the loop iteration, as a GET's does: its pages
- * stay cached for the next request, which the writer's commits of records
- * would otherwise make each one read again.
+ * The records of a ROUTE_READ_RECORD handler's answer go to the worker's
+ * journal, and the answer leaves now; false when the journal may not or
+ * could not take them (read-journal.h).
  */
-static bool read_then_record(struct dispatch *dp, struct writer *writer, struct tr_error *err)
+static bool answer_journaled(struct dispatch *dp)
+{
+	struct api_request *r = &dp->r;
+	struct store_audit *recs;
+	size_t n = 0;
+
+	if (!dp->worker.journal || !r->records || !(recs = r->records(r, r->record_arg, &n)))
+		return false;
+	if (!read_journal_submit(dp->worker.journal, r->actor.auth_generation, recs, n))
+		return false;
+	http_send_deferred(r);
+	return true;
+}
+
+/*
+ * ROUTE_READ_RECORD: the handler runs here, in the read transaction, its
+ * answer and any failure kept; what it leaves to record goes to the
+ * journal, and the answer leaves at once, or else, as does its failure (to
+ * be recorded), to the writer, and the answer leaves after. True when the
+ * request now belongs to the writer. The read transaction stays open for
+ * the rest of the loop iteration, as a GET's does: its pages stay cached
+ * for the next request, which the writer's commits of records would
+ * otherwise make each one read again.
+ */
+static bool read_then_record(struct dispatch *dp, struct tr_error *err)
 {
 	struct api_request *r = &dp->r;
 
@@ -517,7 +546,9 @@ static bool read_then_record(struct dispatch *dp, struct writer *writer, struct 
 		tr_error_set(&r->failure, TR_EINTERNAL, "the request was not answered");
 		r->failed = r->replied = true;
 	}
-	if ((r->failed || r->record) && defer_to_writer(dp, RUN_RECORD, writer, err))
+	if (!r->failed && r->record && answer_journaled(dp))
+		return false;
+	if ((r->failed || r->record) && defer_to_writer(dp, RUN_RECORD, err))
 		return true;
 	domain_read_end(r->domain);
 	/* Nothing to record, or no writer: record (a transaction of its own)
@@ -537,7 +568,7 @@ static bool read_then_record(struct dispatch *dp, struct writer *writer, struct 
  * bad body from an authenticated caller on an audited route) is recorded
  * on the writer: a write on the worker's own connection would wait for the
  * writer's lock with the worker's loop stopped. */
-static bool defer_failure(struct dispatch *dp, struct writer *writer, const struct tr_error *err)
+static bool defer_failure(struct dispatch *dp, const struct tr_error *err)
 {
 	struct api_request *r = &dp->r;
 	struct tr_error submit_err = {0};
@@ -547,7 +578,7 @@ static bool defer_failure(struct dispatch *dp, struct writer *writer, const stru
 	r->failure = *err;
 	r->failed = true;
 	r->replied = true;
-	if (defer_to_writer(dp, RUN_FAILURE, writer, &submit_err))
+	if (defer_to_writer(dp, RUN_FAILURE, &submit_err))
 		return true;
 	r->failed = false;
 	r->replied = false;
@@ -602,12 +633,12 @@ static bool continue_in_background(struct dispatch *dp, struct tr_error *err)
 	struct api_request *r = &dp->r;
 	struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
 
-	if (!dp->background || !conn) {
+	if (!dp->worker.background || !conn) {
 		tr_error_set(err, TR_EUNAVAIL, "the server is stopping");
 		return false;
 	}
 	r->deferred = true;
-	if (background_submit(dp->background, evhttp_connection_get_base(conn), run_in_background,
+	if (background_submit(dp->worker.background, evhttp_connection_get_base(conn), run_in_background,
 	                      finish_from_background, dp, err) == TR_OK)
 		return true;
 	r->deferred = false;
@@ -623,7 +654,7 @@ static bool continue_in_background(struct dispatch *dp, struct tr_error *err)
  * what it leaves to run long on the background thread). True when the
  * request now belongs to the writer or the background thread.
  */
-static bool run_route(struct dispatch *dp, struct writer *writer, const char *query, struct tr_error *err)
+static bool run_route(struct dispatch *dp, const char *query, struct tr_error *err)
 {
 	struct api_request *r = &dp->r;
 	struct domain *d = r->domain; /* the worker's: once handed off, r is the writer's */
@@ -635,12 +666,12 @@ static bool run_route(struct dispatch *dp, struct writer *writer, const char *qu
 		return false;
 	}
 	if (route->flags & ROUTE_READ_RECORD)
-		return read_then_record(dp, writer, err);
+		return read_then_record(dp, err);
 	if (route->method != EVHTTP_REQ_GET || (route->flags & ROUTE_WRITE))
 		domain_read_end(d);
-	if ((route->flags & ROUTE_WRITE) && writer && route->prepare)
+	if ((route->flags & ROUTE_WRITE) && dp->worker.writer && route->prepare)
 		route->prepare(r);
-	if ((route->flags & ROUTE_WRITE) && defer_to_writer(dp, RUN_HANDLER, writer, err))
+	if ((route->flags & ROUTE_WRITE) && defer_to_writer(dp, RUN_HANDLER, err))
 		return true;
 	if (err->status == TR_OK)
 		run_here(r, route, err);
@@ -652,12 +683,56 @@ static bool run_route(struct dispatch *dp, struct writer *writer, const char *qu
 	return false;
 }
 
-void routes_dispatch(struct evhttp_request *req, struct domain *domain, struct writer *writer,
-                     struct background *background)
+/* Runs the matched route (or answers that there is none), and answers
+ * what is answered here. */
+static void run_matched(struct dispatch *dp, struct tr_error *err)
+{
+	struct api_request *r = &dp->r;
+	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(r->req));
+
+	if (err->status == TR_OK && run_route(dp, query, err))
+		return;
+	if (!r->replied && defer_failure(dp, err))
+		return;
+	if (!r->replied)
+		http_reply_error(r, err);
+	release(dp);
+}
+
+static void nothing_to_record(struct domain *d, void *arg)
+{
+	(void)d;
+	(void)arg;
+}
+
+/* Back on the worker once the writer has moved what was journaled before:
+ * the route runs now (its read sees those records). */
+static void run_after_records(void *arg, bool committed)
+{
+	struct tr_error err = {0};
+
+	(void)committed; /* an empty group: the records are in or never will be */
+	run_matched(arg, &err);
+}
+
+/* ROUTE_AFTER_RECORDS: when journaled records may not be in the log yet,
+ * the route runs once the writer has moved them (an empty job behind them
+ * in its queue); true when it will. */
+static bool wait_for_records(struct dispatch *dp)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(dp->r.req);
+	struct tr_error err = {0};
+
+	if (!(dp->route->flags & ROUTE_AFTER_RECORDS) || !dp->worker.writer || !conn || !read_journal_pending())
+		return false;
+	return writer_submit(dp->worker.writer, evhttp_connection_get_base(conn), nothing_to_record, run_after_records,
+	                     dp, STORE_FLUSH_LATER, 0, &err) == TR_OK;
+}
+
+void routes_dispatch(struct evhttp_request *req, const struct routes_worker *worker)
 {
 	struct dispatch *dp = calloc(1, sizeof(*dp));
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = evhttp_uri_get_path(uri);
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	struct tr_error err = {0};
 	struct api_request *r;
 	const struct route *route;
@@ -669,9 +744,8 @@ void routes_dispatch(struct evhttp_request *req, struct domain *domain, struct w
 	}
 	r = &dp->r;
 	r->req = req;
-	r->domain = domain;
-	dp->worker_domain = domain;
-	dp->background = background;
+	r->domain = worker->domain;
+	dp->worker = *worker;
 	TAILQ_INIT(&r->query);
 	identify(r);
 	route = find_route(evhttp_request_get_command(req), path ? path : "", r->params, allow, sizeof(allow));
@@ -684,12 +758,8 @@ void routes_dispatch(struct evhttp_request *req, struct domain *domain, struct w
 		             method_name(evhttp_request_get_command(req)), allow);
 	} else if (!route) {
 		tr_error_set(&err, TR_ENOTFOUND, "no route for %s", path ? path : "");
-	} else if (run_route(dp, writer, evhttp_uri_get_query(uri), &err)) {
+	} else if (wait_for_records(dp)) {
 		return;
 	}
-	if (!r->replied && defer_failure(dp, writer, &err))
-		return;
-	if (!r->replied)
-		http_reply_error(r, &err);
-	release(dp);
+	run_matched(dp, &err);
 }

@@ -21,6 +21,8 @@ enum route_flags {
 	ROUTE_WRITE = 1 << 3,         /* writes when it succeeds: runs on the group-commit writer */
 	ROUTE_READ_RECORD = 1 << 4,   /* reads on the worker, then writes (http_reply_once_recorded) on the writer */
 	ROUTE_DENIALS = 1 << 5,       /* a read: of its failures only denials (403) are recorded */
+	ROUTE_AUTH = 1 << 6,          /* may change what tokens may do (writer.h, WRITER_CHANGES_AUTH) */
+	ROUTE_AFTER_RECORDS = 1 << 7, /* reads the audit log: runs once journaled records are in it */
 };
 
 typedef void (*route_handler)(struct api_request *r);
@@ -40,14 +42,24 @@ struct route {
 
 struct writer;
 struct background;
+struct read_journal;
+
+/* What a worker serves requests with; writer, background and journal may
+ * be NULL. */
+struct routes_worker {
+	struct domain *domain;
+	struct writer *writer;
+	struct background *background;
+	struct read_journal *journal;
+};
 
 /* Handles one request on behalf of a worker. Routes with ROUTE_WRITE go to
- * writer (writer.h) when it is not NULL, and are answered once their group
- * has committed; a handler that leaves a long part (api_request.background)
- * has it run by background (background.h) when that is not NULL, and is
- * answered once it is over; the rest are answered before this returns. */
-void routes_dispatch(struct evhttp_request *req, struct domain *domain, struct writer *writer,
-                     struct background *background);
+ * the writer (writer.h), and are answered once their group has committed;
+ * a /resolve's records go to the worker's journal (read-journal.h) or else
+ * to the writer; a handler that leaves a long part (api_request.background)
+ * has it run by the background thread (background.h), and is answered once
+ * it is over; the rest are answered before this returns. */
+void routes_dispatch(struct evhttp_request *req, const struct routes_worker *worker);
 
 /* Matching, exposed for tests: true when path fits pattern; captures are
  * written to params (heap strings, caller frees) when params is not NULL. */

@@ -45,10 +45,12 @@
 #include "common/log.h"
 #include "crypto/keyring-config.h"
 #include "domain/audit.h"
+#include "domain/audit-journal.h"
 #include "domain/auth.h"
 #include "domain/rotation.h"
 #include "domain/secrets.h"
 #include "server/background.h"
+#include "server/read-journal.h"
 #include "server/options.h"
 #include "server/routes.h"
 #include "server/tls.h"
@@ -75,6 +77,7 @@ struct worker {
 	struct domain domain;
 	struct writer *writer; /* the server's group-commit writer */
 	struct background *background; /* and its thread for long requests */
+	struct read_journal *journal;  /* this worker's audit journal, or NULL */
 	int in_flight; /* touched only on this worker's thread */
 	int stopping;
 	bool closed; /* the writer is gone: requests get 503 (set after the loop ended) */
@@ -279,6 +282,18 @@ static enum tr_status check_providers(struct domain *d, struct tr_error *err)
 	return st;
 }
 
+/* Audit records journaled before a crash go into the log before anything
+ * else is written (read-journal.h). */
+static enum tr_status recover_audit_journal(struct domain *d, const char *dir, struct tr_error *err)
+{
+	size_t moved = 0;
+	enum tr_status st = audit_journal_recover(d, dir, &moved, err);
+
+	if (moved > 0)
+		log_info("audit: moved %zu records left in the audit journal into the log", moved);
+	return st;
+}
+
 static enum tr_status bootstrap(struct server *srv, struct tr_error *err)
 {
 	struct domain d = {.keyring = srv->keyring, .keep_versions = srv->opt.keep_versions};
@@ -290,6 +305,8 @@ static enum tr_status bootstrap(struct server *srv, struct tr_error *err)
 	st = auth_bootstrap(&d, write_token_file, srv->opt.data_dir, &created, err);
 	if (st == TR_OK)
 		st = check_providers(&d, err);
+	if (st == TR_OK)
+		st = recover_audit_journal(&d, srv->opt.data_dir, err);
 	store_close(d.store);
 	if (st == TR_OK && created)
 		log_info("created platform admin 'admin'; its token is in %s/admin.token", srv->opt.data_dir);
@@ -466,7 +483,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
 	w->in_flight++;
 	evhttp_request_set_on_complete_cb(req, request_done, w);
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), connection_gone, w);
-	routes_dispatch(req, &w->domain, w->writer, w->background);
+	routes_dispatch(req, &(struct routes_worker){&w->domain, w->writer, w->background, w->journal});
 }
 
 /* Runs on the worker's thread when the main thread asks it to stop. */
@@ -538,7 +555,7 @@ static void purge_expired(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!p || writer_submit(w->writer, w->base, purge_run, purge_done, p, STORE_DURABLE, &err) != TR_OK) {
+	if (!p || writer_submit(w->writer, w->base, purge_run, purge_done, p, STORE_DURABLE, 0, &err) != TR_OK) {
 		log_warn("purging expired secrets failed: out of memory");
 		free(p);
 	}
@@ -582,6 +599,11 @@ static enum tr_status setup_worker(struct server *srv, struct worker *w, struct 
 	w->writer = srv->writer;
 	w->background = srv->background;
 	if ((st = store_open(srv->db_dsn, &w->domain.store, err)) != TR_OK)
+		return st;
+	/* With --sync-read-audit a read's records are on disk before its
+	 * answer: only the writer can do that. */
+	if (!srv->opt.sync_read_audit &&
+	    (st = read_journal_open(srv->opt.data_dir, srv->writer, &w->journal, err)) != TR_OK)
 		return st;
 	if (!(w->base = new_event_base()) || !(w->http = evhttp_new(w->base)))
 		return tr_error_set(err, TR_EINTERNAL, "cannot create event loop");
@@ -711,6 +733,8 @@ static void stop_helpers(struct server *srv)
 		srv->workers[i].closed = true;
 		srv->workers[i].writer = NULL;
 		srv->workers[i].background = NULL;
+		read_journal_close(srv->workers[i].journal); /* queued before the writer stops */
+		srv->workers[i].journal = NULL;
 		if (srv->workers[i].purge_timer)
 			event_del(srv->workers[i].purge_timer);
 	}

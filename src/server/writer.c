@@ -39,8 +39,9 @@ struct writer_job {
 	writer_run_fn run;
 	writer_done_fn done;
 	void *arg;
-	struct event *wake; /* on the submitter's base; delivers the outcome */
+	struct event *wake; /* on the submitter's base; delivers the outcome (NULL: detached) */
 	enum store_durability durability;
+	bool changes_auth; /* WRITER_CHANGES_AUTH */
 	bool committed;
 	struct writer_job *next;
 	/* Set by hand_back: the next job of the same base, delivered with this
@@ -58,6 +59,7 @@ struct writer {
 	struct writer_job *head; /* oldest first */
 	struct writer_job *tail;
 	bool stopping;              /* the writer: once the queue is empty */
+	int auth_jobs;              /* WRITER_CHANGES_AUTH jobs queued or running */
 	bool checkpointer_stopping; /* after the writer */
 	struct domain domain;       /* the writer's own connection */
 	pthread_t checkpointer;
@@ -87,28 +89,67 @@ static void deliver(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-enum tr_status writer_submit(struct writer *w, struct event_base *base, writer_run_fn run, writer_done_fn done,
-                             void *arg, enum store_durability durability, struct tr_error *err)
+/* Queues job; under the lock. */
+static void enqueue(struct writer *w, struct writer_job *job)
 {
-	struct writer_job *job = calloc(1, sizeof(*job));
-
-	if (!job || !(job->wake = event_new(base, -1, 0, deliver, job))) {
-		free(job);
-		return tr_error_set(err, TR_EINTERNAL, "out of memory");
-	}
-	job->run = run;
-	job->done = done;
-	job->arg = arg;
-	pthread_mutex_lock(&w->lock);
-	job->durability = w->least_durable == STORE_DURABLE ? STORE_DURABLE : durability;
+	job->durability = w->least_durable == STORE_DURABLE ? STORE_DURABLE : job->durability;
+	if (job->changes_auth)
+		w->auth_jobs++;
 	if (w->tail)
 		w->tail->next = job;
 	else
 		w->head = job;
 	w->tail = job;
 	pthread_cond_signal(&w->queued);
+}
+
+static struct writer_job *new_job(writer_run_fn run, writer_done_fn done, void *arg,
+                                  enum store_durability durability)
+{
+	struct writer_job *job = calloc(1, sizeof(*job));
+
+	if (job) {
+		job->run = run;
+		job->done = done;
+		job->arg = arg;
+		job->durability = durability;
+	}
+	return job;
+}
+
+enum tr_status writer_submit(struct writer *w, struct event_base *base, writer_run_fn run, writer_done_fn done,
+                             void *arg, enum store_durability durability, unsigned flags, struct tr_error *err)
+{
+	struct writer_job *job = new_job(run, done, arg, durability);
+
+	if (!job || !(job->wake = event_new(base, -1, 0, deliver, job))) {
+		free(job);
+		return tr_error_set(err, TR_EINTERNAL, "out of memory");
+	}
+	job->changes_auth = flags & WRITER_CHANGES_AUTH;
+	pthread_mutex_lock(&w->lock);
+	enqueue(w, job);
 	pthread_mutex_unlock(&w->lock);
 	return TR_OK;
+}
+
+enum tr_status writer_submit_detached(struct writer *w, writer_run_fn run, writer_done_fn finish, writer_gate_fn gate,
+                                      void *arg, enum store_durability durability, struct tr_error *err)
+{
+	struct writer_job *job = new_job(run, finish, arg, durability);
+	bool open;
+
+	if (!job)
+		return tr_error_set(err, TR_EINTERNAL, "out of memory");
+	pthread_mutex_lock(&w->lock);
+	open = gate ? gate(arg, w->auth_jobs > 0) : true;
+	if (open)
+		enqueue(w, job);
+	pthread_mutex_unlock(&w->lock);
+	if (open)
+		return TR_OK;
+	free(job);
+	return tr_error_set(err, TR_ECONFLICT, "not queued: its gate said no");
 }
 
 /* --- the writer thread -------------------------------------------------------- */
@@ -329,6 +370,43 @@ static void flush_log(struct writer *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
+/* After a group: the jobs that may have changed what tokens may do are
+ * over (committed, and the auth generation moved on, or undone). */
+static void auth_jobs_over(struct writer *w, const struct writer_job *group)
+{
+	int n = 0;
+
+	for (; group; group = group->next)
+		n += group->changes_auth;
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->auth_jobs -= n;
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Finishes the group's detached jobs here, in order, and takes them out
+ * of it; returns what is left to hand back. */
+static struct writer_job *finish_detached(struct writer_job *group)
+{
+	struct writer_job *rest = NULL, **tail = &rest;
+
+	while (group) {
+		struct writer_job *next = group->next;
+
+		if (group->wake) {
+			group->next = NULL;
+			*tail = group;
+			tail = &group->next;
+		} else {
+			group->done(group->arg, group->committed);
+			free(group);
+		}
+		group = next;
+	}
+	return rest;
+}
+
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
@@ -337,6 +415,8 @@ static void *writer_main(void *arg)
 	while ((group = take_group(w))) {
 		bool flush = run_group(w, group);
 
+		auth_jobs_over(w, group);
+		group = finish_detached(group);
 		hand_back(group);
 		if (flush)
 			flush_log(w);

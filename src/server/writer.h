@@ -39,6 +39,17 @@ typedef void (*writer_run_fn)(struct domain *d, void *arg);
  * commit failed, so nothing of this request's work was kept. */
 typedef void (*writer_done_fn)(void *arg, bool committed);
 
+/* A detached job's gate: runs under the queue's lock and says whether the
+ * job is queued; what it does happens in queue order. auth_change_pending:
+ * a job that may change what tokens may do (WRITER_CHANGES_AUTH) is queued
+ * or running. */
+typedef bool (*writer_gate_fn)(void *arg, bool auth_change_pending);
+
+/* A job whose work may change what tokens may do (revoke a token, remove
+ * a binding or a principal): a detached job's gate is told while one is
+ * pending. */
+#define WRITER_CHANGES_AUTH 1u
+
 /*
  * Starts the writer thread with a domain of its own (its own store
  * connection; the keyring is shared). least_durable: the least durability
@@ -52,7 +63,15 @@ enum tr_status writer_start(const struct domain *template_domain, const char *ds
  * made). durability: how its commit must have reached the disk before done
  * runs. TR_EINTERNAL when out of memory; nothing is queued then. */
 enum tr_status writer_submit(struct writer *w, struct event_base *base, writer_run_fn run, writer_done_fn done,
-                             void *arg, enum store_durability durability, struct tr_error *err);
+                             void *arg, enum store_durability durability, unsigned flags, struct tr_error *err);
+/*
+ * Queues a job that nobody waits for: finish(arg, committed) runs on the
+ * writer thread after its group. When gate is not NULL the job is queued
+ * only if gate agrees; else TR_ECONFLICT and nothing is queued.
+ * TR_EINTERNAL when out of memory.
+ */
+enum tr_status writer_submit_detached(struct writer *w, writer_run_fn run, writer_done_fn finish, writer_gate_fn gate,
+                                      void *arg, enum store_durability durability, struct tr_error *err);
 /* Runs what is still queued, stops the thread and frees everything. The
  * done callbacks of the last groups are then pending on their bases: run
  * each base once more (EVLOOP_NONBLOCK) to deliver them. NULL is fine. */

@@ -212,6 +212,19 @@ static const char schema_v6[] =
 	"DROP TRIGGER secrets_count_insert;";
 /* clang-format on */
 
+/*
+ * Version 7: how far the audit log holds each audit journal file's entries
+ * (storage/journal.h): the writer moves entries in order and notes the
+ * last one in the same transaction, so that at a start after a crash only
+ * the entries that never reached the log are moved again.
+ */
+/* clang-format off */
+static const char schema_v7[] =
+	"CREATE TABLE audit_journal ("
+	" id TEXT PRIMARY KEY,"
+	" applied INTEGER NOT NULL CHECK (applied >= 0));";
+/* clang-format on */
+
 /* migrations[i] takes the schema from version i to i + 1. Append only. */
 static const char *const migrations[] = {
 	schema_v1,
@@ -220,6 +233,7 @@ static const char *const migrations[] = {
 	schema_v4,
 	schema_v5,
 	schema_v6,
+	schema_v7,
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -291,6 +305,10 @@ enum stmt_id {
 	STMT_MEMBER_LIST_BY_PRINCIPAL,
 	STMT_AUDIT_LAST,
 	STMT_AUDIT_INSERT,
+	STMT_JOURNAL_APPLIED,
+	STMT_JOURNAL_SET_APPLIED,
+	STMT_JOURNAL_FORGET,
+	STMT_JOURNAL_FORGET_ALL,
 	STMT_TOKEN_INSERT,
 	STMT_TOKEN_GET_BY_HASH,
 	STMT_TOKEN_LIST,
@@ -385,6 +403,11 @@ static const char *const stmt_sql[STMT_COUNT_] = {
 	[STMT_AUDIT_LAST] = "SELECT " AUDIT_COLUMNS " FROM audit_log ORDER BY seq DESC LIMIT 1",
 	[STMT_AUDIT_INSERT] = "INSERT INTO audit_log (" AUDIT_COLUMNS ")"
 	                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+	[STMT_JOURNAL_APPLIED] = "SELECT applied FROM audit_journal WHERE id = ?1",
+	[STMT_JOURNAL_SET_APPLIED] = "INSERT INTO audit_journal (id, applied) VALUES (?1, ?2)"
+	                             " ON CONFLICT (id) DO UPDATE SET applied = excluded.applied",
+	[STMT_JOURNAL_FORGET] = "DELETE FROM audit_journal WHERE id = ?1",
+	[STMT_JOURNAL_FORGET_ALL] = "DELETE FROM audit_journal WHERE id <> ''",
 
 	[STMT_TOKEN_INSERT] = "INSERT INTO tokens (" TOKEN_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[STMT_TOKEN_GET_BY_HASH] = "SELECT " TOKEN_COLUMNS " FROM tokens WHERE hash = ?1",
@@ -561,7 +584,7 @@ static struct sqlite_store *to_sqlite(struct store *s)
  * table has a rowid, and no statement deletes a whole table (SQLite then
  * skips the hook), so no change of a row goes unseen; cascades and upserts
  * call it too. The first change of a transaction outside the audit log
- * counts it as begun. */
+ * and its journal table counts it as begun. */
 static void note_row_change(void *arg, int op, const char *db, const char *table, sqlite3_int64 rowid)
 {
 	struct sqlite_store *ss = arg;
@@ -569,7 +592,7 @@ static void note_row_change(void *arg, int op, const char *db, const char *table
 	(void)op;
 	(void)db;
 	(void)rowid;
-	if (!ss->data_changed && strcmp(table, "audit_log") != 0) {
+	if (!ss->data_changed && strncmp(table, "audit_", 6) != 0) {
 		ss->data_changed = true;
 		store_changes_begin();
 	}
@@ -2645,6 +2668,61 @@ static enum tr_status store_sqlite_audit_append(struct store *s, struct store_au
 	return status;
 }
 
+static enum tr_status store_sqlite_journal_applied(struct store *s, const char *id, int64_t *applied,
+                                                   struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_JOURNAL_APPLIED, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_str(&b, 1, id);
+	status = fetch_one(ss, &b, err);
+	if (status == TR_OK)
+		*applied = sqlite3_column_int64(st, 0);
+	stmt_done(st);
+	if (status == TR_ENOTFOUND) {
+		*applied = 0;
+		status = TR_OK;
+	}
+	return status;
+}
+
+static enum tr_status store_sqlite_journal_set_applied(struct store *s, const char *id, int64_t applied,
+                                                       struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, STMT_JOURNAL_SET_APPLIED, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	bind_str(&b, 1, id);
+	bind_int(&b, 2, applied);
+	status = run_bound(ss, &b, err);
+	stmt_done(st);
+	return status;
+}
+
+static enum tr_status store_sqlite_journal_forget(struct store *s, const char *id, struct tr_error *err)
+{
+	struct sqlite_store *ss = to_sqlite(s);
+	sqlite3_stmt *st = NULL;
+	enum tr_status status = stmt_get(ss, id ? STMT_JOURNAL_FORGET : STMT_JOURNAL_FORGET_ALL, &st, err);
+	struct binder b = {st, SQLITE_OK};
+
+	if (status != TR_OK)
+		return status;
+	if (id)
+		bind_str(&b, 1, id);
+	status = run_bound(ss, &b, err);
+	stmt_done(st);
+	return status;
+}
+
 static void audit_sql(struct sql_buf *buf, unsigned mask)
 {
 	unsigned i;
@@ -3002,6 +3080,9 @@ static const struct store_ops sqlite_ops = {
 	.audit_last = store_sqlite_audit_last,
 	.audit_append = store_sqlite_audit_append,
 	.audit_list = store_sqlite_audit_list,
+	.journal_applied = store_sqlite_journal_applied,
+	.journal_set_applied = store_sqlite_journal_set_applied,
+	.journal_forget = store_sqlite_journal_forget,
 	.token_insert = store_sqlite_token_insert,
 	.token_get_by_hash = store_sqlite_token_get_by_hash,
 	.token_list = store_sqlite_token_list,

@@ -359,6 +359,23 @@ enum tr_status store_audit_list(struct store *s, const struct store_audit_query 
 	return s->ops->audit_list(s, q, cb, ctx, err);
 }
 
+enum tr_status store_journal_applied(struct store *s, const char *id, int64_t *applied, struct tr_error *err)
+{
+	return s->ops->journal_applied(s, id, applied, err);
+}
+
+enum tr_status store_journal_set_applied(struct store *s, const char *id, int64_t applied, struct tr_error *err)
+{
+	if (applied < 0)
+		return tr_error_set(err, TR_EINVAL, "storage: journal position %lld is negative", (long long)applied);
+	return s->ops->journal_set_applied(s, id, applied, err);
+}
+
+enum tr_status store_journal_forget(struct store *s, const char *id, struct tr_error *err)
+{
+	return s->ops->journal_forget(s, id, err);
+}
+
 enum tr_status store_token_insert(struct store *s, const struct store_token *t, struct tr_error *err)
 {
 	return s->ops->token_insert(s, t, err);

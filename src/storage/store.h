@@ -257,6 +257,9 @@ struct store_ops {
 	enum tr_status (*audit_last)(struct store *s, struct store_audit *out, struct tr_error *err);
 	enum tr_status (*audit_append)(struct store *s, struct store_audit *rec, struct tr_error *err);
 	enum tr_status (*audit_list)(struct store *s, const struct store_audit_query *q, store_audit_cb cb, void *ctx, struct tr_error *err);
+	enum tr_status (*journal_applied)(struct store *s, const char *id, int64_t *applied, struct tr_error *err);
+	enum tr_status (*journal_set_applied)(struct store *s, const char *id, int64_t applied, struct tr_error *err);
+	enum tr_status (*journal_forget)(struct store *s, const char *id, struct tr_error *err);
 
 	enum tr_status (*token_insert)(struct store *s, const struct store_token *t, struct tr_error *err);
 	enum tr_status (*token_get_by_hash)(struct store *s, const unsigned char hash[32], struct store_token *out, struct tr_error *err);
@@ -469,6 +472,15 @@ enum tr_status store_audit_append(struct store *s, struct store_audit *rec, stru
 /* Calls cb for each record matching q, by seq ascending, at most q->limit. */
 enum tr_status store_audit_list(struct store *s, const struct store_audit_query *q, store_audit_cb cb, void *ctx,
                                 struct tr_error *err);
+
+/* How many entries of audit journal file id (storage/journal.h) the audit
+ * log holds: those numbered 1..*applied (0 when none is noted). */
+enum tr_status store_journal_applied(struct store *s, const char *id, int64_t *applied, struct tr_error *err);
+/* Notes that the log holds entries 1..applied of journal id; call it in
+ * the transaction that appended them. */
+enum tr_status store_journal_set_applied(struct store *s, const char *id, int64_t applied, struct tr_error *err);
+/* Forgets journal id (NULL: every journal) once its file is gone. */
+enum tr_status store_journal_forget(struct store *s, const char *id, struct tr_error *err);
 
 /* TR_ECONFLICT if the id or hash exists; TR_ENOTFOUND if the principal does not. */
 enum tr_status store_token_insert(struct store *s, const struct store_token *t, struct tr_error *err);

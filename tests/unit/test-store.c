@@ -406,7 +406,7 @@ static void test_file_mode_and_pragmas(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(stat(wal, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 6);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 7);
 	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
 	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'"
 	                               " AND tbl_name = 'secret_versions' AND sql LIKE '%(provider)%'"),
@@ -2990,7 +2990,7 @@ static void test_migrate_from_v1(void **state)
 	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'members'"), 0);
 
 	assert_int_equal(store_open(dsn, &s, &err), TR_OK);
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 6);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 7);
 	/* v6: inserts count themselves; deletes keep their trigger */
 	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"
 	                               " AND name = 'secrets_count_insert'"),
@@ -3038,7 +3038,7 @@ static void test_migrate_from_v1(void **state)
 
 	/* Opening again migrates nothing more. */
 	assert_int_equal(store_open(dsn, &s, &err), TR_OK);
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 6);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 7);
 	assert_int_equal(store_audit_last(s, &got, &err), TR_OK);
 	store_close(s);
 }
@@ -3096,7 +3096,7 @@ static void test_reopen_keeps_everything(void **state)
 	assert_int_equal(got_rec.seq, 1);
 	assert_string_equal(got_rec.request_id, rec.request_id);
 	assert_memory_equal(got_rec.hash, rec.hash, sizeof(rec.hash));
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
 }
 
 int main(void)

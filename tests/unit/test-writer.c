@@ -98,7 +98,7 @@ static void submit(struct fixture *f, struct job *job, enum store_durability dur
 {
 	struct tr_error err = {0};
 
-	assert_int_equal(writer_submit(f->writer, f->base, job_run, job_done, job, durability, &err), TR_OK);
+	assert_int_equal(writer_submit(f->writer, f->base, job_run, job_done, job, durability, 0, &err), TR_OK);
 }
 
 /* Runs the loop until the job is answered (at most ~5 s). */
@@ -269,9 +269,9 @@ static void test_a_group_comes_back_to_each_loop_in_order(void **state)
 	submit(&f, &busy, STORE_DURABLE);
 	usleep(50 * 1000); /* the writer takes it alone and sleeps */
 	submit(&f, &a1, STORE_DURABLE);
-	assert_int_equal(writer_submit(f.writer, other, job_run, job_done, &b1, STORE_DURABLE, &err), TR_OK);
+	assert_int_equal(writer_submit(f.writer, other, job_run, job_done, &b1, STORE_DURABLE, 0, &err), TR_OK);
 	submit(&f, &a2, STORE_DURABLE);
-	assert_int_equal(writer_submit(f.writer, other, job_run, job_done, &b2, STORE_DURABLE, &err), TR_OK);
+	assert_int_equal(writer_submit(f.writer, other, job_run, job_done, &b2, STORE_DURABLE, 0, &err), TR_OK);
 	submit(&f, &a3, STORE_DURABLE);
 	answers = 0;
 	wait_answered_on(other, &b2); /* f.base's loop does not run meanwhile */

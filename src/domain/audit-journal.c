@@ -1,0 +1,86 @@
+/*
+ * audit-journal.c - journal entries into the audit log (audit-journal.h).
+ *
+ * The log notes, per journal file, the last entry it holds
+ * (store_journal_set_applied), in the transaction that appended it: an
+ * entry is then in the log once or not at all, whatever stopped when. A
+ * file is removed only once the log durably holds all of it, and forgotten
+ * after that, so a file with no note is one none of whose entries was ever
+ * moved.
+ */
+#include "domain/audit-journal.h"
+
+#include "common/log.h"
+#include "domain/audit.h"
+#include "storage/journal.h"
+
+enum tr_status audit_journal_apply(struct domain *d, const char *id, uint64_t number, struct store_audit *recs,
+                                   size_t n, struct tr_error *err)
+{
+	struct tr_error store_err = {0};
+	enum tr_status st = TR_OK;
+
+	for (size_t i = 0; i < n && st == TR_OK; i++)
+		st = audit_append_filled(d, &recs[i], err);
+	if (st == TR_OK && store_journal_set_applied(d->store, id, (int64_t)number, &store_err) != TR_OK) {
+		log_error("audit journal: %s", store_err.message);
+		st = tr_error_set(err, TR_EUNAVAIL, "audit log unavailable; nothing was changed");
+	}
+	return st;
+}
+
+/* One file being moved at start. */
+struct recovery {
+	struct domain *d;
+	const char *dir;
+	const char *id;
+	int64_t applied; /* the last entry the log holds */
+	size_t moved;
+};
+
+static enum tr_status recover_entry(void *ctx, uint64_t number, struct store_audit *recs, size_t n,
+                                    struct tr_error *err)
+{
+	struct recovery *rc = ctx;
+	enum tr_status st;
+
+	if ((int64_t)number <= rc->applied)
+		return TR_OK;
+	if ((int64_t)number != rc->applied + 1)
+		return tr_error_set(err, TR_EUNAVAIL, "audit journal %s: entry %llu follows %lld", rc->id,
+		                    (unsigned long long)number, (long long)rc->applied);
+	if ((st = audit_journal_apply(rc->d, rc->id, number, recs, n, err)) == TR_OK) {
+		rc->applied = (int64_t)number;
+		rc->moved += n;
+	}
+	return st;
+}
+
+/* Moves what the log lacks of one file in one transaction, then removes it. */
+static enum tr_status recover_file(void *ctx, const char *id, struct tr_error *err)
+{
+	struct recovery *rc = ctx;
+	enum tr_status st = domain_begin(rc->d, err);
+
+	rc->id = id;
+	if (st == TR_OK && (st = store_journal_applied(rc->d->store, id, &rc->applied, err)) == TR_OK)
+		st = journal_read(rc->dir, id, recover_entry, rc, err);
+	if (st == TR_OK)
+		st = domain_finish(rc->d, st, err);
+	else if (rc->d->tx_depth > 0)
+		domain_finish(rc->d, st, NULL);
+	return st == TR_OK ? journal_remove(rc->dir, id, err) : st;
+}
+
+enum tr_status audit_journal_recover(struct domain *d, const char *dir, size_t *moved, struct tr_error *err)
+{
+	struct recovery rc = {.d = d, .dir = dir};
+	enum tr_status st = journal_each_file(dir, recover_file, &rc, err);
+
+	*moved = rc.moved;
+	if (st != TR_OK)
+		return st;
+	if ((st = domain_begin(d, err)) != TR_OK)
+		return st;
+	return domain_finish(d, store_journal_forget(d->store, NULL, err), err);
+}

@@ -1,0 +1,262 @@
+/*
+ * read-journal.c - journaled read records (read-journal.h).
+ *
+ * Three kinds of detached writer job (writer_submit_detached):
+ * - an entry: appended to the journal by its gate, under the writer's
+ *   queue lock, so that the file's order is the queue's; moved into the log
+ *   by its run;
+ * - a retirement, queued after the last entry of a file the worker no
+ *   longer writes (it grew past ROTATE_BYTES, or the server stops): its
+ *   group commits durably, and then the file is removed;
+ * - a forgetting, queued after the removal: the store's note of the file
+ *   goes (audit-journal.c: the note outlives the file).
+ *
+ * If an entry cannot be moved (a full disk, an I/O error), the journal
+ * path closes for good: no later entry is moved (the store notes each
+ * file's moved entries as a prefix), files are no longer removed, and
+ * reads go through the writer, which fails closed. The next start moves
+ * what is left.
+ */
+#include "server/read-journal.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "domain/audit-journal.h"
+#include "storage/journal.h"
+
+#define ROTATE_BYTES (4u * 1024 * 1024)
+
+struct read_journal {
+	const char *dir;
+	struct writer *writer;
+	struct journal *journal;
+};
+
+static atomic_bool stalled;     /* an entry could not be moved */
+static atomic_long entries_out; /* journaled, not yet moved or given up */
+
+/* --- an entry ------------------------------------------------------------- */
+
+struct entry_job {
+	struct journal *journal; /* the gate's */
+	uint64_t auth_generation;
+	char id[JOURNAL_ID_LEN + 1];
+	uint64_t number;
+	struct store_audit *recs;
+	size_t n;
+	bool append_failed; /* by the gate: the file takes no more */
+	bool moved;         /* by the last run */
+};
+
+static void entry_free(struct entry_job *job)
+{
+	free(job->recs);
+	free(job);
+}
+
+/* Under the writer's lock: journals the entry when nothing that decides
+ * the caller's permission changed or is about to. */
+static bool entry_gate(void *arg, bool auth_change_pending)
+{
+	struct entry_job *job = arg;
+	struct tr_error err = {0};
+
+	if (auth_change_pending || atomic_load(&stalled) || job->auth_generation != domain_auth_generation())
+		return false;
+	if (journal_append(job->journal, job->recs, job->n, &job->number, &err) != TR_OK) {
+		log_error("%s", err.message);
+		job->append_failed = true;
+		return false;
+	}
+	memcpy(job->id, journal_id(job->journal), sizeof(job->id));
+	atomic_fetch_add(&entries_out, 1);
+	return true;
+}
+
+static void stall(const char *why)
+{
+	if (!atomic_exchange(&stalled, true))
+		log_error("audit journal: %s; its records stay in the journal until the next start, and reads "
+		          "are recorded through the writer until then",
+		          why);
+}
+
+/* On the writer, in the group's transaction (again if the group runs
+ * again). */
+static void entry_run(struct domain *d, void *arg)
+{
+	struct entry_job *job = arg;
+	struct tr_error err = {0};
+	enum tr_status st;
+
+	job->moved = false;
+	if (atomic_load(&stalled) || domain_group_enter(d, &err) != TR_OK)
+		return;
+	st = audit_journal_apply(d, job->id, job->number, job->recs, job->n, &err);
+	job->moved = domain_group_leave(d, st == TR_OK);
+	if (!job->moved)
+		stall("an entry could not be moved into the audit log");
+}
+
+static void entry_finish(void *arg, bool committed)
+{
+	struct entry_job *job = arg;
+
+	if (job->moved && !committed)
+		stall("a commit of moved entries failed");
+	atomic_fetch_sub(&entries_out, 1);
+	entry_free(job);
+}
+
+bool read_journal_pending(void)
+{
+	return atomic_load(&entries_out) > 0;
+}
+
+/* --- retiring a file ------------------------------------------------------- */
+
+struct file_job {
+	const char *dir;
+	struct writer *writer;
+	struct journal *journal; /* retiring: closed by the finish */
+	char id[JOURNAL_ID_LEN + 1];
+};
+
+static void nothing_to_run(struct domain *d, void *arg)
+{
+	(void)d;
+	(void)arg;
+}
+
+static void forget_run(struct domain *d, void *arg)
+{
+	struct file_job *job = arg;
+	struct tr_error err = {0};
+
+	if (domain_group_enter(d, &err) != TR_OK)
+		return;
+	domain_group_leave(d, store_journal_forget(d->store, job->id, &err) == TR_OK);
+}
+
+static void forget_finish(void *arg, bool committed)
+{
+	(void)committed; /* else the next start forgets it */
+	free(arg);
+}
+
+/* After a durable commit that holds the file's every entry: removes it,
+ * then has the store forget it. */
+static void retire_finish(void *arg, bool committed)
+{
+	struct file_job *job = arg;
+	struct tr_error err = {0};
+
+	journal_close(job->journal);
+	job->journal = NULL;
+	if (!committed || atomic_load(&stalled) || journal_remove(job->dir, job->id, &err) != TR_OK) {
+		if (err.message[0])
+			log_warn("%s", err.message); /* the next start removes it */
+		free(job);
+		return;
+	}
+	if (writer_submit_detached(job->writer, forget_run, forget_finish, NULL, job, STORE_FLUSH_LATER, &err) !=
+	    TR_OK)
+		free(job);
+}
+
+static void retire(struct read_journal *rj)
+{
+	struct file_job *job = calloc(1, sizeof(*job));
+	struct tr_error err = {0};
+
+	if (!job) {
+		journal_close(rj->journal); /* the next start removes the file */
+		rj->journal = NULL;
+		return;
+	}
+	job->dir = rj->dir;
+	job->writer = rj->writer;
+	job->journal = rj->journal;
+	memcpy(job->id, journal_id(rj->journal), sizeof(job->id));
+	rj->journal = NULL;
+	if (writer_submit_detached(rj->writer, nothing_to_run, retire_finish, NULL, job, STORE_DURABLE, &err) !=
+	    TR_OK) {
+		journal_close(job->journal);
+		free(job);
+	}
+}
+
+/* A new file in place of the current one; without one when it cannot be
+ * made and the current one is broken. */
+static void rotate(struct read_journal *rj, bool broken)
+{
+	struct journal *next;
+	struct tr_error err = {0};
+
+	if (journal_create(rj->dir, &next, &err) != TR_OK) {
+		log_warn("%s", err.message);
+		if (!broken)
+			return; /* the current one goes on */
+		log_error("audit journal: this worker records reads through the writer from now on");
+		next = NULL;
+	}
+	retire(rj);
+	rj->journal = next;
+}
+
+/* --- the worker's side ------------------------------------------------------- */
+
+enum tr_status read_journal_open(const char *dir, struct writer *writer, struct read_journal **out,
+                                 struct tr_error *err)
+{
+	struct read_journal *rj = calloc(1, sizeof(*rj));
+	enum tr_status st;
+
+	if (!rj)
+		return tr_error_set(err, TR_EINTERNAL, "out of memory");
+	rj->dir = dir;
+	rj->writer = writer;
+	if ((st = journal_create(dir, &rj->journal, err)) != TR_OK) {
+		free(rj);
+		return st;
+	}
+	*out = rj;
+	return TR_OK;
+}
+
+bool read_journal_submit(struct read_journal *rj, uint64_t auth_generation, struct store_audit *recs, size_t n)
+{
+	struct entry_job *job;
+	struct tr_error err = {0};
+
+	if (!rj->journal || !(job = calloc(1, sizeof(*job)))) {
+		free(recs);
+		return false;
+	}
+	job->journal = rj->journal;
+	job->auth_generation = auth_generation;
+	job->recs = recs;
+	job->n = n;
+	if (writer_submit_detached(rj->writer, entry_run, entry_finish, entry_gate, job, STORE_FLUSH_LATER, &err) !=
+	    TR_OK) {
+		if (job->append_failed)
+			rotate(rj, true);
+		entry_free(job);
+		return false;
+	}
+	if (journal_size(rj->journal) >= ROTATE_BYTES)
+		rotate(rj, false);
+	return true;
+}
+
+void read_journal_close(struct read_journal *rj)
+{
+	if (!rj)
+		return;
+	if (rj->journal)
+		retire(rj);
+	free(rj);
+}

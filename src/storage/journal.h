@@ -1,0 +1,68 @@
+/*
+ * journal.h - the audit journal: files of audit records kept on their way
+ * into the store's audit log.
+ *
+ * A read whose answer holds values (a /resolve) may not be answered before
+ * its audit records are written (SPEC §9, fail closed). Appending them to a
+ * journal file is one write(2) on the worker; the group-commit writer moves
+ * them into the audit log shortly after, and a record the server did not
+ * live to move is moved at its next start (domain/audit-journal.h).
+ *
+ * Each worker appends to a file of its own, "audit-journal.<id>" in the
+ * data directory, id being 16 random hex digits. Entries are numbered from
+ * 1 in each file; an entry is the records of one request, with a checksum,
+ * so a torn last entry (the machine stopped during its write) ends the
+ * file when it is read back. Records never hold a value or a token; the
+ * files are the owner's alone (0600).
+ */
+#ifndef TRESOR_STORAGE_JOURNAL_H
+#define TRESOR_STORAGE_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/status.h"
+#include "storage/store.h"
+
+#define JOURNAL_ID_LEN 16
+#define JOURNAL_PREFIX "audit-journal."
+
+struct journal;
+
+/* Creates a new journal file in dir. *out is set only on success. */
+enum tr_status journal_create(const char *dir, struct journal **out, struct tr_error *err);
+
+/* The file's id (JOURNAL_ID_LEN hex digits). */
+const char *journal_id(const struct journal *j);
+
+/* The bytes written so far. */
+uint64_t journal_size(const struct journal *j);
+
+/*
+ * Appends the n records (n >= 1) of one request as the next entry, in one
+ * write(2); *number is its number. Only seq, prev_hash and hash are not
+ * kept (the writer sets them). A failed write may leave a part of the
+ * entry behind: the journal then takes no more (TR_EUNAVAIL).
+ */
+enum tr_status journal_append(struct journal *j, const struct store_audit *recs, size_t n, uint64_t *number,
+                              struct tr_error *err);
+
+/* Closes the file (it stays); NULL is fine. */
+void journal_close(struct journal *j);
+
+/* Calls cb for each journal file in dir (its id). Stops at the first
+ * failure of cb and returns it. */
+typedef enum tr_status (*journal_file_cb)(void *ctx, const char *id, struct tr_error *err);
+enum tr_status journal_each_file(const char *dir, journal_file_cb cb, void *ctx, struct tr_error *err);
+
+/* Calls cb for each whole entry of journal id in dir, in order, until the
+ * end or a torn or damaged entry; recs are cb's to change until it
+ * returns. Stops at the first failure of cb. */
+typedef enum tr_status (*journal_entry_cb)(void *ctx, uint64_t number, struct store_audit *recs, size_t n,
+                                           struct tr_error *err);
+enum tr_status journal_read(const char *dir, const char *id, journal_entry_cb cb, void *ctx, struct tr_error *err);
+
+/* Removes journal id's file from dir (gone already is fine). */
+enum tr_status journal_remove(const char *dir, const char *id, struct tr_error *err);
+
+#endif
