@@ -4,6 +4,7 @@
  */
 #include "server/routes.h"
 
+#include <assert.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <pthread.h>
@@ -423,6 +424,18 @@ static void start_afresh(struct dispatch *dp)
 	memset(&r->failure, 0, sizeof(r->failure));
 }
 
+/* A handler on the writer. One that changes what tokens may do must be
+ * marked ROUTE_AUTH: while it is queued, reads may not answer before the
+ * writer has checked their caller again (read-journal.h). */
+static void run_handler_on_writer(struct domain *d, struct dispatch *dp)
+{
+	bool changed_before = d->auth_changed;
+
+	dp->route->handler(&dp->r);
+	assert(changed_before || !d->auth_changed || (dp->route->flags & ROUTE_AUTH));
+	(void)changed_before;
+}
+
 /* On the writer thread, inside the group's transaction: the request's
  * writing part — its whole handler (ROUTE_WRITE) or what its handler left
  * to record (ROUTE_READ_RECORD) — is one unit, undone if it fails; then the
@@ -444,7 +457,7 @@ static void run_on_writer(struct domain *d, void *arg)
 	}
 	r->hold_failure = true;
 	if (dp->part == RUN_HANDLER)
-		dp->route->handler(r);
+		run_handler_on_writer(d, dp);
 	else if (dp->part == RUN_RECORD)
 		record_now(d, r);
 	r->hold_failure = false;
@@ -709,10 +722,14 @@ static void nothing_to_record(struct domain *d, void *arg)
  * the route runs now (its read sees those records). */
 static void run_after_records(void *arg, bool committed)
 {
+	struct dispatch *dp = arg;
 	struct tr_error err = {0};
 
 	(void)committed; /* an empty group: the records are in or never will be */
-	run_matched(arg, &err);
+	/* A read transaction of this loop iteration may have begun before the
+	 * writer's commit: this request reads in one of its own. */
+	domain_read_end(dp->worker.domain);
+	run_matched(dp, &err);
 }
 
 /* ROUTE_AFTER_RECORDS: when journaled records may not be in the log yet,

@@ -302,11 +302,11 @@ static enum tr_status bootstrap(struct server *srv, struct tr_error *err)
 
 	if ((st = store_open(srv->db_dsn, &d.store, err)) != TR_OK)
 		return st;
-	st = auth_bootstrap(&d, write_token_file, srv->opt.data_dir, &created, err);
+	st = recover_audit_journal(&d, srv->opt.data_dir, err);
+	if (st == TR_OK)
+		st = auth_bootstrap(&d, write_token_file, srv->opt.data_dir, &created, err);
 	if (st == TR_OK)
 		st = check_providers(&d, err);
-	if (st == TR_OK)
-		st = recover_audit_journal(&d, srv->opt.data_dir, err);
 	store_close(d.store);
 	if (st == TR_OK && created)
 		log_info("created platform admin 'admin'; its token is in %s/admin.token", srv->opt.data_dir);

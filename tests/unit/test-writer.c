@@ -5,6 +5,7 @@
  * A job that changes state is answered only after its commit was synced;
  * one that may be flushed later is followed by a sync of its own; a writer
  * started with least_durable STORE_DURABLE syncs before answering either.
+ * Detached jobs are finished on the writer, and their gate decides.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -287,6 +290,116 @@ static void test_a_group_comes_back_to_each_loop_in_order(void **state)
 	event_base_free(other);
 }
 
+/* --- detached jobs ------------------------------------------------------------ */
+
+struct detached {
+	struct job job; /* what it runs */
+	atomic_bool finished;
+	bool committed;
+	pthread_t finished_on;
+	bool gate_says;      /* what the gate answers */
+	int gate_calls;
+	bool gate_told_auth; /* auth_change_pending, last time */
+};
+
+static void detached_finish(void *arg, bool committed)
+{
+	struct detached *dj = arg;
+
+	dj->committed = committed;
+	dj->finished_on = pthread_self();
+	atomic_store(&dj->finished, true);
+}
+
+static void detached_run(struct domain *d, void *arg)
+{
+	job_run(d, &((struct detached *)arg)->job);
+}
+
+static bool detached_gate(void *arg, bool auth_change_pending)
+{
+	struct detached *dj = arg;
+
+	dj->gate_calls++;
+	dj->gate_told_auth = auth_change_pending;
+	return dj->gate_says;
+}
+
+static enum tr_status submit_detached(struct fixture *f, struct detached *dj)
+{
+	struct tr_error err = {0};
+
+	return writer_submit_detached(f->writer, detached_run, detached_finish, detached_gate, dj, STORE_FLUSH_LATER,
+	                              &err);
+}
+
+static void wait_finished(struct detached *dj)
+{
+	for (int i = 0; i < 5000 && !atomic_load(&dj->finished); i++)
+		usleep(1000);
+	assert_true(atomic_load(&dj->finished));
+}
+
+/* Nobody waits for a detached job: it runs in a group and is finished on
+ * the writer thread, its work committed; no loop has to run. */
+static void test_a_detached_job_is_finished_on_the_writer(void **state)
+{
+	struct fixture f;
+	struct detached dj = {.job = {.workspace = "detached"}, .gate_says = true};
+
+	(void)state;
+	fixture_open(&f, STORE_FLUSH_LATER);
+	assert_int_equal(submit_detached(&f, &dj), TR_OK);
+	wait_finished(&dj);
+	assert_true(dj.committed);
+	assert_false(pthread_equal(dj.finished_on, pthread_self()));
+	assert_int_equal(dj.job.runs, 1);
+	assert_true(workspace_exists(&f, "detached"));
+	fixture_close(&f);
+}
+
+/* A gate that says no: nothing is queued, nothing runs. */
+static void test_a_detached_job_refused_by_its_gate_never_runs(void **state)
+{
+	struct fixture f;
+	struct detached dj = {.job = {.workspace = "refused"}, .gate_says = false};
+	struct job next = {.workspace = "next"};
+
+	(void)state;
+	fixture_open(&f, STORE_FLUSH_LATER);
+	assert_int_equal(submit_detached(&f, &dj), TR_ECONFLICT);
+	assert_int_equal(dj.gate_calls, 1);
+	submit_and_wait(&f, &next, STORE_FLUSH_LATER); /* behind it, had it been queued */
+	assert_int_equal(dj.job.runs, 0);
+	assert_false(atomic_load(&dj.finished));
+	assert_false(workspace_exists(&f, "refused"));
+	fixture_close(&f);
+}
+
+/* While a job that may change what tokens may do is queued or running,
+ * a gate is told; once it is over, not. */
+static void test_a_gate_is_told_of_a_pending_change_of_auth(void **state)
+{
+	struct fixture f;
+	struct job revoke = {.workspace = "revoke", .sleep_ms = 200};
+	struct detached during = {.job = {.workspace = "during"}, .gate_says = false};
+	struct detached after = {.job = {.workspace = "after"}, .gate_says = false};
+	struct tr_error err = {0};
+
+	(void)state;
+	fixture_open(&f, STORE_FLUSH_LATER);
+	assert_int_equal(writer_submit(f.writer, f.base, job_run, job_done, &revoke, STORE_DURABLE,
+	                               WRITER_CHANGES_AUTH, &err),
+	                 TR_OK);
+	submit_detached(&f, &during);
+	assert_true(during.gate_told_auth);
+	wait_answered(&f, &revoke);
+	submit_detached(&f, &after);
+	assert_int_equal(after.gate_calls, 1);
+	assert_false(after.gate_told_auth);
+	fixture_close(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +409,9 @@ int main(void)
 		cmocka_unit_test(test_a_failed_job_leaves_nothing),
 		cmocka_unit_test(test_a_group_runs_again_from_its_first_job),
 		cmocka_unit_test(test_a_group_comes_back_to_each_loop_in_order),
+		cmocka_unit_test(test_a_detached_job_is_finished_on_the_writer),
+		cmocka_unit_test(test_a_detached_job_refused_by_its_gate_never_runs),
+		cmocka_unit_test(test_a_gate_is_told_of_a_pending_change_of_auth),
 	};
 
 	evthread_use_pthreads();
