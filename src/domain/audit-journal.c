@@ -34,8 +34,9 @@ struct recovery {
 	struct domain *d;
 	const char *dir;
 	const char *id;
-	int64_t applied; /* the last entry the log holds */
-	size_t moved;
+	int64_t applied;  /* the last entry the log holds */
+	size_t moved;     /* records, of the files committed */
+	size_t in_file;   /* records moved from this file so far */
 };
 
 static enum tr_status recover_entry(void *ctx, uint64_t number, struct store_audit *recs, size_t n,
@@ -51,9 +52,23 @@ static enum tr_status recover_entry(void *ctx, uint64_t number, struct store_aud
 		                    (unsigned long long)number, (long long)rc->applied);
 	if ((st = audit_journal_apply(rc->d, rc->id, number, recs, n, err)) == TR_OK) {
 		rc->applied = (int64_t)number;
-		rc->moved += n;
+		rc->in_file += n;
 	}
 	return st;
+}
+
+/* Once what could be read of a file is in the log: removes it, or, when
+ * bytes after its last whole entry could not be read (a torn or damaged
+ * entry: the machine stopped while it was written), sets it aside and
+ * says so. */
+static enum tr_status retire_file(const struct recovery *rc, uint64_t unread, struct tr_error *err)
+{
+	if (unread == 0)
+		return journal_remove(rc->dir, rc->id, err);
+	log_warn("audit journal %s: %llu bytes after entry %lld are torn or damaged and were not moved into the "
+	         "log; the file is kept as " JOURNAL_PREFIX "%s.damaged",
+	         rc->id, (unsigned long long)unread, (long long)rc->applied, rc->id);
+	return journal_set_aside(rc->dir, rc->id, err);
 }
 
 /* Moves what the log lacks of one file in one transaction, then removes it. */
@@ -61,15 +76,20 @@ static enum tr_status recover_file(void *ctx, const char *id, struct tr_error *e
 {
 	struct recovery *rc = ctx;
 	enum tr_status st = domain_begin(rc->d, err);
+	uint64_t unread = 0;
 
 	rc->id = id;
+	rc->in_file = 0;
 	if (st == TR_OK && (st = store_journal_applied(rc->d->store, id, &rc->applied, err)) == TR_OK)
-		st = journal_read(rc->dir, id, recover_entry, rc, err);
+		st = journal_read(rc->dir, id, recover_entry, rc, &unread, err);
 	if (st == TR_OK)
 		st = domain_finish(rc->d, st, err);
 	else if (rc->d->tx_depth > 0)
 		domain_finish(rc->d, st, NULL);
-	return st == TR_OK ? journal_remove(rc->dir, id, err) : st;
+	if (st != TR_OK)
+		return st;
+	rc->moved += rc->in_file;
+	return retire_file(rc, unread, err);
 }
 
 enum tr_status audit_journal_recover(struct domain *d, const char *dir, size_t *moved, struct tr_error *err)

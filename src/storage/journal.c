@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define HEADER_BYTES 16
@@ -227,11 +228,10 @@ void journal_close(struct journal *j)
 static bool is_journal_name(const char *name)
 {
 	size_t plen = strlen(JOURNAL_PREFIX);
-	const char *id = name + plen;
 
-	if (strncmp(name, JOURNAL_PREFIX, plen) != 0 || strlen(id) != JOURNAL_ID_LEN)
+	if (strncmp(name, JOURNAL_PREFIX, plen) != 0 || strlen(name + plen) != JOURNAL_ID_LEN)
 		return false;
-	return strspn(id, "0123456789abcdef") == JOURNAL_ID_LEN;
+	return strspn(name + plen, "0123456789abcdef") == JOURNAL_ID_LEN;
 }
 
 enum tr_status journal_each_file(const char *dir, journal_file_cb cb, void *ctx, struct tr_error *err)
@@ -346,12 +346,15 @@ static bool read_entry(FILE *f, unsigned char **entry, size_t *payload_len)
 	return true;
 }
 
-enum tr_status journal_read(const char *dir, const char *id, journal_entry_cb cb, void *ctx, struct tr_error *err)
+enum tr_status journal_read(const char *dir, const char *id, journal_entry_cb cb, void *ctx, uint64_t *unread,
+                            struct tr_error *err)
 {
 	char path[PATH_MAX];
 	unsigned char *entry;
 	size_t len;
+	uint64_t whole = 0; /* bytes of the whole entries read */
 	enum tr_status st = TR_OK;
+	struct stat sb;
 	FILE *f;
 
 	if (!file_path(path, sizeof(path), dir, id))
@@ -368,7 +371,22 @@ enum tr_status journal_read(const char *dir, const char *id, journal_entry_cb cb
 		free(entry);
 		if (!recs)
 			break; /* a checked entry that does not decode: damaged */
+		whole += HEADER_BYTES + len + SUM_BYTES;
 	}
+	if (unread)
+		*unread = fstat(fileno(f), &sb) == 0 && (uint64_t)sb.st_size > whole ? (uint64_t)sb.st_size - whole : 0;
 	fclose(f);
 	return st;
+}
+
+enum tr_status journal_set_aside(const char *dir, const char *id, struct tr_error *err)
+{
+	char path[PATH_MAX], aside[PATH_MAX + 16];
+
+	if (!file_path(path, sizeof(path), dir, id))
+		return tr_error_set(err, TR_EINVAL, "audit journal: data directory path is too long");
+	snprintf(aside, sizeof(aside), "%s.damaged", path);
+	if (rename(path, aside) != 0)
+		return tr_error_set(err, TR_EUNAVAIL, "audit journal: cannot rename %s: %s", path, strerror(errno));
+	return TR_OK;
 }

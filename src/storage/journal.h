@@ -57,12 +57,18 @@ enum tr_status journal_each_file(const char *dir, journal_file_cb cb, void *ctx,
 
 /* Calls cb for each whole entry of journal id in dir, in order, until the
  * end or a torn or damaged entry; recs are cb's to change until it
- * returns. Stops at the first failure of cb. */
+ * returns. Stops at the first failure of cb. *unread (may be NULL): the
+ * bytes after the last whole entry read, when cb never failed. */
 typedef enum tr_status (*journal_entry_cb)(void *ctx, uint64_t number, struct store_audit *recs, size_t n,
                                            struct tr_error *err);
-enum tr_status journal_read(const char *dir, const char *id, journal_entry_cb cb, void *ctx, struct tr_error *err);
+enum tr_status journal_read(const char *dir, const char *id, journal_entry_cb cb, void *ctx, uint64_t *unread,
+                            struct tr_error *err);
 
 /* Removes journal id's file from dir (gone already is fine). */
 enum tr_status journal_remove(const char *dir, const char *id, struct tr_error *err);
+
+/* Renames journal id's file in dir to "audit-journal.<id>.damaged", which
+ * no journal function reads again, for its owner to look at. */
+enum tr_status journal_set_aside(const char *dir, const char *id, struct tr_error *err);
 
 #endif
