@@ -734,13 +734,18 @@ static void run_after_records(void *arg, bool committed)
 
 /* ROUTE_AFTER_RECORDS: when journaled records may not be in the log yet,
  * the route runs once the writer has moved them (an empty job behind them
- * in its queue); true when it will. */
+ * in its queue); true when it will. Either way it reads in a transaction
+ * of its own: one this loop iteration began may be older than the move of
+ * records whose answers left before this request was sent. */
 static bool wait_for_records(struct dispatch *dp)
 {
 	struct evhttp_connection *conn = evhttp_request_get_connection(dp->r.req);
 	struct tr_error err = {0};
 
-	if (!(dp->route->flags & ROUTE_AFTER_RECORDS) || !dp->worker.writer || !conn || !read_journal_pending())
+	if (!(dp->route->flags & ROUTE_AFTER_RECORDS))
+		return false;
+	domain_read_end(dp->worker.domain);
+	if (!dp->worker.writer || !conn || !read_journal_pending())
 		return false;
 	return writer_submit(dp->worker.writer, evhttp_connection_get_base(conn), nothing_to_record, run_after_records,
 	                     dp, STORE_FLUSH_LATER, 0, &err) == TR_OK;

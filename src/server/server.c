@@ -636,7 +636,9 @@ static enum tr_status setup_worker(struct server *srv, struct worker *w, struct 
  * so each of those requests was sent before the snapshot: whatever was
  * acknowledged to anyone before it was sent (a write, a revocation) is in
  * it. A transaction that writes on the worker's connection ends it first
- * (domain_begin).
+ * (domain_begin). Journaled audit records are acknowledged before they are
+ * in the log: the readers of the log read in a transaction of their own
+ * (routes.c, wait_for_records).
  */
 static void *worker_main(void *arg)
 {
