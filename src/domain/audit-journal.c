@@ -14,18 +14,39 @@
 #include "domain/audit.h"
 #include "storage/journal.h"
 
+static enum tr_status journal_unavailable(const struct tr_error *why, struct tr_error *err)
+{
+	log_error("audit journal: %s", why->message);
+	return tr_error_set(err, TR_EUNAVAIL, "audit log unavailable; nothing was changed");
+}
+
+/* The log notes a prefix of each file's entries: entry number follows the
+ * last one noted, or the log would skip one. */
+static enum tr_status check_next(struct domain *d, const char *id, uint64_t number, struct tr_error *err)
+{
+	struct tr_error store_err = {0};
+	int64_t applied = 0;
+
+	if (store_journal_applied(d->store, id, &applied, &store_err) != TR_OK)
+		return journal_unavailable(&store_err, err);
+	if ((uint64_t)applied + 1 != number) {
+		tr_error_set(&store_err, TR_EUNAVAIL, "entry %llu of %s does not follow entry %lld",
+		             (unsigned long long)number, id, (long long)applied);
+		return journal_unavailable(&store_err, err);
+	}
+	return TR_OK;
+}
+
 enum tr_status audit_journal_apply(struct domain *d, const char *id, uint64_t number, struct store_audit *recs,
                                    size_t n, struct tr_error *err)
 {
 	struct tr_error store_err = {0};
-	enum tr_status st = TR_OK;
+	enum tr_status st = check_next(d, id, number, err);
 
 	for (size_t i = 0; i < n && st == TR_OK; i++)
 		st = audit_append_filled(d, &recs[i], err);
-	if (st == TR_OK && store_journal_set_applied(d->store, id, (int64_t)number, &store_err) != TR_OK) {
-		log_error("audit journal: %s", store_err.message);
-		st = tr_error_set(err, TR_EUNAVAIL, "audit log unavailable; nothing was changed");
-	}
+	if (st == TR_OK && store_journal_set_applied(d->store, id, (int64_t)number, &store_err) != TR_OK)
+		st = journal_unavailable(&store_err, err);
 	return st;
 }
 
@@ -65,9 +86,10 @@ static enum tr_status retire_file(const struct recovery *rc, uint64_t unread, st
 {
 	if (unread == 0)
 		return journal_remove(rc->dir, rc->id, err);
-	log_warn("audit journal %s: %llu bytes after entry %lld are torn or damaged and were not moved into the "
-	         "log; the file is kept as " JOURNAL_PREFIX "%s.damaged",
-	         rc->id, (unsigned long long)unread, (long long)rc->applied, rc->id);
+	log_warn("audit journal %s: the log holds its entries up to %lld; the %llu bytes after its last whole entry "
+	         "are torn or damaged (the machine stopped while they were written) and could not be read; the file "
+	         "is kept as " JOURNAL_PREFIX "%s.damaged",
+	         rc->id, (long long)rc->applied, (unsigned long long)unread, rc->id);
 	return journal_set_aside(rc->dir, rc->id, err);
 }
 

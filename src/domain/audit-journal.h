@@ -13,8 +13,9 @@
 #include "domain/domain.h"
 
 /* Appends the n records of entry `number` of journal id to the log and
- * notes the entry as moved, inside the caller's open transaction. Fails as
- * audit_append: the caller must roll back. */
+ * notes the entry as moved, inside the caller's open transaction; the
+ * entry must follow the last one noted. Fails as audit_append: the caller
+ * must roll back. */
 enum tr_status audit_journal_apply(struct domain *d, const char *id, uint64_t number, struct store_audit *recs,
                                    size_t n, struct tr_error *err);
 

@@ -2,12 +2,13 @@
  * read-journal.c - journaled read records (read-journal.h).
  *
  * Three kinds of detached writer job (writer_submit_detached):
- * - an entry: appended to the journal by its gate, under the writer's
- *   queue lock, so that the file's order is the queue's; moved into the log
- *   by its run;
+ * - an entry: made by the worker, written to the journal by its gate,
+ *   under the writer's queue lock, so that the file's order is the
+ *   queue's; moved into the log by its run;
  * - a retirement, queued after the last entry of a file the worker no
- *   longer writes (it grew past ROTATE_BYTES, or the server stops): its
- *   group commits durably, and then the file is removed;
+ *   longer writes (it grew past ROTATE_BYTES, a write failed, or the server
+ *   stops): its group commits durably, and then the file is removed if the
+ *   log notes its last entry and no sync of the log ever failed;
  * - a forgetting, queued after the removal: the store's note of the file
  *   goes (audit-journal.c: the note outlives the file).
  *
@@ -33,6 +34,7 @@ struct read_journal {
 	const char *dir;
 	struct writer *writer;
 	struct journal *journal;
+	uint64_t rotate_at; /* the size past which the next file is made */
 };
 
 static atomic_bool stalled;     /* an entry could not be moved */
@@ -42,17 +44,19 @@ static atomic_long entries_out; /* journaled, not yet moved or given up */
 
 struct entry_job {
 	struct journal *journal; /* the gate's */
+	struct journal_entry entry;
 	uint64_t auth_generation;
 	char id[JOURNAL_ID_LEN + 1];
-	uint64_t number;
 	struct store_audit *recs;
 	size_t n;
-	bool append_failed; /* by the gate: the file takes no more */
-	bool moved;         /* by the last run */
+	bool journal_broke; /* by the gate: the file takes no more */
+	struct tr_error write_err;
+	bool moved; /* by the last run */
 };
 
 static void entry_free(struct entry_job *job)
 {
+	journal_entry_clear(&job->entry);
 	free(job->recs);
 	free(job);
 }
@@ -62,16 +66,13 @@ static void entry_free(struct entry_job *job)
 static bool entry_gate(void *arg, bool auth_change_pending)
 {
 	struct entry_job *job = arg;
-	struct tr_error err = {0};
 
 	if (auth_change_pending || atomic_load(&stalled) || job->auth_generation != domain_auth_generation())
 		return false;
-	if (journal_append(job->journal, job->recs, job->n, &job->number, &err) != TR_OK) {
-		log_error("%s", err.message);
-		job->append_failed = true;
+	if (journal_write(job->journal, &job->entry, &job->write_err) != TR_OK) {
+		job->journal_broke = journal_broken(job->journal);
 		return false;
 	}
-	memcpy(job->id, journal_id(job->journal), sizeof(job->id));
 	atomic_fetch_add(&entries_out, 1);
 	return true;
 }
@@ -79,13 +80,14 @@ static bool entry_gate(void *arg, bool auth_change_pending)
 static void stall(const char *why)
 {
 	if (!atomic_exchange(&stalled, true))
-		log_error("audit journal: %s; its records stay in the journal until the next start, and reads "
+		log_error("audit journal: %s; the records left stay in the journal until the next start, and reads "
 		          "are recorded through the writer until then",
 		          why);
 }
 
 /* On the writer, in the group's transaction (again if the group runs
- * again). */
+ * again). Once one entry could not be moved, none after it is: the log
+ * notes each file's moved entries as a prefix. */
 static void entry_run(struct domain *d, void *arg)
 {
 	struct entry_job *job = arg;
@@ -95,18 +97,20 @@ static void entry_run(struct domain *d, void *arg)
 	job->moved = false;
 	if (atomic_load(&stalled) || domain_group_enter(d, &err) != TR_OK)
 		return;
-	st = audit_journal_apply(d, job->id, job->number, job->recs, job->n, &err);
+	st = audit_journal_apply(d, job->id, job->entry.number, job->recs, job->n, &err);
 	job->moved = domain_group_leave(d, st == TR_OK);
 	if (!job->moved)
 		stall("an entry could not be moved into the audit log");
 }
 
+/* After its group: an entry its group did not commit (whether it ran or
+ * not) is not in the log, and no later one may be. */
 static void entry_finish(void *arg, bool committed)
 {
 	struct entry_job *job = arg;
 
-	if (job->moved && !committed)
-		stall("a commit of moved entries failed");
+	if (!job->moved || !committed)
+		stall("an entry was not moved into the audit log");
 	atomic_fetch_sub(&entries_out, 1);
 	entry_free(job);
 }
@@ -123,12 +127,18 @@ struct file_job {
 	struct writer *writer;
 	struct journal *journal; /* retiring: closed by the finish */
 	char id[JOURNAL_ID_LEN + 1];
+	bool all_moved; /* by the run: the log notes the file's last entry */
 };
 
-static void nothing_to_run(struct domain *d, void *arg)
+/* In the retirement's group, durable: the log holds the whole file. */
+static void retire_run(struct domain *d, void *arg)
 {
-	(void)d;
-	(void)arg;
+	struct file_job *job = arg;
+	struct tr_error err = {0};
+	int64_t applied = -1;
+
+	job->all_moved = store_journal_applied(d->store, job->id, &applied, &err) == TR_OK &&
+	                 (uint64_t)applied == journal_last(job->journal);
 }
 
 static void forget_run(struct domain *d, void *arg)
@@ -147,18 +157,27 @@ static void forget_finish(void *arg, bool committed)
 	free(arg);
 }
 
-/* After a durable commit that holds the file's every entry: removes it,
- * then has the store forget it. */
+/* Whether the file may go: the log holds all of it, on disk (a failed sync
+ * of the log may have lost what the file still has). */
+static bool file_done(const struct file_job *job, bool committed)
+{
+	return committed && job->all_moved && !atomic_load(&stalled) && !writer_sync_failed(job->writer);
+}
+
+/* Removes the file once done, then has the store forget it (its note
+ * outlives it: audit-journal.c); else the next start moves what the log
+ * lacks of it. */
 static void retire_finish(void *arg, bool committed)
 {
 	struct file_job *job = arg;
+	bool done = file_done(job, committed);
 	struct tr_error err = {0};
 
 	journal_close(job->journal);
 	job->journal = NULL;
-	if (!committed || atomic_load(&stalled) || journal_remove(job->dir, job->id, &err) != TR_OK) {
+	if (!done || journal_remove(job->dir, job->id, &err) != TR_OK) {
 		if (err.message[0])
-			log_warn("%s", err.message); /* the next start removes it */
+			log_warn("%s", err.message);
 		free(job);
 		return;
 	}
@@ -182,29 +201,33 @@ static void retire(struct read_journal *rj)
 	job->journal = rj->journal;
 	memcpy(job->id, journal_id(rj->journal), sizeof(job->id));
 	rj->journal = NULL;
-	if (writer_submit_detached(rj->writer, nothing_to_run, retire_finish, NULL, job, STORE_DURABLE, &err) !=
-	    TR_OK) {
+	if (writer_submit_detached(rj->writer, retire_run, retire_finish, NULL, job, STORE_DURABLE, &err) != TR_OK) {
 		journal_close(job->journal);
 		free(job);
 	}
 }
 
-/* A new file in place of the current one; without one when it cannot be
- * made and the current one is broken. */
-static void rotate(struct read_journal *rj, bool broken)
+/* A new file in place of the current one. When none can be made, a broken
+ * file is retired anyway (this worker's reads go through the writer from
+ * then on), and a full one goes on until it has grown by ROTATE_BYTES
+ * again. */
+static void rotate(struct read_journal *rj)
 {
-	struct journal *next;
+	bool broken = journal_broken(rj->journal);
+	struct journal *next = NULL;
 	struct tr_error err = {0};
 
 	if (journal_create(rj->dir, &next, &err) != TR_OK) {
-		log_warn("%s", err.message);
-		if (!broken)
-			return; /* the current one goes on */
+		log_error("%s", err.message);
+		if (!broken) {
+			rj->rotate_at = journal_size(rj->journal) + ROTATE_BYTES;
+			return;
+		}
 		log_error("audit journal: this worker records reads through the writer from now on");
-		next = NULL;
 	}
 	retire(rj);
 	rj->journal = next;
+	rj->rotate_at = ROTATE_BYTES;
 }
 
 /* --- the worker's side ------------------------------------------------------- */
@@ -219,6 +242,7 @@ enum tr_status read_journal_open(const char *dir, struct writer *writer, struct 
 		return tr_error_set(err, TR_EINTERNAL, "out of memory");
 	rj->dir = dir;
 	rj->writer = writer;
+	rj->rotate_at = ROTATE_BYTES;
 	if ((st = journal_create(dir, &rj->journal, err)) != TR_OK) {
 		free(rj);
 		return st;
@@ -227,29 +251,53 @@ enum tr_status read_journal_open(const char *dir, struct writer *writer, struct 
 	return TR_OK;
 }
 
-bool read_journal_submit(struct read_journal *rj, uint64_t auth_generation, struct store_audit *recs, size_t n)
+/* A job for the n records, their entry made (outside the writer's lock);
+ * NULL when it cannot be made. Takes recs over. */
+static struct entry_job *entry_job_new(struct read_journal *rj, uint64_t auth_generation, struct store_audit *recs,
+                                       size_t n)
 {
-	struct entry_job *job;
+	struct entry_job *job = calloc(1, sizeof(*job));
 	struct tr_error err = {0};
 
-	if (!rj->journal || !(job = calloc(1, sizeof(*job)))) {
+	if (!job) {
 		free(recs);
-		return false;
+		return NULL;
 	}
 	job->journal = rj->journal;
 	job->auth_generation = auth_generation;
 	job->recs = recs;
 	job->n = n;
-	if (writer_submit_detached(rj->writer, entry_run, entry_finish, entry_gate, job, STORE_FLUSH_LATER, &err) !=
-	    TR_OK) {
-		if (job->append_failed)
-			rotate(rj, true);
+	memcpy(job->id, journal_id(rj->journal), sizeof(job->id));
+	if (journal_prepare(rj->journal, recs, n, &job->entry, &err) != TR_OK) {
 		entry_free(job);
+		return NULL;
+	}
+	return job;
+}
+
+bool read_journal_submit(struct read_journal *rj, uint64_t auth_generation, struct store_audit *recs, size_t n)
+{
+	struct entry_job *job;
+	struct tr_error err = {0};
+	bool taken;
+
+	if (!rj->journal) {
+		free(recs);
 		return false;
 	}
-	if (journal_size(rj->journal) >= ROTATE_BYTES)
-		rotate(rj, false);
-	return true;
+	if (!(job = entry_job_new(rj, auth_generation, recs, n)))
+		return false;
+	taken = writer_submit_detached(rj->writer, entry_run, entry_finish, entry_gate, job, STORE_FLUSH_LATER,
+	                               &err) == TR_OK;
+	if (!taken) {
+		if (job->journal_broke)
+			log_error("%s", job->write_err.message);
+		entry_free(job);
+	}
+	/* job is the writer's now, if taken */
+	if (journal_broken(rj->journal) || journal_size(rj->journal) >= rj->rotate_at)
+		rotate(rj);
+	return taken;
 }
 
 void read_journal_close(struct read_journal *rj)

@@ -375,7 +375,7 @@ struct dispatch {
 	struct api_request r;
 	const struct route *route; /* NULL until matched */
 	enum writer_part part;
-	struct routes_worker worker;
+	const struct routes_worker *worker; /* the worker's: its helpers are NULL once they stopped */
 };
 
 static void release(struct dispatch *dp)
@@ -483,7 +483,7 @@ static void finish_on_worker(void *arg, bool committed)
 	struct api_request *r = &dp->r;
 	struct evhttp_connection *evcon = evhttp_request_get_connection(r->req);
 
-	r->domain = dp->worker.domain; /* the writer's is the writer's again */
+	r->domain = dp->worker->domain; /* the writer's is the writer's again */
 	if (committed) {
 		http_send_deferred(r);
 	} else {
@@ -501,14 +501,13 @@ static void finish_on_worker(void *arg, bool committed)
  * (writer.h). */
 static bool defer_to_writer(struct dispatch *dp, enum writer_part part, struct tr_error *err)
 {
-	struct writer *writer = dp->worker.writer;
+	struct writer *writer = dp->worker->writer;
 	struct evhttp_connection *conn = evhttp_request_get_connection(dp->r.req);
 	enum store_durability durability = part == RUN_HANDLER ? STORE_DURABLE : STORE_FLUSH_LATER;
+	unsigned flags = part == RUN_HANDLER && (dp->route->flags & ROUTE_AUTH) ? WRITER_CHANGES_AUTH : 0;
 
 	if (!writer || !conn)
 		return false;
-	unsigned flags = part == RUN_HANDLER && (dp->route->flags & ROUTE_AUTH) ? WRITER_CHANGES_AUTH : 0;
-
 	dp->part = part;
 	dp->r.deferred = true;
 	if (writer_submit(writer, evhttp_connection_get_base(conn), run_on_writer, finish_on_worker, dp, durability,
@@ -529,9 +528,9 @@ static bool answer_journaled(struct dispatch *dp)
 	struct store_audit *recs;
 	size_t n = 0;
 
-	if (!dp->worker.journal || !r->records || !(recs = r->records(r, r->record_arg, &n)))
+	if (!dp->worker->journal || !r->records || !(recs = r->records(r, r->record_arg, &n)))
 		return false;
-	if (!read_journal_submit(dp->worker.journal, r->actor.auth_generation, recs, n))
+	if (!read_journal_submit(dp->worker->journal, r->actor.auth_generation, recs, n))
 		return false;
 	http_send_deferred(r);
 	return true;
@@ -646,12 +645,12 @@ static bool continue_in_background(struct dispatch *dp, struct tr_error *err)
 	struct api_request *r = &dp->r;
 	struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
 
-	if (!dp->worker.background || !conn) {
+	if (!dp->worker->background || !conn) {
 		tr_error_set(err, TR_EUNAVAIL, "the server is stopping");
 		return false;
 	}
 	r->deferred = true;
-	if (background_submit(dp->worker.background, evhttp_connection_get_base(conn), run_in_background,
+	if (background_submit(dp->worker->background, evhttp_connection_get_base(conn), run_in_background,
 	                      finish_from_background, dp, err) == TR_OK)
 		return true;
 	r->deferred = false;
@@ -682,7 +681,7 @@ static bool run_route(struct dispatch *dp, const char *query, struct tr_error *e
 		return read_then_record(dp, err);
 	if (route->method != EVHTTP_REQ_GET || (route->flags & ROUTE_WRITE))
 		domain_read_end(d);
-	if ((route->flags & ROUTE_WRITE) && dp->worker.writer && route->prepare)
+	if ((route->flags & ROUTE_WRITE) && dp->worker->writer && route->prepare)
 		route->prepare(r);
 	if ((route->flags & ROUTE_WRITE) && defer_to_writer(dp, RUN_HANDLER, err))
 		return true;
@@ -712,12 +711,6 @@ static void run_matched(struct dispatch *dp, struct tr_error *err)
 	release(dp);
 }
 
-static void nothing_to_record(struct domain *d, void *arg)
-{
-	(void)d;
-	(void)arg;
-}
-
 /* Back on the worker once the writer has moved what was journaled before:
  * the route runs now (its read sees those records). */
 static void run_after_records(void *arg, bool committed)
@@ -728,7 +721,7 @@ static void run_after_records(void *arg, bool committed)
 	(void)committed; /* an empty group: the records are in or never will be */
 	/* A read transaction of this loop iteration may have begun before the
 	 * writer's commit: this request reads in one of its own. */
-	domain_read_end(dp->worker.domain);
+	domain_read_end(dp->worker->domain);
 	run_matched(dp, &err);
 }
 
@@ -744,11 +737,11 @@ static bool wait_for_records(struct dispatch *dp)
 
 	if (!(dp->route->flags & ROUTE_AFTER_RECORDS))
 		return false;
-	domain_read_end(dp->worker.domain);
-	if (!dp->worker.writer || !conn || !read_journal_pending())
+	domain_read_end(dp->worker->domain);
+	if (!dp->worker->writer || !conn || !read_journal_pending())
 		return false;
-	return writer_submit(dp->worker.writer, evhttp_connection_get_base(conn), nothing_to_record, run_after_records,
-	                     dp, STORE_FLUSH_LATER, 0, &err) == TR_OK;
+	return writer_submit(dp->worker->writer, evhttp_connection_get_base(conn), NULL, run_after_records, dp,
+	                     STORE_FLUSH_LATER, 0, &err) == TR_OK;
 }
 
 void routes_dispatch(struct evhttp_request *req, const struct routes_worker *worker)
@@ -767,7 +760,7 @@ void routes_dispatch(struct evhttp_request *req, const struct routes_worker *wor
 	r = &dp->r;
 	r->req = req;
 	r->domain = worker->domain;
-	dp->worker = *worker;
+	dp->worker = worker;
 	TAILQ_INIT(&r->query);
 	identify(r);
 	route = find_route(evhttp_request_get_command(req), path ? path : "", r->params, allow, sizeof(allow));

@@ -75,9 +75,10 @@ struct worker {
 	struct event *purge_timer; /* worker 0 only: the expired-secret sweep */
 	struct event *drain_timer;
 	struct domain domain;
-	struct writer *writer; /* the server's group-commit writer */
-	struct background *background; /* and its thread for long requests */
-	struct read_journal *journal;  /* this worker's audit journal, or NULL */
+	/* What requests are served with (routes.h): the domain above, the
+	 * server's group-commit writer and background thread, this worker's
+	 * audit journal; cleared when they stop, before the last replies. */
+	struct routes_worker routes;
 	int in_flight; /* touched only on this worker's thread */
 	int stopping;
 	bool closed; /* the writer is gone: requests get 503 (set after the loop ended) */
@@ -483,7 +484,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
 	w->in_flight++;
 	evhttp_request_set_on_complete_cb(req, request_done, w);
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), connection_gone, w);
-	routes_dispatch(req, &(struct routes_worker){&w->domain, w->writer, w->background, w->journal});
+	routes_dispatch(req, &w->routes);
 }
 
 /* Runs on the worker's thread when the main thread asks it to stop. */
@@ -555,7 +556,7 @@ static void purge_expired(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!p || writer_submit(w->writer, w->base, purge_run, purge_done, p, STORE_DURABLE, 0, &err) != TR_OK) {
+	if (!p || writer_submit(w->routes.writer, w->base, purge_run, purge_done, p, STORE_DURABLE, 0, &err) != TR_OK) {
 		log_warn("purging expired secrets failed: out of memory");
 		free(p);
 	}
@@ -596,14 +597,15 @@ static enum tr_status setup_worker(struct server *srv, struct worker *w, struct 
 	w->domain.keyring = srv->keyring;
 	w->domain.keep_versions = srv->opt.keep_versions;
 	w->domain.purge_after = srv->opt.purge_after;
-	w->writer = srv->writer;
-	w->background = srv->background;
+	w->routes.domain = &w->domain;
+	w->routes.writer = srv->writer;
+	w->routes.background = srv->background;
 	if ((st = store_open(srv->db_dsn, &w->domain.store, err)) != TR_OK)
 		return st;
 	/* With --sync-read-audit a read's records are on disk before its
 	 * answer: only the writer can do that. */
 	if (!srv->opt.sync_read_audit &&
-	    (st = read_journal_open(srv->opt.data_dir, srv->writer, &w->journal, err)) != TR_OK)
+	    (st = read_journal_open(srv->opt.data_dir, srv->writer, &w->routes.journal, err)) != TR_OK)
 		return st;
 	if (!(w->base = new_event_base()) || !(w->http = evhttp_new(w->base)))
 		return tr_error_set(err, TR_EINTERNAL, "cannot create event loop");
@@ -732,11 +734,13 @@ static void log_listening(const struct server *srv)
 static void stop_helpers(struct server *srv)
 {
 	for (int i = 0; srv->workers && i < srv->nworkers; i++) {
+		struct routes_worker *routes = &srv->workers[i].routes;
+
 		srv->workers[i].closed = true;
-		srv->workers[i].writer = NULL;
-		srv->workers[i].background = NULL;
-		read_journal_close(srv->workers[i].journal); /* queued before the writer stops */
-		srv->workers[i].journal = NULL;
+		routes->writer = NULL;
+		routes->background = NULL;
+		read_journal_close(routes->journal); /* queued before the writer stops */
+		routes->journal = NULL;
 		if (srv->workers[i].purge_timer)
 			event_del(srv->workers[i].purge_timer);
 	}

@@ -5,7 +5,9 @@
  * GROUP_MAX of them at a time, runs them in one store transaction and
  * commits once; then it hands the jobs back to the workers that submitted
  * them, one event per worker and group (hand_back), and each worker calls
- * the done callbacks of its jobs.
+ * the done callbacks of its jobs. A detached job (writer_submit_detached:
+ * nobody waits for it, such as a /resolve's journaled records) is finished
+ * on the writer's thread instead, before the hand-back.
  * Jobs queued while a group commits form the next group, so the more
  * requests arrive at once, the more share one commit.
  *
@@ -67,6 +69,7 @@ struct writer {
 	bool checkpoint_wanted;              /* under lock */
 	struct store *checkpoint_store;      /* the checkpointer's connection */
 	enum store_durability least_durable; /* under lock */
+	bool sync_failed;                    /* under lock: flush_log failed once */
 };
 
 /* --- the submitting side ---------------------------------------------------- */
@@ -186,6 +189,16 @@ static void mark_committed(struct writer_job *from, const struct writer_job *end
 		job->committed = true;
 }
 
+/* Whether any job of the group has work to run (a job without is only a
+ * mark in the queue, writer_submit). */
+static bool group_runs_anything(const struct writer_job *group)
+{
+	for (; group; group = group->next)
+		if (group->run)
+			return true;
+	return false;
+}
+
 /* Durable if any job of the group must be. */
 static enum store_durability group_durability(const struct writer_job *group)
 {
@@ -247,10 +260,15 @@ static bool run_group(struct writer *w, struct writer_job *group)
 	bool light = true;
 	struct tr_error err = {0};
 
+	if (!group_runs_anything(group)) {
+		mark_committed(group, NULL); /* what was queued before is committed */
+		return false;
+	}
 	if (!durability_set(d->store, &durability) || !group_begin(d, light))
 		return false;
 	while (job) {
-		job->run(d, job->arg);
+		if (job->run)
+			job->run(d, job->arg);
 		if (domain_group_intact(d)) {
 			job = job->next;
 			continue;
@@ -367,7 +385,18 @@ static void flush_log(struct writer *w)
 	log_error("%s; from now on every commit waits for the disk", err.message);
 	pthread_mutex_lock(&w->lock);
 	w->least_durable = STORE_DURABLE;
+	w->sync_failed = true;
 	pthread_mutex_unlock(&w->lock);
+}
+
+bool writer_sync_failed(struct writer *w)
+{
+	bool failed;
+
+	pthread_mutex_lock(&w->lock);
+	failed = w->sync_failed;
+	pthread_mutex_unlock(&w->lock);
+	return failed;
 }
 
 /* After a group: the jobs that may have changed what tokens may do are

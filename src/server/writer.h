@@ -64,6 +64,8 @@ enum tr_status writer_start(const struct domain *template_domain, const char *ds
  * runs. TR_EINTERNAL when out of memory; nothing is queued then. */
 enum tr_status writer_submit(struct writer *w, struct event_base *base, writer_run_fn run, writer_done_fn done,
                              void *arg, enum store_durability durability, unsigned flags, struct tr_error *err);
+/* (A job whose run is NULL does nothing: done tells that what was queued
+ * before it is over. A group of such jobs only is not a transaction.) */
 /*
  * Queues a job that nobody waits for: finish(arg, committed) runs on the
  * writer thread after its group. When gate is not NULL the job is queued
@@ -72,6 +74,10 @@ enum tr_status writer_submit(struct writer *w, struct event_base *base, writer_r
  */
 enum tr_status writer_submit_detached(struct writer *w, writer_run_fn run, writer_done_fn finish, writer_gate_fn gate,
                                       void *arg, enum store_durability durability, struct tr_error *err);
+/* Whether a sync of the log after a group failed once (flush_log): the
+ * records committed since the sync before may never reach the disk. */
+bool writer_sync_failed(struct writer *w);
+
 /* Runs what is still queued, stops the thread and frees everything. The
  * done callbacks of the last groups are then pending on their bases: run
  * each base once more (EVLOOP_NONBLOCK) to deliver them. NULL is fine. */

@@ -24,6 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/dirsync.h"
+
 #define HEADER_BYTES 16
 #define SUM_BYTES 16
 #define PAYLOAD_MAX (16u * 1024 * 1024) /* far above any request's records */
@@ -138,21 +140,18 @@ static int write_all(int fd, const unsigned char *buf, size_t len)
 	return 0;
 }
 
-enum tr_status journal_append(struct journal *j, const struct store_audit *recs, size_t n, uint64_t *number,
-                              struct tr_error *err)
+enum tr_status journal_prepare(const struct journal *j, const struct store_audit *recs, size_t n,
+                               struct journal_entry *out, struct tr_error *err)
 {
-	size_t payload = 0, len;
+	size_t payload = 0;
 	unsigned char *entry, *p;
-	int rc;
 
-	if (j->broken)
-		return tr_error_set(err, TR_EUNAVAIL, "audit journal: an earlier write failed");
 	for (size_t i = 0; i < n; i++)
 		payload += record_bytes(&recs[i]);
 	if (n == 0 || payload > PAYLOAD_MAX)
 		return tr_error_set(err, TR_EINVAL, "audit journal: %zu records do not make an entry", n);
-	len = HEADER_BYTES + payload + SUM_BYTES;
-	if (!(entry = malloc(len)))
+	out->len = HEADER_BYTES + payload + SUM_BYTES;
+	if (!(entry = malloc(out->len)))
 		return tr_error_set(err, TR_EINTERNAL, "out of memory");
 	put_u32(entry, (uint32_t)payload);
 	put_u64(entry + 4, j->next);
@@ -161,18 +160,62 @@ enum tr_status journal_append(struct journal *j, const struct store_audit *recs,
 	for (size_t i = 0; i < n; i++)
 		p = put_record(p, &recs[i]);
 	checksum(entry, HEADER_BYTES + payload, p);
-	rc = write_all(j->fd, entry, len);
-	free(entry);
-	if (rc != 0) {
-		j->broken = true;
-		return tr_error_set(err, TR_EUNAVAIL, "audit journal: write failed: %s", strerror(errno));
-	}
-	*number = j->next++;
-	j->size += len;
+	out->bytes = entry;
+	out->number = j->next;
 	return TR_OK;
 }
 
+enum tr_status journal_write(struct journal *j, const struct journal_entry *e, struct tr_error *err)
+{
+	if (j->broken)
+		return tr_error_set(err, TR_EUNAVAIL, "audit journal: an earlier write failed");
+	if (e->number != j->next)
+		return tr_error_set(err, TR_EINVAL, "audit journal: entry %llu is not the next one",
+		                    (unsigned long long)e->number);
+	if (write_all(j->fd, e->bytes, e->len) != 0) {
+		j->broken = true;
+		return tr_error_set(err, TR_EUNAVAIL, "audit journal: write failed: %s", strerror(errno));
+	}
+	j->next++;
+	j->size += e->len;
+	return TR_OK;
+}
+
+void journal_entry_clear(struct journal_entry *e)
+{
+	free(e->bytes);
+	*e = (struct journal_entry){0};
+}
+
+bool journal_broken(const struct journal *j)
+{
+	return j->broken;
+}
+
+enum tr_status journal_append(struct journal *j, const struct store_audit *recs, size_t n, uint64_t *number,
+                              struct tr_error *err)
+{
+	struct journal_entry e = {0};
+	enum tr_status st = journal_prepare(j, recs, n, &e, err);
+
+	if (st == TR_OK && (st = journal_write(j, &e, err)) == TR_OK)
+		*number = e.number;
+	journal_entry_clear(&e);
+	return st;
+}
+
 /* --- files ------------------------------------------------------------------ */
+
+/* A removal or a rename is durable once the directory is synced: a
+ * removed file that came back after a power cut, its note forgotten, would
+ * have its entries moved into the log again. */
+static enum tr_status sync_dir_of(const char *path, struct tr_error *err)
+{
+	if (fsync_parent_dir(path) != 0)
+		return tr_error_set(err, TR_EUNAVAIL, "audit journal: cannot sync the directory of %s: %s", path,
+		                    strerror(errno));
+	return TR_OK;
+}
 
 static bool file_path(char *out, size_t size, const char *dir, const char *id)
 {
@@ -216,6 +259,11 @@ uint64_t journal_size(const struct journal *j)
 	return j->size;
 }
 
+uint64_t journal_last(const struct journal *j)
+{
+	return j->next - 1;
+}
+
 void journal_close(struct journal *j)
 {
 	if (!j)
@@ -255,9 +303,12 @@ enum tr_status journal_remove(const char *dir, const char *id, struct tr_error *
 
 	if (!file_path(path, sizeof(path), dir, id))
 		return tr_error_set(err, TR_EINVAL, "audit journal: data directory path is too long");
-	if (unlink(path) != 0 && errno != ENOENT)
+	if (unlink(path) != 0) {
+		if (errno == ENOENT)
+			return TR_OK;
 		return tr_error_set(err, TR_EUNAVAIL, "audit journal: cannot remove %s: %s", path, strerror(errno));
-	return TR_OK;
+	}
+	return sync_dir_of(path, err);
 }
 
 /* --- reading ------------------------------------------------------------------ */
@@ -388,5 +439,5 @@ enum tr_status journal_set_aside(const char *dir, const char *id, struct tr_erro
 	snprintf(aside, sizeof(aside), "%s.damaged", path);
 	if (rename(path, aside) != 0)
 		return tr_error_set(err, TR_EUNAVAIL, "audit journal: cannot rename %s: %s", path, strerror(errno));
-	return TR_OK;
+	return sync_dir_of(path, err);
 }

@@ -18,6 +18,7 @@
 #ifndef TRESOR_STORAGE_JOURNAL_H
 #define TRESOR_STORAGE_JOURNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,12 +39,36 @@ const char *journal_id(const struct journal *j);
 /* The bytes written so far. */
 uint64_t journal_size(const struct journal *j);
 
-/*
- * Appends the n records (n >= 1) of one request as the next entry, in one
- * write(2); *number is its number. Only seq, prev_hash and hash are not
- * kept (the writer sets them). A failed write may leave a part of the
- * entry behind: the journal then takes no more (TR_EUNAVAIL).
- */
+/* The number of the last entry written (0: none). */
+uint64_t journal_last(const struct journal *j);
+
+/* One request's records made into the journal's next entry, ready to be
+ * written (journal_prepare), so that the write alone is what happens in
+ * the writer's queue order. */
+struct journal_entry {
+	unsigned char *bytes;
+	size_t len;
+	uint64_t number;
+};
+
+/* Makes the n records (n >= 1) of one request into the next entry. Only
+ * seq, prev_hash and hash are not kept (the writer sets them).
+ * TR_EINVAL when they do not make an entry. */
+enum tr_status journal_prepare(const struct journal *j, const struct store_audit *recs, size_t n,
+                               struct journal_entry *out, struct tr_error *err);
+
+/* Writes a prepared entry (TR_EINVAL if it is not the next one), as a rule
+ * in one write(2). A failed write may leave a part of the entry behind:
+ * the journal then takes no more (TR_EUNAVAIL, journal_broken). */
+enum tr_status journal_write(struct journal *j, const struct journal_entry *e, struct tr_error *err);
+
+/* Frees a prepared entry's bytes. */
+void journal_entry_clear(struct journal_entry *e);
+
+/* Whether a write failed part way (journal_write). */
+bool journal_broken(const struct journal *j);
+
+/* journal_prepare and journal_write; *number is the entry's. */
 enum tr_status journal_append(struct journal *j, const struct store_audit *recs, size_t n, uint64_t *number,
                               struct tr_error *err);
 
@@ -58,17 +83,18 @@ enum tr_status journal_each_file(const char *dir, journal_file_cb cb, void *ctx,
 /* Calls cb for each whole entry of journal id in dir, in order, until the
  * end or a torn or damaged entry; recs are cb's to change until it
  * returns. Stops at the first failure of cb. *unread (may be NULL): the
- * bytes after the last whole entry read, when cb never failed. */
+ * bytes after the last whole entry read. */
 typedef enum tr_status (*journal_entry_cb)(void *ctx, uint64_t number, struct store_audit *recs, size_t n,
                                            struct tr_error *err);
 enum tr_status journal_read(const char *dir, const char *id, journal_entry_cb cb, void *ctx, uint64_t *unread,
                             struct tr_error *err);
 
-/* Removes journal id's file from dir (gone already is fine). */
+/* Removes journal id's file from dir (gone already is fine), durably: the
+ * directory is synced. */
 enum tr_status journal_remove(const char *dir, const char *id, struct tr_error *err);
 
 /* Renames journal id's file in dir to "audit-journal.<id>.damaged", which
- * no journal function reads again, for its owner to look at. */
+ * no journal function reads again, for its owner to look at; durably. */
 enum tr_status journal_set_aside(const char *dir, const char *id, struct tr_error *err);
 
 #endif

@@ -407,6 +407,8 @@ static const char *const stmt_sql[STMT_COUNT_] = {
 	[STMT_JOURNAL_SET_APPLIED] = "INSERT INTO audit_journal (id, applied) VALUES (?1, ?2)"
 	                             " ON CONFLICT (id) DO UPDATE SET applied = excluded.applied",
 	[STMT_JOURNAL_FORGET] = "DELETE FROM audit_journal WHERE id = ?1",
+	/* With a WHERE clause: a bare DELETE empties the table without calling
+	 * the update hook (note_row_change), which every change must reach. */
 	[STMT_JOURNAL_FORGET_ALL] = "DELETE FROM audit_journal WHERE id <> ''",
 
 	[STMT_TOKEN_INSERT] = "INSERT INTO tokens (" TOKEN_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -592,7 +594,7 @@ static void note_row_change(void *arg, int op, const char *db, const char *table
 	(void)op;
 	(void)db;
 	(void)rowid;
-	if (!ss->data_changed && strncmp(table, "audit_", 6) != 0) {
+	if (!ss->data_changed && strcmp(table, "audit_log") != 0 && strcmp(table, "audit_journal") != 0) {
 		ss->data_changed = true;
 		store_changes_begin();
 	}

@@ -215,6 +215,7 @@ static void test_apply_chains_records_after_the_log_and_notes_the_entry(void **s
 	recs[0] = make_record(f, "secret.resolve", "applied-1");
 	recs[1] = make_record(f, "secret.read", "applied-2");
 	recs[2] = make_record(f, "secret.resolve", "applied-3");
+	note_applied(f, id, 6); /* entries 1..6 moved before */
 
 	assert_int_equal(domain_begin(&f->domain, NULL), TR_OK);
 	assert_int_equal(audit_journal_apply(&f->domain, id, 7, recs, 3, NULL), TR_OK);
@@ -249,6 +250,26 @@ static void test_apply_rolled_back_leaves_neither_records_nor_note(void **state)
 	assert_int_equal(times_in_log(l, "undone"), 0);
 	free(l);
 	assert_int_equal(applied_of(f, id), 0);
+}
+
+/* The log notes a prefix of a file's entries: an entry that does not
+ * follow the last one noted (one before it was lost, or it was moved
+ * already) is refused, and nothing of it is kept. */
+static void test_apply_refuses_an_entry_out_of_order(void **state)
+{
+	struct domain_fixture *f = *state;
+	static const char id[] = "00112233445566cc";
+	struct store_audit rec = make_record(f, "secret.resolve", "out-of-order");
+	size_t before = log_count(f);
+	struct tr_error err = {0};
+
+	note_applied(f, id, 2);
+	assert_int_equal(domain_begin(&f->domain, NULL), TR_OK);
+	assert_int_equal(audit_journal_apply(&f->domain, id, 4, &rec, 1, &err), TR_EUNAVAIL);
+	assert_int_equal(audit_journal_apply(&f->domain, id, 2, &rec, 1, &err), TR_EUNAVAIL);
+	assert_int_equal(domain_finish(&f->domain, TR_EUNAVAIL, NULL), TR_EUNAVAIL);
+	assert_int_equal(log_count(f), before);
+	assert_int_equal(applied_of(f, id), 2);
 }
 
 /* A crash after entry 1 was moved: entries 2 and 3 are what is left. */
@@ -417,6 +438,7 @@ int main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_apply_rolled_back_leaves_neither_records_nor_note, setup,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(test_apply_refuses_an_entry_out_of_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recovery_moves_only_what_the_log_lacks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recovery_of_a_file_with_no_note_moves_every_entry, setup,
 		                                teardown),

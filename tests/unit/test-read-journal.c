@@ -272,6 +272,32 @@ static void test_a_full_file_is_rotated_and_removed(void **state)
 	fixture_close(&f);
 }
 
+/* An entry that cannot be moved (here: the log's note for its file is
+ * ahead of it, as no run could make it) closes the journal for good: it
+ * and the entries after it stay in the file, which the stop keeps for the
+ * next start, and later reads are not journaled. Last: the stall is the
+ * process's. */
+static void test_an_entry_not_moved_stops_the_journal_and_keeps_the_file(void **state)
+{
+	struct fixture f;
+	char id[JOURNAL_ID_LEN + 1];
+	struct tr_error err = {0};
+
+	(void)state;
+	fixture_open(&f);
+	only_file_id(f.df.dir, id);
+	assert_int_equal(domain_begin(&f.df.domain, &err), TR_OK);
+	assert_int_equal(store_journal_set_applied(f.df.domain.store, id, 5, &err), TR_OK);
+	assert_int_equal(domain_finish(&f.df.domain, TR_OK, &err), TR_OK);
+	assert_true(submit(&f, "stuck", 1));
+	wait_moved();
+	assert_false(submit(&f, "later", 1));
+	fixture_stop(&f);
+	assert_int_equal(count_files(f.df.dir), 1);
+	assert_int_equal(logged(&f, "stuck"), 0);
+	fixture_close(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -279,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_a_stale_caller_is_not_journaled),
 		cmocka_unit_test(test_nothing_is_journaled_while_auth_may_change),
 		cmocka_unit_test(test_a_full_file_is_rotated_and_removed),
+		cmocka_unit_test(test_an_entry_not_moved_stops_the_journal_and_keeps_the_file),
 	};
 
 	evthread_use_pthreads();
