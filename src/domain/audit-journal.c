@@ -2,7 +2,7 @@
  * audit-journal.c - journal entries into the audit log (audit-journal.h).
  *
  * The log notes, per journal file, the last entry it holds
- * (store_journal_set_applied), in the transaction that appended it: an
+ * (store_journal_advance), in the transaction that appended it: an
  * entry is then in the log once or not at all, whatever stopped when. A
  * file is removed only once the log durably holds all of it, and forgotten
  * after that, so a file with no note is one none of whose entries was ever
@@ -20,33 +20,18 @@ static enum tr_status journal_unavailable(const struct tr_error *why, struct tr_
 	return tr_error_set(err, TR_EUNAVAIL, "audit log unavailable; nothing was changed");
 }
 
-/* The log notes a prefix of each file's entries: entry number follows the
- * last one noted, or the log would skip one. */
-static enum tr_status check_next(struct domain *d, const char *id, uint64_t number, struct tr_error *err)
-{
-	struct tr_error store_err = {0};
-	int64_t applied = 0;
-
-	if (store_journal_applied(d->store, id, &applied, &store_err) != TR_OK)
-		return journal_unavailable(&store_err, err);
-	if ((uint64_t)applied + 1 != number) {
-		tr_error_set(&store_err, TR_EUNAVAIL, "entry %llu of %s does not follow entry %lld",
-		             (unsigned long long)number, id, (long long)applied);
-		return journal_unavailable(&store_err, err);
-	}
-	return TR_OK;
-}
-
 enum tr_status audit_journal_apply(struct domain *d, const char *id, uint64_t number, struct store_audit *recs,
                                    size_t n, struct tr_error *err)
 {
 	struct tr_error store_err = {0};
-	enum tr_status st = check_next(d, id, number, err);
+	enum tr_status st = TR_OK;
 
+	/* The note first: an entry that does not follow the last one noted
+	 * (one before it was lost) appends nothing. */
+	if (store_journal_advance(d->store, id, (int64_t)number, &store_err) != TR_OK)
+		return journal_unavailable(&store_err, err);
 	for (size_t i = 0; i < n && st == TR_OK; i++)
 		st = audit_append_filled(d, &recs[i], err);
-	if (st == TR_OK && store_journal_set_applied(d->store, id, (int64_t)number, &store_err) != TR_OK)
-		st = journal_unavailable(&store_err, err);
 	return st;
 }
 

@@ -60,9 +60,9 @@ enum tr_status resolve_read(struct domain *d, const struct principal *caller, st
 enum tr_status resolve_record(struct domain *d, const struct principal *caller, const struct resolve_request *req,
                               struct tr_error *err);
 /* The records resolve_record would write, made here instead (calloc'd, *n
- * of them; NULL when out of memory), for a server that journals them
- * (storage/journal.h). Its caller must know the caller may still resolve:
- * nothing that decides it has changed since resolve_read. */
+ * of them; NULL when there are none or out of memory), for a server that
+ * journals them (storage/journal.h). Its caller must know the caller may
+ * still resolve: nothing that decides it has changed since resolve_read. */
 struct store_audit *resolve_audit_records(const struct principal *caller, const struct resolve_request *req,
                                           size_t *n);
 /* Wipes every resolved value. */

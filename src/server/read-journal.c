@@ -37,8 +37,14 @@ struct read_journal {
 	uint64_t rotate_at; /* the size past which the next file is made */
 };
 
+/* Records journaled and not yet moved at most: past it, reads wait for the
+ * writer again. Without a bound a writer slower than the workers (ten
+ * records per /resolve of ten) fell behind without end: its queue grew by
+ * hundreds of MiB, and a write queued behind it waited seconds. */
+#define RECORDS_AHEAD_MAX 4096
+
 static atomic_bool stalled;     /* an entry could not be moved */
-static atomic_long entries_out; /* journaled, not yet moved or given up */
+static atomic_long records_out; /* journaled, not yet moved or given up */
 
 /* --- an entry ------------------------------------------------------------- */
 
@@ -67,13 +73,14 @@ static bool entry_gate(void *arg, bool auth_change_pending)
 {
 	struct entry_job *job = arg;
 
-	if (auth_change_pending || atomic_load(&stalled) || job->auth_generation != domain_auth_generation())
+	if (auth_change_pending || atomic_load(&stalled) || job->auth_generation != domain_auth_generation() ||
+	    atomic_load(&records_out) + (long)job->n > RECORDS_AHEAD_MAX)
 		return false;
 	if (journal_write(job->journal, &job->entry, &job->write_err) != TR_OK) {
 		job->journal_broke = journal_broken(job->journal);
 		return false;
 	}
-	atomic_fetch_add(&entries_out, 1);
+	atomic_fetch_add(&records_out, (long)job->n);
 	return true;
 }
 
@@ -111,13 +118,13 @@ static void entry_finish(void *arg, bool committed)
 
 	if (!job->moved || !committed)
 		stall("an entry was not moved into the audit log");
-	atomic_fetch_sub(&entries_out, 1);
+	atomic_fetch_sub(&records_out, (long)job->n);
 	entry_free(job);
 }
 
 bool read_journal_pending(void)
 {
-	return atomic_load(&entries_out) > 0;
+	return atomic_load(&records_out) > 0;
 }
 
 /* --- retiring a file ------------------------------------------------------- */

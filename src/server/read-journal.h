@@ -14,8 +14,10 @@
  * The journal is taken only when nothing that decides whether the caller
  * may resolve has changed since its token was verified: no change of what
  * tokens may do has committed (the auth generation) or is queued for the
- * writer. Otherwise, or when the journal cannot be written, the request
- * goes through the writer as before, which checks again.
+ * writer; and only while the writer is not too far behind (a bound on the
+ * records journaled and not yet moved). Otherwise, or when the journal
+ * cannot be written, the request goes through the writer as before, which
+ * checks again, and waits for it.
  */
 #ifndef TRESOR_SERVER_READ_JOURNAL_H
 #define TRESOR_SERVER_READ_JOURNAL_H

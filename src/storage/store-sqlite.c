@@ -306,7 +306,8 @@ enum stmt_id {
 	STMT_AUDIT_LAST,
 	STMT_AUDIT_INSERT,
 	STMT_JOURNAL_APPLIED,
-	STMT_JOURNAL_SET_APPLIED,
+	STMT_JOURNAL_ADVANCE,
+	STMT_JOURNAL_START,
 	STMT_JOURNAL_FORGET,
 	STMT_JOURNAL_FORGET_ALL,
 	STMT_TOKEN_INSERT,
@@ -404,8 +405,8 @@ static const char *const stmt_sql[STMT_COUNT_] = {
 	[STMT_AUDIT_INSERT] = "INSERT INTO audit_log (" AUDIT_COLUMNS ")"
 	                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 	[STMT_JOURNAL_APPLIED] = "SELECT applied FROM audit_journal WHERE id = ?1",
-	[STMT_JOURNAL_SET_APPLIED] = "INSERT INTO audit_journal (id, applied) VALUES (?1, ?2)"
-	                             " ON CONFLICT (id) DO UPDATE SET applied = excluded.applied",
+	[STMT_JOURNAL_ADVANCE] = "UPDATE audit_journal SET applied = ?2 WHERE id = ?1 AND applied = ?2 - 1",
+	[STMT_JOURNAL_START] = "INSERT INTO audit_journal (id, applied) VALUES (?1, 1)",
 	[STMT_JOURNAL_FORGET] = "DELETE FROM audit_journal WHERE id = ?1",
 	/* With a WHERE clause: a bare DELETE empties the table without calling
 	 * the update hook (note_row_change), which every change must reach. */
@@ -2692,20 +2693,26 @@ static enum tr_status store_sqlite_journal_applied(struct store *s, const char *
 	return status;
 }
 
-static enum tr_status store_sqlite_journal_set_applied(struct store *s, const char *id, int64_t applied,
-                                                       struct tr_error *err)
+/* One UPDATE when the note is number - 1; for entry 1, an INSERT (a note
+ * already there is a conflict). */
+static enum tr_status store_sqlite_journal_advance(struct store *s, const char *id, int64_t number,
+                                                   struct tr_error *err)
 {
 	struct sqlite_store *ss = to_sqlite(s);
 	sqlite3_stmt *st = NULL;
-	enum tr_status status = stmt_get(ss, STMT_JOURNAL_SET_APPLIED, &st, err);
+	enum tr_status status = stmt_get(ss, number == 1 ? STMT_JOURNAL_START : STMT_JOURNAL_ADVANCE, &st, err);
 	struct binder b = {st, SQLITE_OK};
 
 	if (status != TR_OK)
 		return status;
 	bind_str(&b, 1, id);
-	bind_int(&b, 2, applied);
+	if (number != 1)
+		bind_int(&b, 2, number);
 	status = run_bound(ss, &b, err);
 	stmt_done(st);
+	if (status == TR_OK && sqlite3_changes(ss->db) != 1)
+		status = tr_error_set(err, TR_ECONFLICT, "storage: journal %s: entry %lld does not follow the last one",
+		                      id, (long long)number);
 	return status;
 }
 
@@ -3083,7 +3090,7 @@ static const struct store_ops sqlite_ops = {
 	.audit_append = store_sqlite_audit_append,
 	.audit_list = store_sqlite_audit_list,
 	.journal_applied = store_sqlite_journal_applied,
-	.journal_set_applied = store_sqlite_journal_set_applied,
+	.journal_advance = store_sqlite_journal_advance,
 	.journal_forget = store_sqlite_journal_forget,
 	.token_insert = store_sqlite_token_insert,
 	.token_get_by_hash = store_sqlite_token_get_by_hash,

@@ -364,11 +364,11 @@ enum tr_status store_journal_applied(struct store *s, const char *id, int64_t *a
 	return s->ops->journal_applied(s, id, applied, err);
 }
 
-enum tr_status store_journal_set_applied(struct store *s, const char *id, int64_t applied, struct tr_error *err)
+enum tr_status store_journal_advance(struct store *s, const char *id, int64_t number, struct tr_error *err)
 {
-	if (applied < 0)
-		return tr_error_set(err, TR_EINVAL, "storage: journal position %lld is negative", (long long)applied);
-	return s->ops->journal_set_applied(s, id, applied, err);
+	if (number < 1)
+		return tr_error_set(err, TR_EINVAL, "storage: journal entry %lld is not >= 1", (long long)number);
+	return s->ops->journal_advance(s, id, number, err);
 }
 
 enum tr_status store_journal_forget(struct store *s, const char *id, struct tr_error *err)

@@ -258,7 +258,7 @@ struct store_ops {
 	enum tr_status (*audit_append)(struct store *s, struct store_audit *rec, struct tr_error *err);
 	enum tr_status (*audit_list)(struct store *s, const struct store_audit_query *q, store_audit_cb cb, void *ctx, struct tr_error *err);
 	enum tr_status (*journal_applied)(struct store *s, const char *id, int64_t *applied, struct tr_error *err);
-	enum tr_status (*journal_set_applied)(struct store *s, const char *id, int64_t applied, struct tr_error *err);
+	enum tr_status (*journal_advance)(struct store *s, const char *id, int64_t number, struct tr_error *err);
 	enum tr_status (*journal_forget)(struct store *s, const char *id, struct tr_error *err);
 
 	enum tr_status (*token_insert)(struct store *s, const struct store_token *t, struct tr_error *err);
@@ -476,9 +476,11 @@ enum tr_status store_audit_list(struct store *s, const struct store_audit_query 
 /* How many entries of audit journal file id (storage/journal.h) the audit
  * log holds: those numbered 1..*applied (0 when none is noted). */
 enum tr_status store_journal_applied(struct store *s, const char *id, int64_t *applied, struct tr_error *err);
-/* Notes that the log holds entries 1..applied of journal id; call it in
- * the transaction that appended them. */
-enum tr_status store_journal_set_applied(struct store *s, const char *id, int64_t applied, struct tr_error *err);
+/* Notes entry `number` of journal id as held, in the transaction that
+ * appended its records, when the note was number - 1 (none for entry 1);
+ * else TR_ECONFLICT and nothing changes: the log holds a prefix of each
+ * file's entries. */
+enum tr_status store_journal_advance(struct store *s, const char *id, int64_t number, struct tr_error *err);
 /* Forgets journal id (NULL: every journal) once its file is gone. */
 enum tr_status store_journal_forget(struct store *s, const char *id, struct tr_error *err);
 

@@ -257,8 +257,15 @@ static void test_a_full_file_is_rotated_and_removed(void **state)
 
 	(void)state;
 	fixture_open(&f);
-	for (int i = 0; i < submitted; i++)
-		assert_true(submit(&f, "rotated", 1));
+	for (int taken = 0, refused = 0; taken < submitted; refused++) {
+		if (submit(&f, "rotated", 1)) {
+			taken++;
+			refused = 0;
+		} else {
+			assert_true(refused < 100); /* full (the bound): wait for the writer */
+			wait_moved();
+		}
+	}
 	wait_moved();
 	for (int i = 0; i < 5000 && count_files(f.df.dir) > 1; i++)
 		usleep(1000);
@@ -269,6 +276,31 @@ static void test_a_full_file_is_rotated_and_removed(void **state)
 	assert_int_equal(count_files(f.df.dir), 0);
 	assert_int_equal(logged(&f, "rotated"), submitted);
 	assert_true(verified(&f));
+	fixture_close(&f);
+}
+
+/* While the writer is busy, the journal takes records up to its bound,
+ * then refuses (reads wait for the writer); all it took reach the log. */
+static void test_the_journal_takes_a_bounded_number_ahead_of_the_writer(void **state)
+{
+	struct fixture f;
+	struct slow_job busy = {0};
+	struct tr_error err = {0};
+	int taken = 0;
+
+	(void)state;
+	fixture_open(&f);
+	assert_int_equal(writer_submit(f.writer, f.base, slow_run, slow_done, &busy, STORE_DURABLE, 0, &err), TR_OK);
+	usleep(50 * 1000); /* the writer takes it and sleeps */
+	while (taken < 5000 && submit(&f, "ahead", 1))
+		taken++;
+	assert_false(busy.done);
+	assert_true(taken >= 1000 && taken < 5000);
+	assert_false(submit(&f, "ahead", 10)); /* still full */
+	wait_moved();
+	assert_true(submit(&f, "ahead", 1)); /* moved: room again */
+	wait_moved();
+	assert_int_equal(logged(&f, "ahead"), taken + 1);
 	fixture_close(&f);
 }
 
@@ -287,7 +319,8 @@ static void test_an_entry_not_moved_stops_the_journal_and_keeps_the_file(void **
 	fixture_open(&f);
 	only_file_id(f.df.dir, id);
 	assert_int_equal(domain_begin(&f.df.domain, &err), TR_OK);
-	assert_int_equal(store_journal_set_applied(f.df.domain.store, id, 5, &err), TR_OK);
+	for (int64_t n = 1; n <= 5; n++) /* ahead of the file's entries */
+		assert_int_equal(store_journal_advance(f.df.domain.store, id, n, &err), TR_OK);
 	assert_int_equal(domain_finish(&f.df.domain, TR_OK, &err), TR_OK);
 	assert_true(submit(&f, "stuck", 1));
 	wait_moved();
@@ -305,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_a_stale_caller_is_not_journaled),
 		cmocka_unit_test(test_nothing_is_journaled_while_auth_may_change),
 		cmocka_unit_test(test_a_full_file_is_rotated_and_removed),
+		cmocka_unit_test(test_the_journal_takes_a_bounded_number_ahead_of_the_writer),
 		cmocka_unit_test(test_an_entry_not_moved_stops_the_journal_and_keeps_the_file),
 	};
 
