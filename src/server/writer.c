@@ -31,11 +31,14 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "storage/store.h"
 
 #define GROUP_MAX 256 /* jobs per transaction: bounds the wait of the first */
+/* How long a group of detached jobs only waits for more (linger) */
+#define LINGER_NS (1000L * 1000)
 
 struct writer_job {
 	writer_run_fn run;
@@ -45,6 +48,7 @@ struct writer_job {
 	enum store_durability durability;
 	bool changes_auth; /* WRITER_CHANGES_AUTH */
 	bool committed;
+	struct timespec queued_at; /* CLOCK_MONOTONIC */
 	struct writer_job *next;
 	/* Set by hand_back: the next job of the same base, delivered with this
 	 * one; and, on the first job of each base, the tail of that list and
@@ -62,6 +66,8 @@ struct writer {
 	struct writer_job *tail;
 	bool stopping;              /* the writer: once the queue is empty */
 	int auth_jobs;              /* WRITER_CHANGES_AUTH jobs queued or running */
+	int queued_jobs;            /* in the queue */
+	int waited_jobs;            /* of those, the ones a worker waits for (not detached) */
 	bool checkpointer_stopping; /* after the writer */
 	struct domain domain;       /* the writer's own connection */
 	pthread_t checkpointer;
@@ -96,6 +102,9 @@ static void deliver(evutil_socket_t fd, short what, void *arg)
 static void enqueue(struct writer *w, struct writer_job *job)
 {
 	job->durability = w->least_durable == STORE_DURABLE ? STORE_DURABLE : job->durability;
+	clock_gettime(CLOCK_MONOTONIC, &job->queued_at);
+	w->queued_jobs++;
+	w->waited_jobs += job->wake != NULL;
 	if (job->changes_auth)
 		w->auth_jobs++;
 	if (w->tail)
@@ -157,6 +166,42 @@ enum tr_status writer_submit_detached(struct writer *w, writer_run_fn run, write
 
 /* --- the writer thread -------------------------------------------------------- */
 
+/* Whether a group may wait for more: only detached jobs are queued (nobody
+ * waits for them), not yet a full group, and the writer is not stopping.
+ * Under the lock. */
+static bool may_linger(const struct writer *w)
+{
+	return w->head && w->waited_jobs == 0 && w->queued_jobs < GROUP_MAX && !w->stopping;
+}
+
+/* While may_linger, waits up to LINGER_NS after the first job came: more
+ * records share one commit (most of a small group's cost is the commit's,
+ * whatever its size). Under the lock. */
+static void linger(struct writer *w)
+{
+	struct timespec until;
+
+	if (!may_linger(w))
+		return;
+	until = w->head->queued_at;
+	until.tv_nsec += LINGER_NS;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (may_linger(w) && pthread_cond_timedwait(&w->queued, &w->lock, &until) == 0)
+		;
+}
+
+/* The jobs of group leave the queue's counts; under the lock. */
+static void count_taken(struct writer *w, const struct writer_job *group)
+{
+	for (; group; group = group->next) {
+		w->queued_jobs--;
+		w->waited_jobs -= group->wake != NULL;
+	}
+}
+
 /* Waits for work; takes up to GROUP_MAX jobs off the queue. NULL once
  * stopping and nothing is left. */
 static struct writer_job *take_group(struct writer *w)
@@ -167,6 +212,7 @@ static struct writer_job *take_group(struct writer *w)
 	pthread_mutex_lock(&w->lock);
 	while (!w->head && !w->stopping)
 		pthread_cond_wait(&w->queued, &w->lock);
+	linger(w);
 	group = w->head;
 	if (group) {
 		for (last = group; last->next && n < GROUP_MAX; last = last->next)
@@ -175,6 +221,7 @@ static struct writer_job *take_group(struct writer *w)
 		if (!w->head)
 			w->tail = NULL;
 		last->next = NULL;
+		count_taken(w, group);
 	}
 	/* Queued before a sync failed (flush_log). */
 	for (last = group; last && w->least_durable == STORE_DURABLE; last = last->next)
@@ -520,12 +567,16 @@ enum tr_status writer_start(const struct domain *template_domain, const char *ds
                             enum store_durability least_durable, struct writer **out, struct tr_error *err)
 {
 	struct writer *w = calloc(1, sizeof(*w));
+	pthread_condattr_t monotonic;
 	enum tr_status st;
 
 	if (!w)
 		return tr_error_set(err, TR_EINTERNAL, "out of memory");
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->queued, NULL);
+	pthread_condattr_init(&monotonic);
+	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->queued, &monotonic);
+	pthread_condattr_destroy(&monotonic);
 	pthread_cond_init(&w->checkpoint_wanted_cond, NULL);
 	w->least_durable = least_durable;
 	w->domain = *template_domain;
