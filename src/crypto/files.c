@@ -18,22 +18,7 @@
 
 #include "common/dirsync.h"
 #include "common/fdread.h"
-
-/* Writes all of buf; -1 with errno on failure. */
-static int write_all(int fd, const unsigned char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
+#include "common/fdwrite.h"
 
 /* Type, mode and size of the open file. */
 static enum tr_status check_secret_fd(int fd, const char *path, const char *what, size_t max, struct tr_error *err)
@@ -99,7 +84,7 @@ enum tr_status crypto_file_create(const char *path, const void *data, size_t len
 		return TR_ECONFLICT;
 	if (fd < 0)
 		return tr_error_set(err, TR_EUNAVAIL, "cannot create '%s': %s", path, strerror(errno));
-	if (fchmod(fd, 0600) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+	if (fchmod(fd, 0600) != 0 || fd_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
 		saved = errno;
 		close(fd);
 		unlink(path); /* ours: O_EXCL made it */

@@ -72,7 +72,7 @@ static enum tr_status retire_file(const struct recovery *rc, uint64_t unread, st
 	if (unread == 0)
 		return journal_remove(rc->dir, rc->id, err);
 	log_warn("audit journal %s: the log holds its entries up to %lld; the %llu bytes after its last whole entry "
-	         "are torn or damaged (the machine stopped while they were written) and could not be read; the file "
+	         "are torn or damaged (a crash or a failed write while they were written) and could not be read; the file "
 	         "is kept as " JOURNAL_PREFIX "%s.damaged",
 	         rc->id, (long long)rc->applied, (unsigned long long)unread, rc->id);
 	return journal_set_aside(rc->dir, rc->id, err);

@@ -137,7 +137,9 @@ struct file_job {
 	bool all_moved; /* by the run: the log notes the file's last entry */
 };
 
-/* In the retirement's group, durable: the log holds the whole file. */
+/* In the retirement's group: whether the log notes the file's last entry.
+ * The group is durable if it writes anything; the groups before it were
+ * synced after their commit (flush_log), or writer_sync_failed says not. */
 static void retire_run(struct domain *d, void *arg)
 {
 	struct file_job *job = arg;

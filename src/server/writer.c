@@ -7,7 +7,8 @@
  * them, one event per worker and group (hand_back), and each worker calls
  * the done callbacks of its jobs. A detached job (writer_submit_detached:
  * nobody waits for it, such as a /resolve's journaled records) is finished
- * on the writer's thread instead, before the hand-back.
+ * on the writer's thread instead, after the hand-back; a group of such jobs
+ * only waits up to LINGER_NS for more (linger).
  * Jobs queued while a group commits form the next group, so the more
  * requests arrive at once, the more share one commit.
  *
@@ -102,6 +103,8 @@ static void deliver(evutil_socket_t fd, short what, void *arg)
 static void enqueue(struct writer *w, struct writer_job *job)
 {
 	job->durability = w->least_durable == STORE_DURABLE ? STORE_DURABLE : job->durability;
+	bool wakes = !w->head || job->wake || w->queued_jobs + 1 >= GROUP_MAX;
+
 	clock_gettime(CLOCK_MONOTONIC, &job->queued_at);
 	w->queued_jobs++;
 	w->waited_jobs += job->wake != NULL;
@@ -112,7 +115,10 @@ static void enqueue(struct writer *w, struct writer_job *job)
 	else
 		w->head = job;
 	w->tail = job;
-	pthread_cond_signal(&w->queued);
+	/* The writer waits for a first job, or lingers until one a worker waits
+	 * for comes or a group is full: other jobs need not wake it. */
+	if (wakes)
+		pthread_cond_signal(&w->queued);
 }
 
 static struct writer_job *new_job(writer_run_fn run, writer_done_fn done, void *arg,
@@ -461,26 +467,40 @@ static void auth_jobs_over(struct writer *w, const struct writer_job *group)
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* Finishes the group's detached jobs here, in order, and takes them out
- * of it; returns what is left to hand back. */
-static struct writer_job *finish_detached(struct writer_job *group)
+/* Takes the group's detached jobs out of it, in order, into *detached;
+ * returns what is left to hand back. */
+static struct writer_job *split_detached(struct writer_job *group, struct writer_job **detached)
 {
-	struct writer_job *rest = NULL, **tail = &rest;
+	struct writer_job *rest = NULL, **rest_tail = &rest, **detached_tail = detached;
 
+	*detached = NULL;
 	while (group) {
 		struct writer_job *next = group->next;
 
+		group->next = NULL;
 		if (group->wake) {
-			group->next = NULL;
-			*tail = group;
-			tail = &group->next;
+			*rest_tail = group;
+			rest_tail = &group->next;
 		} else {
-			group->done(group->arg, group->committed);
-			free(group);
+			*detached_tail = group;
+			detached_tail = &group->next;
 		}
 		group = next;
 	}
 	return rest;
+}
+
+/* Finishes detached jobs here, in order (after the hand-back: a finish may
+ * sync a directory, which no reply waits for). */
+static void finish_detached(struct writer_job *job)
+{
+	while (job) {
+		struct writer_job *next = job->next;
+
+		job->done(job->arg, job->committed);
+		free(job);
+		job = next;
+	}
 }
 
 static void *writer_main(void *arg)
@@ -490,10 +510,12 @@ static void *writer_main(void *arg)
 
 	while ((group = take_group(w))) {
 		bool flush = run_group(w, group);
+		struct writer_job *detached;
 
 		auth_jobs_over(w, group);
-		group = finish_detached(group);
+		group = split_detached(group, &detached);
 		hand_back(group);
+		finish_detached(detached);
 		if (flush)
 			flush_log(w);
 		checkpoint_if_due(w);

@@ -61,11 +61,12 @@ enum tr_status writer_start(const struct domain *template_domain, const char *ds
 /* Queues a request. done runs later on base's loop thread (base needs
  * libevent's thread support, evthread_use_pthreads, set up before it was
  * made). durability: how its commit must have reached the disk before done
- * runs. TR_EINTERNAL when out of memory; nothing is queued then. */
+ * runs; flags: WRITER_CHANGES_AUTH or 0. A job whose run is NULL does
+ * nothing: its done tells that what was queued before it is over (a group
+ * of such jobs only is no transaction). TR_EINTERNAL when out of memory;
+ * nothing is queued then. */
 enum tr_status writer_submit(struct writer *w, struct event_base *base, writer_run_fn run, writer_done_fn done,
                              void *arg, enum store_durability durability, unsigned flags, struct tr_error *err);
-/* (A job whose run is NULL does nothing: done tells that what was queued
- * before it is over. A group of such jobs only is not a transaction.) */
 /*
  * Queues a job that nobody waits for: finish(arg, committed) runs on the
  * writer thread after its group. When gate is not NULL the job is queued

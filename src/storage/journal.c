@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/dirsync.h"
+#include "common/fdwrite.h"
 
 #define HEADER_BYTES 16
 #define SUM_BYTES 16
@@ -124,22 +125,6 @@ static void checksum(const unsigned char *entry, size_t len, unsigned char out[S
 	crypto_generichash(out, SUM_BYTES, entry, len, NULL, 0);
 }
 
-/* Writes all of buf; -1 with errno when it could not. */
-static int write_all(int fd, const unsigned char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 enum tr_status journal_prepare(const struct journal *j, const struct store_audit *recs, size_t n,
                                struct journal_entry *out, struct tr_error *err)
 {
@@ -172,7 +157,7 @@ enum tr_status journal_write(struct journal *j, const struct journal_entry *e, s
 	if (e->number != j->next)
 		return tr_error_set(err, TR_EINVAL, "audit journal: entry %llu is not the next one",
 		                    (unsigned long long)e->number);
-	if (write_all(j->fd, e->bytes, e->len) != 0) {
+	if (fd_write_all(j->fd, e->bytes, e->len) != 0) {
 		j->broken = true;
 		return tr_error_set(err, TR_EUNAVAIL, "audit journal: write failed: %s", strerror(errno));
 	}
