@@ -2702,6 +2702,41 @@ static void test_audit_rows_outlive_workspaces(void **state)
 
 /* A record that cannot be written fails the append; in a transaction that
  * the caller then rolls back, nothing of the transaction is left. */
+/* The note of an audit journal file (how far the log holds its entries)
+ * advances only from the entry before it (entry 1 from none), reads 0 when
+ * there is none, and is forgotten one by one or all at once. Like the audit
+ * log's rows, notes are not counted as changes of the data
+ * (store_changes_begun), which would empty the workers' caches. */
+static void test_journal_notes(void **state)
+{
+	struct fixture *f = *state;
+	struct tr_error err = {0};
+	uint64_t begun = store_changes_begun();
+	int64_t applied = -1;
+
+	assert_int_equal(store_journal_applied(f->s, "j1", &applied, &err), TR_OK);
+	assert_int_equal(applied, 0);
+	assert_int_equal(store_journal_advance(f->s, "j1", 2, &err), TR_ECONFLICT);
+	assert_int_equal(store_journal_advance(f->s, "j1", 1, &err), TR_OK);
+	assert_int_equal(store_journal_advance(f->s, "j1", 1, &err), TR_ECONFLICT);
+	assert_int_equal(store_journal_advance(f->s, "j1", 3, &err), TR_ECONFLICT);
+	assert_int_equal(store_journal_advance(f->s, "j1", 2, &err), TR_OK);
+	assert_int_equal(store_journal_advance(f->s, "j1", 0, &err), TR_EINVAL);
+	assert_int_equal(store_journal_advance(f->s, "j2", 1, &err), TR_OK);
+	assert_int_equal(store_journal_applied(f->s, "j1", &applied, &err), TR_OK);
+	assert_int_equal(applied, 2);
+
+	assert_int_equal(store_journal_forget(f->s, "j1", &err), TR_OK);
+	assert_int_equal(store_journal_applied(f->s, "j1", &applied, &err), TR_OK);
+	assert_int_equal(applied, 0);
+	assert_int_equal(store_journal_applied(f->s, "j2", &applied, &err), TR_OK);
+	assert_int_equal(applied, 1);
+	assert_int_equal(store_journal_forget(f->s, NULL, &err), TR_OK);
+	assert_int_equal(store_journal_applied(f->s, "j2", &applied, &err), TR_OK);
+	assert_int_equal(applied, 0);
+	assert_true(store_changes_begun() == begun);
+}
+
 static void test_audit_append_failure(void **state)
 {
 	struct fixture *f = *state;
@@ -3156,6 +3191,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_changes_are_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_take_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_append_last, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_notes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_list_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_list_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_rows_outlive_workspaces, setup, teardown),
