@@ -67,14 +67,22 @@ static void entry_free(struct entry_job *job)
 	free(job);
 }
 
-/* Under the writer's lock: journals the entry when nothing that decides
- * the caller's permission changed or is about to. */
+/* Whether n records of a caller verified under auth_generation may be
+ * journaled: nothing that decides the caller's permission has changed, the
+ * journal is open, and the writer is not too far behind. */
+static bool may_take(uint64_t auth_generation, size_t n)
+{
+	return !atomic_load(&stalled) && auth_generation == domain_auth_generation() &&
+	       atomic_load(&records_out) + (long)n <= RECORDS_AHEAD_MAX;
+}
+
+/* Under the writer's lock: journals the entry when it may be taken and no
+ * change of what tokens may do is queued either. */
 static bool entry_gate(void *arg, bool auth_change_pending)
 {
 	struct entry_job *job = arg;
 
-	if (auth_change_pending || atomic_load(&stalled) || job->auth_generation != domain_auth_generation() ||
-	    atomic_load(&records_out) + (long)job->n > RECORDS_AHEAD_MAX)
+	if (auth_change_pending || !may_take(job->auth_generation, job->n))
 		return false;
 	if (journal_write(job->journal, &job->entry, &job->write_err) != TR_OK) {
 		job->journal_broke = journal_broken(job->journal);
@@ -290,7 +298,9 @@ bool read_journal_submit(struct read_journal *rj, uint64_t auth_generation, stru
 	struct tr_error err = {0};
 	bool taken;
 
-	if (!rj->journal) {
+	/* Asked before the entry is made (and again under the lock): past the
+	 * bound, every read would make one for nothing. */
+	if (!rj->journal || !may_take(auth_generation, n)) {
 		free(recs);
 		return false;
 	}

@@ -102,9 +102,9 @@ static void deliver(evutil_socket_t fd, short what, void *arg)
 /* Queues job; under the lock. */
 static void enqueue(struct writer *w, struct writer_job *job)
 {
-	job->durability = w->least_durable == STORE_DURABLE ? STORE_DURABLE : job->durability;
 	bool wakes = !w->head || job->wake || w->queued_jobs + 1 >= GROUP_MAX;
 
+	job->durability = w->least_durable == STORE_DURABLE ? STORE_DURABLE : job->durability;
 	clock_gettime(CLOCK_MONOTONIC, &job->queued_at);
 	w->queued_jobs++;
 	w->waited_jobs += job->wake != NULL;

@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <sodium.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,6 @@
 #define HEADER_BYTES 16
 #define SUM_BYTES 16
 #define PAYLOAD_MAX (16u * 1024 * 1024) /* far above any request's records */
-#define RECORD_TEXTS 9
 
 struct journal {
 	int fd;
@@ -40,26 +40,20 @@ struct journal {
 	char id[JOURNAL_ID_LEN + 1];
 };
 
-/* The text fields of a record, in their order in an entry. */
-static void record_texts(const struct store_audit *rec, const char *texts[RECORD_TEXTS])
+/* The text fields of a record, in their order in an entry: where each
+ * lies in struct store_audit, and its room there. */
+#define TEXT_FIELD(name) {offsetof(struct store_audit, name), sizeof(((struct store_audit *)0)->name)}
+static const struct {
+	size_t offset, room;
+} record_texts[] = {
+	TEXT_FIELD(actor), TEXT_FIELD(action),  TEXT_FIELD(workspace), TEXT_FIELD(secret),     TEXT_FIELD(target),
+	TEXT_FIELD(scope), TEXT_FIELD(outcome), TEXT_FIELD(client),    TEXT_FIELD(request_id),
+};
+#define RECORD_TEXTS (sizeof(record_texts) / sizeof(record_texts[0]))
+
+static const char *text_of(const struct store_audit *rec, size_t i)
 {
-	const char *t[RECORD_TEXTS] = {rec->actor,  rec->action,  rec->workspace, rec->secret,    rec->target,
-	                               rec->scope,  rec->outcome, rec->client,    rec->request_id};
-
-	memcpy(texts, t, sizeof(t));
-}
-
-/* Where each text field of rec goes when read, with its room. */
-static void record_fields(struct store_audit *rec, char *fields[RECORD_TEXTS], size_t sizes[RECORD_TEXTS])
-{
-	char *f[RECORD_TEXTS] = {rec->actor,  rec->action,  rec->workspace, rec->secret,    rec->target,
-	                         rec->scope,  rec->outcome, rec->client,    rec->request_id};
-	size_t s[RECORD_TEXTS] = {sizeof(rec->actor),  sizeof(rec->action),  sizeof(rec->workspace),
-	                          sizeof(rec->secret), sizeof(rec->target),  sizeof(rec->scope),
-	                          sizeof(rec->outcome), sizeof(rec->client), sizeof(rec->request_id)};
-
-	memcpy(fields, f, sizeof(f));
-	memcpy(sizes, s, sizeof(s));
+	return (const char *)rec + record_texts[i].offset;
 }
 
 static void put_u64(unsigned char *p, uint64_t v)
@@ -92,29 +86,25 @@ static uint32_t get_u32(const unsigned char *p)
 
 static size_t record_bytes(const struct store_audit *rec)
 {
-	const char *texts[RECORD_TEXTS];
 	size_t n = 12;
 
-	record_texts(rec, texts);
-	for (int i = 0; i < RECORD_TEXTS; i++)
-		n += 2 + strlen(texts[i]);
+	for (size_t i = 0; i < RECORD_TEXTS; i++)
+		n += 2 + strlen(text_of(rec, i));
 	return n;
 }
 
 static unsigned char *put_record(unsigned char *p, const struct store_audit *rec)
 {
-	const char *texts[RECORD_TEXTS];
-
 	put_u64(p, (uint64_t)rec->time);
 	put_u32(p + 8, (uint32_t)rec->status);
 	p += 12;
-	record_texts(rec, texts);
-	for (int i = 0; i < RECORD_TEXTS; i++) {
-		size_t len = strlen(texts[i]);
+	for (size_t i = 0; i < RECORD_TEXTS; i++) {
+		const char *text = text_of(rec, i);
+		size_t len = strlen(text);
 
 		p[0] = (unsigned char)len;
 		p[1] = (unsigned char)(len >> 8);
-		memcpy(p + 2, texts[i], len);
+		memcpy(p + 2, text, len);
 		p += 2 + len;
 	}
 	return p;
@@ -317,18 +307,14 @@ static bool get_text(const unsigned char **p, const unsigned char *end, char *fi
 
 static bool get_record(const unsigned char **p, const unsigned char *end, struct store_audit *rec)
 {
-	char *fields[RECORD_TEXTS];
-	size_t sizes[RECORD_TEXTS];
-
 	memset(rec, 0, sizeof(*rec));
 	if (end - *p < 12)
 		return false;
 	rec->time = (int64_t)get_u64(*p);
 	rec->status = (int)get_u32(*p + 8);
 	*p += 12;
-	record_fields(rec, fields, sizes);
-	for (int i = 0; i < RECORD_TEXTS; i++)
-		if (!get_text(p, end, fields[i], sizes[i]))
+	for (size_t i = 0; i < RECORD_TEXTS; i++)
+		if (!get_text(p, end, (char *)rec + record_texts[i].offset, record_texts[i].room))
 			return false;
 	return true;
 }
