@@ -277,6 +277,22 @@ def list_all(server, ws="default", **params):
     return r.json()["data"]
 
 
+def audit_records(srv, token=None, **params):
+    """Every audit record matching params, oldest first, following next_after."""
+    out, after = [], 0
+    while True:
+        query = {**params, "page_size": 1000, "after": after}
+        kw = {"params": query} if token is None else {"params": query, "token": token}
+        r = srv.get("/v2/audit", **kw)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert set(body) == {"data", "next_after"}, body.keys()
+        out += body["data"]
+        if body["next_after"] is None:
+            return out
+        after = body["next_after"]
+
+
 def names_of(items):
     return [i["name"] for i in items]
 

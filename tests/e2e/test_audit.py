@@ -16,30 +16,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import (AUDIT_KEYS, TIME_RE, TOKEN_ANYWHERE_RE, TresorServer, assert_error,
+from conftest import (AUDIT_KEYS, audit_records, TIME_RE, TOKEN_ANYWHERE_RE, TresorServer, assert_error,
                       fresh_source, parse_time, secret_value)
 
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
-def all_records(srv, token=None, **params):
-    """Every record matching params, oldest first, following next_after."""
-    out, after = [], 0
-    while True:
-        query = {**params, "page_size": 1000, "after": after}
-        kw = {"params": query} if token is None else {"params": query, "token": token}
-        r = srv.get("/v2/audit", **kw)
-        assert r.status_code == 200, r.text
-        body = r.json()
-        assert set(body) == {"data", "next_after"}, body.keys()
-        out += body["data"]
-        if body["next_after"] is None:
-            return out
-        after = body["next_after"]
-
-
 def last_seq(srv):
-    recs = all_records(srv)
+    recs = audit_records(srv)
     return recs[-1]["seq"] if recs else 0
 
 
@@ -89,7 +73,7 @@ def do(aud, method, path, who=None, **kw):
     if who is not None:
         kw["token"] = aud.tokens[who]
     r = aud.srv.request(method, path, **kw)
-    return r, [x for x in all_records(aud.srv) if x["seq"] > before]
+    return r, [x for x in audit_records(aud.srv) if x["seq"] > before]
 
 
 def one(records, **want):
@@ -225,7 +209,7 @@ def test_a_failed_authentication_is_recorded(aud, header):
     r = aud.srv.get(f"/v2/workspaces/{aud.ws}/secrets", token=None,
                     headers={"Authorization": header}, source=source)
     assert_error(r, 401, "unauthorized")
-    recs = [x for x in all_records(aud.srv) if x["seq"] > before]
+    recs = [x for x in audit_records(aud.srv) if x["seq"] > before]
     rec = one(recs, action="auth", outcome="failure", status=401, client=source)
     assert norm(rec["actor"]) is None
     assert rec["request_id"] == r.headers["X-Request-Id"]
@@ -240,7 +224,7 @@ def test_a_request_without_credentials_is_not_an_authentication_attempt(aud):
     for _ in range(11):
         r = aud.srv.get("/v2/workspaces", token=None, source=source)
         assert_error(r, 401, "unauthorized")
-    assert [x for x in all_records(aud.srv) if x["seq"] > before] == []
+    assert [x for x in audit_records(aud.srv) if x["seq"] > before] == []
 
 
 def test_every_response_has_a_request_id_and_they_differ(aud):
@@ -266,7 +250,7 @@ def test_no_record_holds_a_value_or_a_token(aud):
 
 
 def test_chain_of_a_healthy_log_verifies(aud):
-    count = len(all_records(aud.srv))
+    count = len(audit_records(aud.srv))
     r = aud.srv.get("/v2/audit/verify")
     assert r.status_code == 200
     body = r.json()
@@ -275,7 +259,7 @@ def test_chain_of_a_healthy_log_verifies(aud):
 
 
 def test_records_are_a_gapless_sequence(aud):
-    recs = all_records(aud.srv)
+    recs = audit_records(aud.srv)
     assert [x["seq"] for x in recs] == list(range(1, len(recs) + 1))
     assert len({x["hash"] for x in recs}) == len(recs)
 
@@ -283,17 +267,17 @@ def test_records_are_a_gapless_sequence(aud):
 # ---------------------------------------------------------------- filters
 
 def test_filters_select_exactly(aud):
-    recs = all_records(aud.srv)
+    recs = audit_records(aud.srv)
     assert recs, "no records"
     for key in ("workspace", "secret", "actor", "action", "outcome"):
         value = next(x[key] for x in recs if x[key])
-        got = all_records(aud.srv, **{key: value})
+        got = audit_records(aud.srv, **{key: value})
         assert got and all(x[key] == value for x in got), (key, value)
         assert [x["seq"] for x in got] == [x["seq"] for x in recs if x[key] == value]
 
 
 def test_paging_with_after_and_page_size(aud):
-    recs = all_records(aud.srv)
+    recs = audit_records(aud.srv)
     assert len(recs) >= 5
     r = aud.srv.get("/v2/audit", params={"page_size": 2, "after": recs[1]["seq"]})
     body = r.json()
@@ -304,14 +288,14 @@ def test_paging_with_after_and_page_size(aud):
 
 
 def test_since_and_until(aud):
-    recs = all_records(aud.srv)
+    recs = audit_records(aud.srv)
     first = parse_time(recs[0]["time"])
     future = int(time.time()) + 3600
-    assert all_records(aud.srv, since=future) == []
-    assert len(all_records(aud.srv, until=future)) >= len(recs)
+    assert audit_records(aud.srv, since=future) == []
+    assert len(audit_records(aud.srv, until=future)) >= len(recs)
     stamp = first.strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert all_records(aud.srv, since=stamp)[0]["seq"] == recs[0]["seq"]
-    assert all_records(aud.srv, until=int(first.timestamp()) - 1) == []
+    assert audit_records(aud.srv, since=stamp)[0]["seq"] == recs[0]["seq"]
+    assert audit_records(aud.srv, until=int(first.timestamp()) - 1) == []
 
 
 @pytest.mark.parametrize("params", [{"page_size": 0}, {"page_size": 1001}, {"since": "yesterday"},
@@ -324,7 +308,7 @@ def test_workspace_admin_reads_only_their_workspace(aud):
     adm = aud.srv.create_principal("aud-wsadmin")
     aud.srv.set_member(aud.ws, adm, "admin")
     token = aud.srv.mint(adm)
-    got = all_records(aud.srv, token=token, workspace=aud.ws)
+    got = audit_records(aud.srv, token=token, workspace=aud.ws)
     assert got and {x["workspace"] for x in got} == {aud.ws}
     assert_error(aud.srv.get("/v2/audit", token=token), 403, "forbidden")
     assert_error(aud.srv.get("/v2/audit", token=token, params={"workspace": "default"}),
@@ -343,7 +327,7 @@ def test_cli_audit_list_table_json_and_filters(aud):
                                 "SCOPE", "OUTCOME", "STATUS", "CLIENT"]
     rows = [line.split() for line in lines[1:]]
     assert rows and all(row[3] == "secret.create" and row[4] == aud.ws for row in rows)
-    want = all_records(srv, action="secret.create", workspace=aud.ws)
+    want = audit_records(srv, action="secret.create", workspace=aud.ws)
     assert [int(row[0]) for row in rows] == [x["seq"] for x in want]
 
     res = srv.cli("audit", "list", "-o", "json", "--actor", aud.names["editor"], "--limit", "1000")
@@ -367,7 +351,7 @@ def test_cli_audit_verify_intact(aud):
     res = aud.srv.cli("audit", "verify")
     assert res.returncode == 0, res.stderr
     m = re.fullmatch(r"audit log intact: (\d+) records\n", res.stdout)
-    assert m and int(m.group(1)) >= len(all_records(aud.srv)) - 1
+    assert m and int(m.group(1)) >= len(audit_records(aud.srv)) - 1
     body = json.loads(aud.srv.cli("audit", "verify", "-o", "json").stdout)
     assert body["ok"] is True and body["first_bad_seq"] is None
     res = aud.srv.cli("audit", "verify", env={"TRESOR_TOKEN": aud.tokens["editor"]})
@@ -456,7 +440,7 @@ def test_writes_work_again_once_the_audit_log_can_be_written(server_factory):
     for i in range(4):
         r = srv.post(f"/v2/workspaces/{ws}/secrets", json={"name": f"yes{i}", "value": secret_value()})
         assert r.status_code == 201, f"write {i} after the cause was removed: {r.text}"
-    assert [x["secret"] for x in all_records(srv)[-4:]] == [f"yes{i}" for i in range(4)]
+    assert [x["secret"] for x in audit_records(srv)[-4:]] == [f"yes{i}" for i in range(4)]
     assert srv.get("/v2/audit/verify").json()["ok"] is True
 
 

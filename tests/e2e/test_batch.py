@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from conftest import assert_error, list_all, names_of, secret_value, uniq
+from conftest import assert_error, audit_records, list_all, names_of, secret_value, uniq
 
 RESULT_KEYS = {"action", "name", "namespace", "status", "code", "message"}
 NOT_APPLIED = "not applied: the atomic batch failed"
@@ -441,18 +441,6 @@ def test_viewer_may_not_batch(server, ws):
 
 # ---------------------------------------------------------------- audit
 
-def audit(server, **params):
-    out, after = [], 0
-    while True:
-        r = server.get("/v2/audit", params={**params, "page_size": 1000, "after": after})
-        assert r.status_code == 200, r.text
-        body = r.json()
-        out += body["data"]
-        if body["next_after"] is None:
-            return out
-        after = body["next_after"]
-
-
 def test_each_applied_item_is_audited_like_the_single_operation(server, ws):
     server.create_secret(ws, name="pre", value=secret_value())
     r = batch(server, ws, [
@@ -466,17 +454,17 @@ def test_each_applied_item_is_audited_like_the_single_operation(server, ws):
     assert [x["code"] for x in res] == [200, 200, 200, 200, 409]
     request_id = r.headers.get("X-Request-Id")
 
-    creates = [x for x in audit(server, action="secret.create", workspace=ws)
+    creates = [x for x in audit_records(server, action="secret.create", workspace=ws)
                if x["outcome"] == "success"]
     assert sorted(x["secret"] for x in creates) == ["a1", "a2", "pre"]  # "pre" by create_secret
     batch_creates = [x for x in creates if x["secret"] in ("a1", "a2")]
     assert all(x["request_id"] == request_id and x["actor"] == "admin" for x in batch_creates)
-    updates = audit(server, action="secret.update", workspace=ws, outcome="success")
+    updates = audit_records(server, action="secret.update", workspace=ws, outcome="success")
     assert [x["secret"] for x in updates] == ["pre"]
-    deletes = audit(server, action="secret.delete", workspace=ws, outcome="success")
+    deletes = audit_records(server, action="secret.delete", workspace=ws, outcome="success")
     assert [x["secret"] for x in deletes] == ["a1"]
     # The failed create is not recorded as a success.
-    failed = [x for x in audit(server, action="secret.create", workspace=ws)
+    failed = [x for x in audit_records(server, action="secret.create", workspace=ws)
               if x["secret"] == "pre" and x["request_id"] == request_id]
     assert all(x["outcome"] != "success" for x in failed), failed
 
@@ -492,7 +480,7 @@ def test_failed_atomic_batch_records_nothing_as_success(server, ws):
     results(r, ws, 400)
     request_id = r.headers.get("X-Request-Id")
     assert request_id
-    recs = [x for x in audit(server, workspace=ws) if x["request_id"] == request_id]
+    recs = [x for x in audit_records(server, workspace=ws) if x["request_id"] == request_id]
     assert [x for x in recs if x["outcome"] == "success"] == [], recs
     # The item that failed may be recorded, as the failure it is.
     assert all(x["secret"] == "ghost" for x in recs), recs

@@ -36,7 +36,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import connect_raw, fresh_source, parse_time, secret_value, uniq
+from conftest import audit_records, connect_raw, fresh_source, parse_time, secret_value, uniq
 
 JOURNAL_RE = re.compile(r"^audit-journal\.[0-9a-f]{16}$")
 TEXT_FIELDS = ("actor", "action", "workspace", "secret", "target", "scope", "outcome", "client",
@@ -104,19 +104,6 @@ def record(secret, request_id, *, actor="admin", action="secret.resolve", t=None
 
 
 # ---------------------------------------------------------------- helpers
-
-def audit_records(srv, **params):
-    """Every record matching params, oldest first."""
-    out, after = [], 0
-    while True:
-        r = srv.get("/v2/audit", params={**params, "page_size": 1000, "after": after})
-        assert r.status_code == 200, r.text
-        body = r.json()
-        out += body["data"]
-        if body["next_after"] is None:
-            return out
-        after = body["next_after"]
-
 
 def assert_verifies(srv):
     r = srv.get("/v2/audit/verify")
