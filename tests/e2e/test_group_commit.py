@@ -26,8 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import connect_raw, list_all, names_of, secret_value, uniq
-from test_audit import all_records
+from conftest import audit_records, connect_raw, list_all, names_of, secret_value, uniq
 from test_rotation import b64key, plugin_path, private_file, start_with, write_config
 
 CREATES = 48
@@ -73,7 +72,7 @@ def test_concurrent_writes_each_succeed_or_fail_alone(server):
 
     r = server.get("/v2/audit/verify")
     assert r.status_code == 200 and r.json()["ok"] is True, r.text
-    records = all_records(server, workspace=ws)
+    records = audit_records(server, workspace=ws)
     creates_ok = [x for x in records if x["action"] == "secret.create" and x["outcome"] == "success"]
     creates_failed = [x for x in records if x["action"] == "secret.create" and x["outcome"] != "success"]
     assert len(creates_ok) == CREATES + 1
@@ -108,7 +107,7 @@ def test_answered_resolves_keep_their_records_through_sigkill(fresh_server):
     assert [r.status_code for r in answers] == [200] * RESOLVES, [r.text for r in answers]
     s.kill()
     s.start()
-    records = all_records(s, workspace=ws, action="secret.resolve")
+    records = audit_records(s, workspace=ws, action="secret.resolve")
     assert len([x for x in records if x["outcome"] == "success"]) == RESOLVES, records
     r = s.get("/v2/audit/verify")
     assert r.status_code == 200 and r.json()["ok"] is True, r.text
